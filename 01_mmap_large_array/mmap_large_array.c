@@ -1,0 +1,399 @@
+/*
+ * 01_mmap_large_array - a large anonymous mapping costs nothing until it
+ * is touched.
+ *
+ * Maps SIZE bytes of anonymous memory and shows, with the kernel's own
+ * numbers, that the mapping appears in /proc/self/maps at once but the
+ * resident set (RSS) grows only as pages are written, one minor page fault
+ * per 4 KiB page.  Then it varies the experiment: MAP_POPULATE moves the
+ * faults into mmap itself, MADV_HUGEPAGE backs the range with 2 MiB pages
+ * (512 times fewer faults), and malloc of the same size turns out to be a
+ * fresh mapping of its own.
+ *
+ * Usage: 01_mmap_large_array [--size SIZE] [--mode touch|populate|hugepage|malloc|all]
+ *
+ * Look for: rss_after_mmap_kib close to rss_before_kib, rss_after_touch_kib
+ * larger by about SIZE, minor_faults close to pages in touch mode.
+ */
+#include "cli.h"
+#include "clock.h"
+#include "out.h"
+#include "procfs.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+enum mode { MODE_TOUCH, MODE_POPULATE, MODE_HUGEPAGE, MODE_MALLOC, MODE_ALL };
+static const char *const mode_names[] = {"touch", "populate", "hugepage", "malloc", "all", NULL};
+
+/* What one mode measured. */
+struct trial {
+    enum mode mode;
+    int skipped;           /* hugepage mode where THP is unavailable */
+    uint64_t setup_faults; /* minor faults inside mmap/malloc */
+    uint64_t touch_faults; /* minor faults while writing every page */
+    uint64_t setup_ns, touch_ns;
+};
+
+static void usage(void)
+{
+    printf("Usage: %s [--size SIZE] [--mode touch|populate|hugepage|malloc|all]\n"
+           "\n"
+           "Map SIZE bytes of anonymous memory and watch RSS, /proc/self/maps and the\n"
+           "page-fault counter as every page is touched.\n"
+           "\n"
+           "  -s, --size SIZE   bytes to map; K, M, G, T, P suffixes (default 256M)\n"
+           "  -m, --mode MODE   touch     mmap, then write one byte per page\n"
+           "                    populate  mmap with MAP_POPULATE (faults inside mmap)\n"
+           "                    hugepage  madvise(MADV_HUGEPAGE) before touching\n"
+           "                    malloc    the same size through malloc\n"
+           "                    all       each of the above and a comparison (default)\n"
+           "  -h, --help        show this help\n",
+           prog_name());
+}
+
+/* Transparent huge pages can be used for an madvise'd range unless the
+ * administrator set them to "never" or the kernel was built without them. */
+static int thp_available(char *why, size_t cap)
+{
+    struct line_reader r;
+    char line[128] = "";
+
+    if (!line_reader_open(&r, "/sys/kernel/mm/transparent_hugepage/enabled")) {
+        snprintf(why, cap, "this kernel has no transparent huge pages");
+        return 0;
+    }
+    line_reader_next(&r, line, sizeof line);
+    line_reader_close(&r);
+    if (strstr(line, "[never]") != NULL) {
+        snprintf(why, cap, "transparent huge pages are set to never here");
+        return 0;
+    }
+    return 1;
+}
+
+/* mmap or die: every mapping in this lesson is private and anonymous. */
+static char *map_anonymous(size_t size, int extra_flags)
+{
+    void *p =
+        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
+    if (p == MAP_FAILED)
+        die_errno("mmap");
+    return p;
+}
+
+static void unmap(void *p, size_t size)
+{
+    if (munmap(p, size) != 0)
+        die_errno("munmap");
+}
+
+/* Map size bytes starting at a multiple of align, by over-mapping and
+ * trimming both ends: the kernel can only use a huge page where a whole,
+ * aligned 2 MiB range lies inside the mapping. */
+static char *map_aligned(size_t size, size_t align)
+{
+    char *raw = map_anonymous(size + align, 0);
+    char *start = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+    size_t head = (size_t)(start - raw), tail = align - head;
+
+    if (head > 0)
+        unmap(raw, head);
+    if (tail > 0)
+        unmap(start + size, tail);
+    return start;
+}
+
+/* Write one byte into every page: each first write to a page is a fault.
+ * Not instrumented by sanitizers: their shadow memory would add faults of
+ * its own to the ones this lesson counts. */
+__attribute__((no_sanitize("address", "thread"))) static void touch_pages(char *base, size_t size)
+{
+    for (size_t offset = 0; offset < size; offset += page_size())
+        ((volatile char *)base)[offset] = 1;
+}
+
+static void print_mapping_line(const void *addr)
+{
+    struct mapping m;
+
+    if (mapping_find(addr, &m))
+        printf("    %s\n", m.line);
+    else
+        printf("    (no mapping contains %p)\n", addr);
+}
+
+static int in_maps(const void *addr)
+{
+    struct mapping m;
+
+    return mapping_find(addr, &m);
+}
+
+/* Refuse, before touching anything, a size the kernel cannot map at all
+ * (ENOMEM from mmap) or one larger than the memory available right now
+ * (touching it would summon the OOM killer). */
+static void check_size_fits(size_t size)
+{
+    uint64_t available = mem_available_bytes();
+
+    unmap(map_anonymous(size, MAP_NORESERVE), size);
+    if (size > available / 10 * 9) {
+        char have[32], want[32];
+        die("--size %s: touching it needs more than the %s of memory available now",
+            human_size(size, want), human_size(available, have));
+    }
+}
+
+/* Touch the mapping at base (already mapped by the caller), report RSS,
+ * faults and /proc/self/maps at each step, unmap with release(), and print
+ * the mode's fact line. */
+static void measure_touch(struct trial *t, char *base, size_t size, uint64_t rss_before,
+                          void (*release)(char *base, size_t size))
+{
+    uint64_t rss_mapped = rss_kib();
+    printf("mapped at %p; /proc/self/maps now has:\n", (void *)base);
+    print_mapping_line(base);
+    printf("RSS after mapping:  %8llu KiB (%+lld KiB)\n", (unsigned long long)rss_mapped,
+           (long long)(rss_mapped - rss_before));
+
+    uint64_t faults = minor_faults(), start = now_ns();
+    touch_pages(base, size);
+    t->touch_ns = now_ns() - start;
+    t->touch_faults = minor_faults() - faults;
+    uint64_t rss_touched = rss_kib();
+    long long huge_kib = smaps_kib(base, "AnonHugePages");
+    printf("RSS after touching: %8llu KiB (%+lld KiB): %llu minor faults in %.1f ms",
+           (unsigned long long)rss_touched, (long long)(rss_touched - rss_mapped),
+           (unsigned long long)t->touch_faults, t->touch_ns / 1e6);
+    if (t->touch_faults > 0)
+        printf(", %llu ns per fault", (unsigned long long)(t->touch_ns / t->touch_faults));
+    printf("\nof which in huge pages (AnonHugePages): %lld KiB\n", huge_kib);
+
+    release(base, size);
+    uint64_t rss_released = rss_kib();
+    int still_mapped = in_maps(base);
+    printf("RSS after release:  %8llu KiB; the range is %s /proc/self/maps\n",
+           (unsigned long long)rss_released, still_mapped ? "still in" : "gone from");
+
+    fact_word("mode", mode_names[t->mode]);
+    fact_uint("size_bytes", size);
+    fact_hex("map_start", (uintptr_t)base);
+    fact_uint("rss_before_kib", rss_before);
+    fact_uint("rss_after_mmap_kib", rss_mapped);
+    fact_uint("rss_after_touch_kib", rss_touched);
+    fact_uint("rss_after_munmap_kib", rss_released);
+    fact_uint("mmap_minor_faults", t->setup_faults);
+    fact_uint("minor_faults", t->touch_faults);
+    fact_uint("touch_ns", t->touch_ns);
+    fact_uint("ns_per_fault", t->touch_faults ? t->touch_ns / t->touch_faults : 0);
+    fact_int("anon_huge_kib", huge_kib);
+    fact_int("in_maps_after_munmap", still_mapped);
+    facts_end();
+}
+
+static void release_mapping(char *base, size_t size)
+{
+    unmap(base, size);
+}
+
+static void release_malloc(char *base, size_t size)
+{
+    (void)size;
+    free(base);
+}
+
+/* mmap (optionally with MAP_POPULATE), counting what the call itself costs. */
+static char *timed_map(struct trial *t, size_t size, int extra_flags)
+{
+    uint64_t faults = minor_faults(), start = now_ns();
+    char *base = map_anonymous(size, extra_flags);
+
+    t->setup_ns = now_ns() - start;
+    t->setup_faults = minor_faults() - faults;
+    return base;
+}
+
+static void run_touch(struct trial *t, size_t size)
+{
+    uint64_t rss_before = rss_kib();
+    char *base = timed_map(t, size, 0);
+
+    /* If THP is "always", opt out: this mode shows the 4 KiB baseline. */
+    madvise(base, size, MADV_NOHUGEPAGE);
+    measure_touch(t, base, size, rss_before, release_mapping);
+}
+
+static void run_populate(struct trial *t, size_t size)
+{
+    uint64_t rss_before = rss_kib();
+    char *base = timed_map(t, size, MAP_POPULATE);
+
+    printf("MAP_POPULATE: mmap itself took %llu minor faults and %.1f ms\n",
+           (unsigned long long)t->setup_faults, t->setup_ns / 1e6);
+    measure_touch(t, base, size, rss_before, release_mapping);
+}
+
+static void run_hugepage(struct trial *t, size_t size)
+{
+    const size_t huge = 2u << 20;
+    char why[128];
+
+    if (!thp_available(why, sizeof why)) {
+        t->skipped = 1;
+        printf("skipped: %s\n", why);
+        fact_word("mode", "hugepage");
+        fact_int("skipped", 1);
+        facts_end();
+        return;
+    }
+    uint64_t rss_before = rss_kib();
+    char *base = map_aligned(size, huge);
+    if (madvise(base, size, MADV_HUGEPAGE) != 0)
+        die_errno("madvise(MADV_HUGEPAGE)");
+    printf("the range starts on a 2 MiB boundary and is marked MADV_HUGEPAGE\n");
+    measure_touch(t, base, size, rss_before, release_mapping);
+}
+
+static void run_malloc(struct trial *t, size_t size)
+{
+    uint64_t rss_before = rss_kib(), faults = minor_faults(), start = now_ns();
+    char *block = malloc(size);
+    struct mapping m;
+
+    if (block == NULL)
+        die_errno("malloc");
+    t->setup_ns = now_ns() - start;
+    t->setup_faults = minor_faults() - faults;
+    if (!mapping_find(block, &m))
+        die("malloc returned %p, which no mapping contains", (void *)block);
+    int own_mapping = m.path[0] == '\0' && m.end - m.start >= size;
+    printf("malloc(%zu) returned %p, %zu bytes into %s\n", size, (void *)block,
+           (size_t)((uintptr_t)block - m.start),
+           own_mapping ? "an anonymous mapping of its own" : "a shared region (heap)");
+    fact_word("mode", "malloc");
+    fact_int("malloc_own_mapping", own_mapping);
+    fact_uint("malloc_offset_bytes", (uintptr_t)block - m.start);
+    fact_uint("mapping_bytes", m.end - m.start);
+    facts_end();
+    measure_touch(t, block, size, rss_before, release_malloc);
+}
+
+/* The table of "all": every mode's cost relative to plain touching, then
+ * the same numbers as facts. */
+static void print_comparison(const struct trial trials[], int count)
+{
+    const struct trial *touch = &trials[MODE_TOUCH];
+    uint64_t touch_total = touch->setup_ns + touch->touch_ns;
+
+    heading("comparison: the cost of getting SIZE bytes of usable memory");
+    printf("%-9s %12s %12s %10s %10s %10s\n", "mode", "mmap faults", "touch faults", "total ms",
+           "faults/ms", "vs touch");
+    for (int i = 0; i < count; i++) {
+        const struct trial *t = &trials[i];
+        uint64_t faults = t->setup_faults + t->touch_faults, total = t->setup_ns + t->touch_ns;
+        if (t->skipped)
+            printf("%-9s %12s\n", mode_names[t->mode], "skipped");
+        else
+            printf("%-9s %12llu %12llu %10.1f %10.0f %9.2fx\n", mode_names[t->mode],
+                   (unsigned long long)t->setup_faults, (unsigned long long)t->touch_faults,
+                   total / 1e6, faults / (total / 1e6), (double)total / touch_total);
+    }
+    for (int i = 0; i < count; i++) {
+        const struct trial *t = &trials[i];
+        uint64_t total = t->setup_ns + t->touch_ns;
+        if (t->skipped)
+            continue;
+        fact_word("compare_mode", mode_names[t->mode]);
+        fact_uint("faults", t->setup_faults + t->touch_faults);
+        fact_uint("total_ns", total);
+        fact_uint("faults_per_ms", (t->setup_faults + t->touch_faults) * 1000000 / total);
+        fact_uint("time_vs_touch_pct", total * 100 / touch_total);
+        facts_end();
+    }
+}
+
+/* Touch size bytes once, unmeasured, so that every mode of "all" starts from
+ * the same state.  On a virtual machine the first touch of memory that the
+ * host has not backed yet can cost several times more than later ones. */
+static void warm_up(size_t size)
+{
+    uint64_t start = now_ns();
+    char *base = map_anonymous(size, 0);
+
+    touch_pages(base, size);
+    unmap(base, size);
+    printf("warm-up: touched and released once in %.1f ms\n", (now_ns() - start) / 1e6);
+    fact_uint("warmup_ns", now_ns() - start);
+    facts_end();
+}
+
+static void run_mode(struct trial *t, enum mode mode, size_t size)
+{
+    static const char *const titles[] = {
+        [MODE_TOUCH] = "touch: mmap, then write one byte in every page",
+        [MODE_POPULATE] = "populate: mmap with MAP_POPULATE, then write",
+        [MODE_HUGEPAGE] = "hugepage: madvise(MADV_HUGEPAGE), then write",
+        [MODE_MALLOC] = "malloc: the same size from the C library's malloc",
+    };
+
+    t->mode = mode;
+    subheading("%s", titles[mode]);
+    switch (mode) {
+    case MODE_TOUCH: run_touch(t, size); break;
+    case MODE_POPULATE: run_populate(t, size); break;
+    case MODE_HUGEPAGE: run_hugepage(t, size); break;
+    case MODE_MALLOC: run_malloc(t, size); break;
+    default: break;
+    }
+}
+
+int main(int argc, char *argv[])
+{
+    static const struct option options[] = {
+        {"size", required_argument, NULL, 's'},
+        {"mode", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    size_t size = 256u << 20;
+    enum mode mode = MODE_ALL;
+    struct trial trials[MODE_ALL] = {0};
+    char size_text[32];
+    int opt;
+
+    cli_init();
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":s:m:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 's': size = opt_size("--size", optarg); break;
+        case 'm': mode = (enum mode)opt_choice("--mode", optarg, mode_names); break;
+        case 'h': usage(); return 0;
+        default: bad_option(opt, argv);
+        }
+    }
+    if (optind < argc)
+        usage_error("unexpected argument '%s'", argv[optind]);
+
+    size_t pages = (size + page_size() - 1) / page_size();
+    heading("01_mmap_large_array: %s of anonymous memory", human_size(size, size_text));
+    printf("%zu pages of %zu bytes\n", pages, page_size());
+    fact_uint("size_bytes", size);
+    fact_uint("page_bytes", page_size());
+    fact_uint("pages", pages);
+    facts_end();
+    check_size_fits(size);
+
+    if (mode != MODE_ALL) {
+        run_mode(&trials[mode], mode, size);
+        return 0;
+    }
+    warm_up(size);
+    for (int m = 0; m < MODE_ALL; m++)
+        run_mode(&trials[m], (enum mode)m, size);
+    print_comparison(trials, MODE_ALL);
+    return 0;
+}

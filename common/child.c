@@ -1,0 +1,172 @@
+/*
+ * child.c - starting and watching child processes (see child.h).
+ */
+#include "child.h"
+
+#include "cli.h"
+#include "clock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+pid_t child_start(int (*body)(void *arg), void *arg)
+{
+    pid_t pid;
+
+    fflush(NULL); /* or the child inherits, and later prints, our buffer */
+    pid = fork();
+    if (pid < 0)
+        die_errno("fork");
+    if (pid == 0) {
+        setpgid(0, 0); /* cannot fail for ourselves right after fork */
+        int status = body(arg);
+        fflush(NULL);
+        _exit(status);
+    }
+    setpgid(pid, pid); /* also here: whichever runs first wins, both agree */
+    return pid;
+}
+
+static struct child_result decode_status(int status)
+{
+    struct child_result r = {0};
+
+    if (WIFSIGNALED(status)) {
+        r.end = CHILD_SIGNALED;
+        r.code = WTERMSIG(status);
+    } else {
+        r.end = CHILD_EXITED;
+        r.code = WEXITSTATUS(status);
+    }
+    return r;
+}
+
+static int reap(pid_t pid)
+{
+    int status;
+
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            die_errno("waitpid");
+    return status;
+}
+
+/* Wait until pid exits or timeout_ms passes; true if it exited.  A pidfd
+ * (Linux 5.3+) becomes readable when the process ends, so poll() gives us
+ * a wait with a deadline and no signal handler. */
+static int wait_exit_by(pid_t pid, int timeout_ms)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    struct pollfd pfd;
+    int ready;
+
+    if (pidfd < 0)
+        die_errno("pidfd_open");
+    pfd.fd = pidfd;
+    pfd.events = POLLIN;
+    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+    do {
+        uint64_t now = now_ns();
+        int left_ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+        ready = poll(&pfd, 1, left_ms);
+    } while (ready < 0 && errno == EINTR);
+    if (ready < 0)
+        die_errno("poll pidfd");
+    close(pidfd);
+    return ready > 0;
+}
+
+struct child_result child_wait(pid_t pid, uint64_t started_ns, int timeout_ms)
+{
+    struct child_result r;
+
+    if (timeout_ms >= 0 && !wait_exit_by(pid, timeout_ms)) {
+        kill(-pid, SIGKILL); /* the whole group: what it forked goes too */
+        kill(pid, SIGKILL);  /* in case it left its group */
+        reap(pid);
+        r.end = CHILD_TIMED_OUT;
+        r.code = timeout_ms;
+    } else {
+        r = decode_status(reap(pid));
+    }
+    r.elapsed_ns = now_ns() - started_ns;
+    return r;
+}
+
+struct child_result child_run(int (*body)(void *arg), void *arg, int timeout_ms)
+{
+    uint64_t started = now_ns();
+
+    return child_wait(child_start(body, arg), started, timeout_ms);
+}
+
+int child_ok(const struct child_result *r)
+{
+    return r->end == CHILD_EXITED && r->code == 0;
+}
+
+const char *child_describe(const struct child_result *r, char buf[static 64])
+{
+    switch (r->end) {
+    case CHILD_EXITED: snprintf(buf, 64, "exit %d", r->code); break;
+    case CHILD_SIGNALED: {
+        char name_buf[24];
+        snprintf(buf, 64, "killed by %s", signal_name(r->code, name_buf));
+        break;
+    }
+    case CHILD_TIMED_OUT: snprintf(buf, 64, "timed out after %d ms", r->code); break;
+    }
+    return buf;
+}
+
+void gate_init(struct gate *g)
+{
+    if (pipe2(g->ready, O_CLOEXEC) != 0 || pipe2(g->go, O_CLOEXEC) != 0)
+        die_errno("pipe2");
+}
+
+void gate_pass(struct gate *g)
+{
+    char byte = 'r';
+    ssize_t n;
+
+    close(g->ready[0]);
+    close(g->go[1]); /* or we would hold the gate open for ourselves */
+    if (write(g->ready[1], &byte, 1) != 1)
+        die_errno("gate: write");
+    close(g->ready[1]);
+    do
+        n = read(g->go[0], &byte, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 0)
+        die("gate: expected the parent to close the gate pipe");
+    close(g->go[0]);
+}
+
+void gate_release(struct gate *g, int n)
+{
+    char buf[256];
+    int arrived = 0;
+
+    close(g->ready[1]); /* so a child that dies early gives us EOF, not a hang */
+    close(g->go[0]);
+    while (arrived < n) {
+        ssize_t got = read(g->ready[0], buf, sizeof buf);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            die_errno("gate: read");
+        if (got == 0)
+            die("gate: %d of %d children ended before reaching the gate", n - arrived, n);
+        arrived += (int)got;
+    }
+    close(g->ready[0]);
+    close(g->go[1]); /* EOF for everyone at once */
+}

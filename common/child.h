@@ -1,0 +1,74 @@
+/*
+ * child.h - one way to start, release, watch and reap child processes.
+ *
+ * Every child the vault starts goes through here, so that none is left a
+ * zombie, none runs the parent's exit handlers, and nothing that can block
+ * forever is waited for without a deadline.
+ */
+#ifndef ASYM_CHILD_H
+#define ASYM_CHILD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* How a watched child ended. */
+enum child_end {
+    CHILD_EXITED,    /* code holds its exit status */
+    CHILD_SIGNALED,  /* code holds the signal that killed it */
+    CHILD_TIMED_OUT, /* killed by us at the deadline (with its process group) */
+};
+
+struct child_result {
+    enum child_end end;
+    int code;
+    uint64_t elapsed_ns; /* from child_start to the end of the wait */
+};
+
+/*
+ * Fork a child that runs body(arg) and leaves with _exit(its return value).
+ * stdio is flushed first so nothing buffered is printed twice.  The child
+ * is put in its own process group, so a deadline kills what it started too.
+ * Returns the child's pid to the parent; dies if fork fails.
+ * The child flushes stdio before _exit: a body run in the child of a
+ * multithreaded parent must not have used stdio while other threads could
+ * hold a stream's lock (use write(2) there).
+ */
+pid_t child_start(int (*body)(void *arg), void *arg);
+
+/*
+ * Wait for a child started by child_start.  timeout_ms < 0 waits forever;
+ * otherwise, at the deadline the child's process group gets SIGKILL and
+ * the result says CHILD_TIMED_OUT.  The child is always reaped.
+ */
+struct child_result child_wait(pid_t pid, uint64_t started_ns, int timeout_ms);
+
+/* child_start + child_wait. */
+struct child_result child_run(int (*body)(void *arg), void *arg, int timeout_ms);
+
+/* True if the child exited with status 0. */
+int child_ok(const struct child_result *r);
+
+/* "exit 0", "killed by SIGSEGV", "timed out after 2000 ms" */
+const char *child_describe(const struct child_result *r, char buf[static 64]);
+
+/*
+ * A start gate: N children arrive, block, and are released at once, so
+ * that they really run at the same time (no sleep, no luck).  Made of two
+ * pipes, so it works across fork and costs nothing while closed.
+ *
+ *   parent: gate_init(&g); start N children; gate_release(&g, N);
+ *   child:  gate_pass(&g); ...work...
+ */
+struct gate {
+    int ready[2]; /* each child writes one byte here when it is waiting */
+    int go[2];    /* closed by the parent to release everyone (EOF) */
+};
+
+void gate_init(struct gate *g);
+/* In a child: say "ready", then block until the parent releases the gate. */
+void gate_pass(struct gate *g);
+/* In the parent: wait until n children are ready, then release them all.
+ * Dies if a child ended before arriving. */
+void gate_release(struct gate *g, int n);
+
+#endif

@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# Every program the vault builds keeps the same command-line manners.
+
+load helper
+
+setup() {
+  [[ -s $BIN_DIR/programs.txt ]] || fail "$BIN_DIR/programs.txt is missing (run make)"
+  mapfile -t programs <"$BIN_DIR/programs.txt"
+}
+
+@test "at least one program is built" {
+  ((${#programs[@]} > 0)) || fail "programs.txt lists no program"
+  for p in "${programs[@]}"; do
+    [[ -x $(prog "$p") ]] || fail "$(prog "$p") is listed but not executable"
+  done
+}
+
+@test "every program answers --help and -h with usage on stdout and exit 0" {
+  for p in "${programs[@]}"; do
+    for flag in --help -h; do
+      run_prog "$p" "$flag"
+      assert_success
+      [[ $output == *Usage:* ]] || fail "$p $flag prints a Usage: line"
+      [[ -z $stderr ]] || fail "$p $flag prints nothing on stderr"
+    done
+  done
+}
+
+@test "every program rejects an unknown long option with exit 2 and one line on stderr" {
+  for p in "${programs[@]}"; do
+    run_prog "$p" --no-such-option
+    assert_usage_error "no-such-option"
+  done
+}
+
+@test "every program rejects an unknown short option with exit 2" {
+  for p in "${programs[@]}"; do
+    run_prog "$p" -Z
+    assert_usage_error "-Z"
+  done
+}
+
+@test "no program dies by a signal on hostile arguments" {
+  long=$(printf 'x%.0s' {1..5000})
+  for p in "${programs[@]}"; do
+    for args in "--help=x" "%s%s%n%n" "$long" "--$long" $'\x01\xff' "-"; do
+      run_prog "$p" "$args"
+      assert_no_hang_or_signal
+      ((status == 2)) || fail "$p '$args' is a usage error (exit 2)"
+    done
+  done
+}
+
+@test "help text is ASCII only" {
+  for p in "${programs[@]}"; do
+    run_prog "$p" --help
+    if printf '%s' "$output" | LC_ALL=C grep -q '[^[:print:][:space:]]'; then
+      fail "$p --help prints only ASCII"
+    fi
+  done
+}
+
+@test "run_all.sh runs the named lesson and ends with a summary" {
+  run_cmd env BIN_DIR="$BIN_DIR" "$REPO_ROOT/run_all.sh" 01
+  assert_success
+  assert_output_contains "01_mmap_large_array"
+  assert_output_contains "summary"
+  assert_output_contains "all 1 lessons ok"
+}
+
+@test "run_all.sh works from any working directory" {
+  cd "$BATS_TEST_TMPDIR"
+  run_cmd env BIN_DIR="$BIN_DIR" "$REPO_ROOT/run_all.sh" --help
+  assert_success
+}
+
+@test "run_all.sh rejects an unknown lesson with exit 2" {
+  run_cmd "$REPO_ROOT/run_all.sh" 99
+  assert_usage_error "99"
+  run_cmd "$REPO_ROOT/run_all.sh" first
+  assert_usage_error "first"
+}
+
+@test "run_all.sh says so when the programs are not built" {
+  run_cmd env BIN_DIR="$BATS_TEST_TMPDIR/empty" "$REPO_ROOT/run_all.sh" 01
+  assert_status 1
+  assert_stderr_contains "make"
+}
+
+@test "make help lists the targets" {
+  run_cmd make -s -C "$REPO_ROOT" help
+  assert_success
+  for target in all test run clean help lint check-sanitizers; do
+    [[ $output == *"  $target "* ]] || fail "make help lists '$target'"
+  done
+}
