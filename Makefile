@@ -37,7 +37,9 @@ ifneq ($(SAN),)
 endif
 SAN_FLAGS := $(SAN_FLAGS_$(SAN))
 
-BUILD := build$(if $(SAN),/$(SAN))
+# O=DIR builds somewhere other than build/ (e.g. two checkouts side by side).
+O ?= build
+BUILD := $(O)$(if $(SAN),/$(SAN))
 
 # -D_GNU_SOURCE lives here and nowhere else.
 ASYM_CPPFLAGS := -D_GNU_SOURCE -Icommon
@@ -118,7 +120,7 @@ format: ## rewrite the C sources in the project's clang-format style
 	clang-format -i $(C_FILES)
 
 clean: ## remove build/ (every build, sanitizers included)
-	rm -rf build
+	rm -rf $(O)
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_ -]*:.*## ' $(MAKEFILE_LIST) | \
