@@ -187,6 +187,7 @@ static void measure_touch(struct trial *t, char *base, size_t size, uint64_t rss
     fact_uint("rss_after_touch_kib", rss_touched);
     fact_uint("rss_after_munmap_kib", rss_released);
     fact_uint("mmap_minor_faults", t->setup_faults);
+    fact_uint("mmap_ns", t->setup_ns);
     fact_uint("minor_faults", t->touch_faults);
     fact_uint("touch_ns", t->touch_ns);
     fact_uint("ns_per_fault", t->touch_faults ? t->touch_ns / t->touch_faults : 0);

@@ -104,21 +104,7 @@ assert_stderr_contains() {
 fact() {
   local key=$1
   shift
-  printf '%s\n' "$output" | awk -v key="$key" -v filters="$*" '
-    BEGIN { nf = split(filters, want, " ") }
-    {
-      for (i = 1; i <= NF; i++) if ($i !~ /^[a-z][a-z0-9_]*=[^=]/) next
-      found = ""
-      for (i = 1; i <= NF; i++) if (index($i, key "=") == 1) found = substr($i, length(key) + 2)
-      if (found == "") next
-      for (j = 1; j <= nf; j++) {
-        matched = 0
-        for (i = 1; i <= NF; i++) if ($i == want[j]) matched = 1
-        if (!matched) next
-      }
-      value = found
-    }
-    END { if (value != "") print value }'
+  printf '%s\n' "$output" | awk -v key="$key" -v filters="$*" -f "$REPO_ROOT/common/fact.awk"
 }
 
 # assert_fact KEY OP VALUE [KEY2=VALUE2...]: the fact compares as asked.
