@@ -80,18 +80,15 @@ static size_t count_nonzero(const char *base, size_t size)
     return count;
 }
 
-/* A one-page private range filled with fill and marked with advice. */
-static char *advised_page(char fill, int advice, const char *advice_name)
+/* Fill one page of private memory with fill and mark it with advice. */
+static void advise_page(char *page, char fill, int advice, const char *advice_name)
 {
-    char *page = map_anonymous(page_size(), MAP_PRIVATE);
-
     memset(page, fill, page_size());
     if (madvise(page, page_size(), advice) != 0) {
         char what[48];
         snprintf(what, sizeof what, "madvise(%s)", advice_name);
         die_errno(what);
     }
-    return page;
 }
 
 static void fact_knob(const char *knob, const char *who, bool mapped)
@@ -125,9 +122,14 @@ static int child_reads_dontfork(void *arg)
 
 void show_dontfork(void)
 {
-    char *page = advised_page('d', MADV_DONTFORK, "MADV_DONTFORK");
+    /* The page between two ordinary ones: the child keeps those two, so its
+     * hole is one page wide.  Nothing the child's runtime maps (TSan maps
+     * its signal-handling state when a handler is installed) can land in
+     * it and make the read succeed by accident. */
+    char *fence = map_anonymous(3 * page_size(), MAP_PRIVATE), *page = fence + page_size();
     char first[2];
 
+    advise_page(page, 'd', MADV_DONTFORK, "MADV_DONTFORK");
     heading("MADV_DONTFORK: a range the child does not get");
     printf("parent: one page at %p, filled with 'd', marked MADV_DONTFORK\n", (void *)page);
     run_child(child_reads_dontfork, page);
@@ -137,7 +139,7 @@ void show_dontfork(void)
     fact_knob("dontfork", "parent", has_mapping(page));
     fact_word("first_byte", first);
     facts_end();
-    unmap(page, page_size());
+    unmap(fence, 3 * page_size());
 }
 
 static int child_reads_wipeonfork(void *arg)
@@ -159,8 +161,9 @@ static int child_reads_wipeonfork(void *arg)
 
 void show_wipeonfork(void)
 {
-    char *page = advised_page('w', MADV_WIPEONFORK, "MADV_WIPEONFORK");
+    char *page = map_anonymous(page_size(), MAP_PRIVATE);
 
+    advise_page(page, 'w', MADV_WIPEONFORK, "MADV_WIPEONFORK");
     heading("MADV_WIPEONFORK: the child gets the range, empty");
     printf("parent: one page at %p, filled with 'w', marked MADV_WIPEONFORK\n", (void *)page);
     run_child(child_reads_wipeonfork, page);

@@ -142,8 +142,10 @@ void show_frames(void)
     memset(f.page, 'i', page_size());
     f.parent = page_view_of(f.page);
     printf("one page of heap at %p, written by the parent\n", (void *)f.page);
-    if (!frame_visible(&f.parent))
+    if (!frame_visible(&f.parent)) {
         say_frames_hidden();
+        printf("The write's page fault and the smaps counters tell the rest.\n");
+    }
     say_view("parent, before fork:", &f.parent, NULL);
     fact_word("step", "parent_before_fork");
     fact_int("frames_visible", frame_visible(&f.parent));

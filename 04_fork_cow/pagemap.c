@@ -81,7 +81,6 @@ void fact_pfn(const char *key, const struct page_view *view)
 void say_frames_hidden(void)
 {
     printf("Frame numbers are hidden here: without CAP_SYS_ADMIN the kernel reports\n"
-           "every frame as 0, so no frame number is printed.  The evidence below is\n"
-           "what any user can see: the pagemap's \"mapped only by me\" bit, the write's\n"
-           "page fault, and the smaps counters.\n");
+           "every frame as 0, so none is printed.  The pagemap's \"mapped by this\n"
+           "process only\" bit is shown to everyone: it says whether a page is shared.\n");
 }

@@ -22,18 +22,21 @@ struct pages {
     char *private; /* MAP_PRIVATE | MAP_ANONYMOUS */
 };
 
+/* One row of the table: what one process sees in one page, and its frame
+ * (as the fact pfn_child or pfn_parent). */
 static void report(const char *mapping, const char *who, const char *page,
                    const struct page_view *view)
 {
-    char first[2] = {page[0], '\0'}, frame[24];
+    char first[2] = {page[0], '\0'}, frame[24], pfn_key[24];
 
+    snprintf(pfn_key, sizeof pfn_key, "pfn_%s", who);
     printf("  %-8s %-7s sees '%s'  frame %-10s mapped by this process only: %s\n", mapping, who,
            first, frame_text(view, frame), view->exclusive ? "yes" : "no");
     fact_word("mapping", mapping);
     fact_word("who", who);
     fact_word("first_byte", first);
     fact_int("exclusive", view->exclusive);
-    fact_pfn(who[0] == 'c' ? "pfn_child" : "pfn_parent", view);
+    fact_pfn(pfn_key, view);
     facts_end();
 }
 
