@@ -122,10 +122,11 @@ static int child_reads_dontfork(void *arg)
 
 void show_dontfork(void)
 {
-    /* The page between two ordinary ones: the child keeps those two, so its
-     * hole is one page wide.  Nothing the child's runtime maps (TSan maps
-     * its signal-handling state when a handler is installed) can land in
-     * it and make the read succeed by accident. */
+    /* The page sits between two ordinary ones, which the child keeps, so
+     * its hole in the child is one page wide: too narrow for what a runtime
+     * may map there first (ThreadSanitizer maps about 88 KiB of signal
+     * state when the handler is installed), which would make the read
+     * succeed by accident. */
     char *fence = map_anonymous(3 * page_size(), MAP_PRIVATE), *page = fence + page_size();
     char first[2];
 
