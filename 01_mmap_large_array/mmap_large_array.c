@@ -17,6 +17,7 @@
  */
 #include "cli.h"
 #include "clock.h"
+#include "memory.h"
 #include "out.h"
 #include "procfs.h"
 
@@ -75,28 +76,12 @@ static int thp_available(char *why, size_t cap)
     return 1;
 }
 
-/* mmap or die: every mapping in this lesson is private and anonymous. */
-static char *map_anonymous(size_t size, int extra_flags)
-{
-    void *p =
-        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
-    if (p == MAP_FAILED)
-        die_errno("mmap");
-    return p;
-}
-
-static void unmap(void *p, size_t size)
-{
-    if (munmap(p, size) != 0)
-        die_errno("munmap");
-}
-
 /* Map size bytes starting at a multiple of align, by over-mapping and
  * trimming both ends: the kernel can only use a huge page where a whole,
  * aligned 2 MiB range lies inside the mapping. */
 static char *map_aligned(size_t size, size_t align)
 {
-    char *raw = map_anonymous(size + align, 0);
+    char *raw = map_anonymous(size + align, MAP_PRIVATE);
     char *start = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
     size_t head = (size_t)(start - raw), tail = align - head;
 
@@ -105,15 +90,6 @@ static char *map_aligned(size_t size, size_t align)
     if (tail > 0)
         unmap(start + size, tail);
     return start;
-}
-
-/* Write one byte into every page: each first write to a page is a fault.
- * Not instrumented by sanitizers: their shadow memory would add faults of
- * its own to the ones this lesson counts. */
-__attribute__((no_sanitize("address", "thread"))) static void touch_pages(char *base, size_t size)
-{
-    for (size_t offset = 0; offset < size; offset += page_size())
-        ((volatile char *)base)[offset] = 1;
 }
 
 static void print_mapping_line(const void *addr)
@@ -140,7 +116,7 @@ static void check_size_fits(size_t size)
 {
     uint64_t available = mem_available_bytes();
 
-    unmap(map_anonymous(size, MAP_NORESERVE), size);
+    unmap(map_anonymous(size, MAP_PRIVATE | MAP_NORESERVE), size);
     if (size > available / 10 * 9) {
         char have[32], want[32];
         die("--size %s: touching it needs more than the %s of memory available now",
@@ -161,7 +137,7 @@ static void measure_touch(struct trial *t, char *base, size_t size, uint64_t rss
            (long long)(rss_mapped - rss_before));
 
     uint64_t faults = minor_faults(), start = now_ns();
-    touch_pages(base, size);
+    touch_pages(base, size, 1);
     t->touch_ns = now_ns() - start;
     t->touch_faults = minor_faults() - faults;
     uint64_t rss_touched = rss_kib();
@@ -211,7 +187,7 @@ static void release_malloc(char *base, size_t size)
 static char *timed_map(struct trial *t, size_t size, int extra_flags)
 {
     uint64_t faults = minor_faults(), start = now_ns();
-    char *base = map_anonymous(size, extra_flags);
+    char *base = map_anonymous(size, MAP_PRIVATE | extra_flags);
 
     t->setup_ns = now_ns() - start;
     t->setup_faults = minor_faults() - faults;
@@ -323,9 +299,9 @@ static void print_comparison(const struct trial trials[], int count)
 static void warm_up(size_t size)
 {
     uint64_t start = now_ns();
-    char *base = map_anonymous(size, 0);
+    char *base = map_anonymous(size, MAP_PRIVATE);
 
-    touch_pages(base, size);
+    touch_pages(base, size, 1);
     unmap(base, size);
     printf("warm-up: touched and released once in %.1f ms\n", (now_ns() - start) / 1e6);
     fact_uint("warmup_ns", now_ns() - start);

@@ -13,6 +13,7 @@
 #include "child.h"
 #include "cli.h"
 #include "clock.h"
+#include "memory.h"
 #include "out.h"
 #include "procfs.h"
 
@@ -44,23 +45,6 @@ void check_cost_fits(size_t size)
 }
 
 /* A "Field: N kB" line of /proc/self/status, or -1. */
-static long long status_kib(const char *field)
-{
-    struct line_reader r;
-    char line[256];
-    size_t len = strlen(field);
-    long long kib = -1;
-
-    if (!line_reader_open(&r, "/proc/self/status"))
-        die_errno("open /proc/self/status");
-    while (kib < 0 && line_reader_next(&r, line, sizeof line))
-        if (strncmp(line, field, len) != 0 || line[len] != ':' ||
-            sscanf(line + len + 1, "%lld", &kib) != 1)
-            kib = -1;
-    line_reader_close(&r);
-    return kib;
-}
-
 /* 4 KiB pages throughout, whatever the THP setting: with 2 MiB pages fork
  * copies one entry per 2 MiB, and this experiment measures the 4 KiB case. */
 static void use_small_pages(char *block, size_t size)
@@ -114,7 +98,7 @@ static uint64_t touch_and_fork(struct cost_heap *h, size_t upto, const char *nam
     faults = minor_faults() - faults;
     h->touched = upto;
     h->first_touch_ns_per_fault = faults ? touch_ns / faults : 0;
-    long long pte_kib = status_kib("VmPTE");
+    long long pte_kib = proc_kib_field("/proc/self/status", "VmPTE");
     uint64_t fork_ns = median_fork_ns();
 
     printf("%-5s heap: %s of %s touched (%llu faults, %.0f ns each); page tables %lld kB;\n"
@@ -138,7 +122,7 @@ static int child_rewrites(void *arg)
 {
     const struct cost_heap *h = arg;
     const char *middle = h->block + h->size / 2; /* inside the block's mapping */
-    long long pte_kib = status_kib("VmPTE");
+    long long pte_kib = proc_kib_field("/proc/self/status", "VmPTE");
     struct dirty_kib before = dirty_of(middle);
     uint64_t faults = minor_faults(), start = now_ns();
 

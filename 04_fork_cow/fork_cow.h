@@ -67,11 +67,7 @@ struct dirty_kib {
 };
 
 /* memory.c */
-struct dirty_kib dirty_of(const void *addr);   /* dies if smaps has no entry */
-char *map_anonymous(size_t size, int sharing); /* MAP_PRIVATE or MAP_SHARED; dies on failure */
-void unmap(void *addr, size_t size);
-/* Write value into the first byte of every page of [base, base + size). */
-void touch_pages(char *base, size_t size, char value);
+struct dirty_kib dirty_of(const void *addr); /* dies if smaps has no entry */
 /* Read one byte through a volatile pointer (it may fault: that is the point). */
 char read_byte(const char *addr);
 /* Wait for a child started at started_ns, under the deadline; die unless it

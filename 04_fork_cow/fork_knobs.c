@@ -10,6 +10,7 @@
 #include "fork_cow.h"
 
 #include "cli.h"
+#include "memory.h"
 #include "out.h"
 #include "procfs.h"
 

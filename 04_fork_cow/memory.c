@@ -1,5 +1,6 @@
 /*
- * memory.c - small helpers every part of lesson 04 uses (see fork_cow.h).
+ * memory.c - small helpers every part of lesson 04 uses (see fork_cow.h);
+ * mapping and touching memory are in common/memory.h.
  */
 #include "fork_cow.h"
 
@@ -7,32 +8,6 @@
 #include "cli.h"
 #include "clock.h"
 #include "procfs.h"
-
-#include <sys/mman.h>
-
-char *map_anonymous(size_t size, int sharing)
-{
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, sharing | MAP_ANONYMOUS, -1, 0);
-
-    if (p == MAP_FAILED)
-        die_errno("mmap");
-    return p;
-}
-
-void unmap(void *addr, size_t size)
-{
-    if (munmap(addr, size) != 0)
-        die_errno("munmap");
-}
-
-/* Not instrumented by sanitizers: their shadow-memory bookkeeping would add
- * faults of its own to the ones this lesson counts. */
-__attribute__((no_sanitize("address", "thread"))) void touch_pages(char *base, size_t size,
-                                                                   char value)
-{
-    for (size_t offset = 0; offset < size; offset += page_size())
-        ((volatile char *)base)[offset] = value;
-}
 
 /* Not instrumented either: the address may be unmapped on purpose, and the
  * fault must reach our own handler, not a sanitizer's report. */

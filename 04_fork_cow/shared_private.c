@@ -9,6 +9,7 @@
  */
 #include "fork_cow.h"
 
+#include "memory.h"
 #include "out.h"
 #include "procfs.h"
 

@@ -76,8 +76,6 @@ static unsigned lines_after_fork(bool flush_first)
     FILE *stream = fdopen(fds[1], "w");
     if (stream == NULL)
         die_errno("fdopen");
-    /* cppcheck 2.10 ignores C11 _Noreturn on die_errno(), so it thinks stream may be NULL */
-    // cppcheck-suppress nullPointerRedundantCheck
     if (setvbuf(stream, NULL, _IOFBF, BUFSIZ) != 0)
         die("setvbuf: cannot make the stream fully buffered");
     if (fputs(line_text, stream) == EOF)

@@ -11,7 +11,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,12 +22,18 @@ pid_t child_start(int (*body)(void *arg), void *arg)
 {
     pid_t pid;
 
+    pid_t parent = getpid();
+
     fflush(NULL); /* or the child inherits, and later prints, our buffer */
     pid = fork();
     if (pid < 0)
         die_errno("fork");
     if (pid == 0) {
         setpgid(0, 0); /* cannot fail for ourselves right after fork */
+        /* Its own group means Ctrl-C reaches only the parent: make sure the
+         * child dies with it rather than run on unwatched. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(EXIT_FAILURE);
         int status = body(arg);
         fflush(NULL);
         _exit(status);

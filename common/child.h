@@ -27,7 +27,10 @@ struct child_result {
 /*
  * Fork a child that runs body(arg) and leaves with _exit(its return value).
  * stdio is flushed first so nothing buffered is printed twice.  The child
- * is put in its own process group, so a deadline kills what it started too.
+ * is put in its own process group, so a deadline kills what it started too,
+ * and gets SIGKILL if the parent dies first (PR_SET_PDEATHSIG: strictly, when
+ * the thread that called child_start ends, so call it from a thread that
+ * outlives the child).
  * Returns the child's pid to the parent; dies if fork fails.
  * The child flushes stdio before _exit: a body run in the child of a
  * multithreaded parent must not have used stdio while other threads could

@@ -16,6 +16,9 @@
 
 enum { EXIT_USAGE = 2 };
 
+/* The functions that never return say so twice: _Noreturn for the compiler,
+ * the attribute for cppcheck, which reads only the latter. */
+
 /* The program's short name, as used at the start of every message. */
 const char *prog_name(void);
 
@@ -25,17 +28,17 @@ const char *prog_name(void);
 void cli_init(void);
 
 /* "prog: <message>: <strerror> (<ERRNO_NAME>)", exit 1. */
-_Noreturn void die_errno(const char *what);
+_Noreturn void die_errno(const char *what) __attribute__((noreturn));
 /* Same, for an error number returned rather than left in errno (pthreads). */
-_Noreturn void die_err(const char *what, int err);
+_Noreturn void die_err(const char *what, int err) __attribute__((noreturn));
 /* "prog: <message>", exit 1. */
-_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* "prog: <message> (see --help)", exit 2. */
-_Noreturn void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 /* Leave the process now: exit() in the main process, _exit() in a child
  * (after flushing what the child itself printed). */
-_Noreturn void leave(int status);
+_Noreturn void leave(int status) __attribute__((noreturn));
 
 /* The symbolic name of an errno value ("ENOMEM"), or "errno N". */
 const char *errno_name(int err, char buf[static 24]);
@@ -62,7 +65,7 @@ int opt_choice(const char *option, const char *text, const char *const choices[]
 
 /* Turn getopt_long's '?' or ':' into one usage line and exit 2.  Call with
  * opterr = 0 and an optstring that starts with ':'. */
-_Noreturn void bad_option(int code, char *const argv[]);
+_Noreturn void bad_option(int code, char *const argv[]) __attribute__((noreturn));
 
 /* A size in the largest unit it reaches: "256 MiB", "22.4 GiB", "100 bytes". */
 const char *human_size(uint64_t bytes, char buf[static 32]);

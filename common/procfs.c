@@ -203,8 +203,7 @@ long long smaps_kib(const void *addr, const char *field)
     return kib;
 }
 
-/* The first "<field>: N kB" line of a /proc file, or -1. */
-static long long file_kib_field(const char *path, const char *field)
+long long proc_kib_field(const char *path, const char *field)
 {
     struct line_reader r;
     char line[256];
@@ -221,12 +220,12 @@ static long long file_kib_field(const char *path, const char *field)
 
 long long smaps_rollup_kib(const char *field)
 {
-    return file_kib_field("/proc/self/smaps_rollup", field);
+    return proc_kib_field("/proc/self/smaps_rollup", field);
 }
 
 uint64_t mem_available_bytes(void)
 {
-    long long kib = file_kib_field("/proc/meminfo", "MemAvailable");
+    long long kib = proc_kib_field("/proc/meminfo", "MemAvailable");
 
     if (kib < 0)
         die("/proc/meminfo: no MemAvailable line");

@@ -23,6 +23,10 @@ uint64_t rss_kib(void);
 uint64_t minor_faults(void);
 uint64_t major_faults(void);
 
+/* The value of the first "Field: N kB" line of a /proc file (e.g.
+ * "/proc/self/status", "VmPTE"), or -1 if the file or field is missing. */
+long long proc_kib_field(const char *path, const char *field);
+
 /* MemAvailable from /proc/meminfo: what can be allocated without swapping,
  * in bytes.  Dies if the kernel does not report it. */
 uint64_t mem_available_bytes(void);
