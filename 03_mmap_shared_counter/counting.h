@@ -25,8 +25,8 @@ struct result {
     uint32_t final;           /* the counter as the parent reads it after reaping */
     uint64_t elapsed_ns;      /* first child's loop start to last child's loop end */
     uint64_t overlap_ns;      /* how long two or more children were counting at once */
-    uint32_t child_final_min; /* the lowest count a child read after its own loop */
-    uint32_t child_final_max; /* the highest */
+    uint32_t child_final_min; /* private: the lowest count in a child's own copy */
+    uint32_t child_final_max; /* private: the highest */
 };
 
 /*

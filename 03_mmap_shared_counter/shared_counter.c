@@ -140,16 +140,18 @@ static void explain_no_loss(const struct result *r, uint32_t procs, int cpus)
 {
     if (procs == 1)
         printf("nothing was lost: one child has nobody to race with\n");
+    else if (r->overlap_ns == 0 && cpus == 1)
+        printf("nothing was lost: on one CPU each child ended its loop within its first\n"
+               "turn, so no two were ever mid-count together; raise --increments\n");
     else if (r->overlap_ns == 0)
-        printf("nothing was lost: no two children were ever counting at the same time%s;\n"
-               "raise --increments so that they are\n",
-               cpus == 1 ? " (on one\nCPU a short loop ends within its first turn)" : "");
+        printf("nothing was lost: no two children were ever mid-count together;\n"
+               "raise --increments\n");
     else if (cpus == 1)
         printf("nothing was lost this time: on one CPU an update is lost only when a child\n"
                "is switched out between its load and its store\n");
     else
-        printf("nothing was lost this time, although children overlapped for %.1f ms;\n"
-               "the race is still there: run it again, or raise --increments\n",
+        printf("nothing was lost this time, although children were mid-count together\n"
+               "for %.1f ms; the race is still there: run it again\n",
                r->overlap_ns / 1e6);
 }
 
@@ -165,8 +167,8 @@ static void print_method(enum method m, const struct result runs[], const struct
     for (int i = 0; i < o->rounds; i++) {
         uint32_t lost = expected - runs[i].final;
         exact += lost == 0;
-        printf("round %d: read %u of %u, lost %u (%.1f%%), %.1f ms; two or more children\n"
-               "         counting at once for %.1f ms\n",
+        printf("round %d: read %u of %u, lost %u (%.1f%%), %.1f ms (%.1f ms of it with\n"
+               "         two or more children mid-count)\n",
                i + 1, runs[i].final, expected, lost, 100.0 * lost / expected,
                runs[i].elapsed_ns / 1e6, runs[i].overlap_ns / 1e6);
     }
