@@ -288,7 +288,7 @@ void run_method(struct result *r, enum method method, uint32_t procs, uint32_t i
     gate_release(&run.gate, (int)procs);
     reap_children(&run, pids, started);
 
-    *r = (struct result){.ran = true, .final = read_counter(method, run.page)};
+    *r = (struct result){.final = read_counter(method, run.page)};
     summarise_reports(&run, r);
     if (method == METHOD_MUTEX) {
         int err = pthread_mutex_destroy(&run.page->lock);

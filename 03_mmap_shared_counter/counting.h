@@ -6,7 +6,6 @@
 #ifndef COUNTING_H
 #define COUNTING_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 /* The ways to add; METHOD_ALL is both the command-line choice "all" and
@@ -21,7 +20,6 @@ enum {
 
 /* What the parent learned from one run. */
 struct result {
-    bool ran;                 /* this run happened */
     uint32_t final;           /* the counter as the parent reads it after reaping */
     uint64_t elapsed_ns;      /* first child's loop start to last child's loop end */
     uint64_t overlap_ns;      /* how long two or more children were counting at once */

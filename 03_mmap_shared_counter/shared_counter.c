@@ -12,8 +12,8 @@
  *            in the page: exact, at a price shown next to atomic's
  *   private  the page mapped MAP_PRIVATE: every child counts in its own
  *            copy, and the parent still reads 0
- * Every method runs ROUNDS times, the methods taking turns, and the round
- * with the median time stands for it (the machine is shared and noisy).
+ * Every method runs R times (default 3), the methods taking turns, and the
+ * round with the median time stands for it: one round can be disturbed.
  *
  * Usage: 03_mmap_shared_counter [--procs P] [--increments N]
  *                               [--method racy|atomic|mutex|private|all] [--rounds R]
@@ -29,6 +29,7 @@
 
 #include <getopt.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 enum {
@@ -135,6 +136,13 @@ static const struct result *median_round(const struct result runs[], int rounds)
     return &runs[0]; /* not reached: some round has each rank */
 }
 
+/* How many times longer than the yardstick's a run took (a run of a few
+ * increments can be too short for the clock to see). */
+static double times_of(const struct result *r, const struct result *yardstick)
+{
+    return (double)r->elapsed_ns / (double)(yardstick->elapsed_ns ? yardstick->elapsed_ns : 1);
+}
+
 /* Why racy lost nothing, when it did not: say so rather than pretend. */
 static void explain_no_loss(const struct result *r, uint32_t procs, int cpus)
 {
@@ -155,12 +163,11 @@ static void explain_no_loss(const struct result *r, uint32_t procs, int cpus)
                r->overlap_ns / 1e6);
 }
 
-/* One method: a line per round, then the median round as prose and facts. */
-static void print_method(enum method m, const struct result runs[], const struct options *o,
-                         const struct result *yardstick, int cpus)
+/* One method: a line per round, then its median round r as prose and facts. */
+static void print_method(enum method m, const struct result runs[], const struct result *r,
+                         const struct options *o, const struct result *yardstick, int cpus)
 {
     uint32_t expected = o->procs * o->increments;
-    const struct result *r = median_round(runs, o->rounds);
     int exact = 0;
 
     subheading("%s", titles[m]);
@@ -174,8 +181,7 @@ static void print_method(enum method m, const struct result runs[], const struct
     }
     printf("%d of %d rounds exact", exact, o->rounds);
     if (yardstick != NULL)
-        printf("; the median round took %.2fx the time of atomic's",
-               (double)r->elapsed_ns / yardstick->elapsed_ns);
+        printf("; the median round took %.2fx the time of atomic's", times_of(r, yardstick));
     printf("\n");
     if (m == METHOD_RACY && r->final == expected)
         explain_no_loss(r, o->procs, cpus);
@@ -198,7 +204,7 @@ static void print_method(enum method m, const struct result runs[], const struct
         fact_uint("child_final_max", r->child_final_max);
     }
     if (yardstick != NULL)
-        fact_uint("time_vs_atomic_pct", r->elapsed_ns * 100 / yardstick->elapsed_ns);
+        fact_uint("time_vs_atomic_pct", (uint64_t)(times_of(r, yardstick) * 100 + 0.5));
     facts_end();
 }
 
@@ -210,7 +216,7 @@ static void print_table(const struct result *medians[METHOD_ALL], uint32_t expec
     for (int m = 0; m < METHOD_ALL; m++)
         printf("%-8s %12u %12u %10.1f %9.2fx\n", method_names[m], medians[m]->final,
                expected - medians[m]->final, medians[m]->elapsed_ns / 1e6,
-               (double)medians[m]->elapsed_ns / medians[METHOD_ATOMIC]->elapsed_ns);
+               times_of(medians[m], medians[METHOD_ATOMIC]));
 }
 
 static void print_setup(const struct options *o, int cpus)
@@ -256,7 +262,7 @@ int main(int argc, char *argv[])
             medians[m] = median_round(runs[m], o.rounds);
     for (int m = 0; m < METHOD_ALL; m++)
         if (want[m])
-            print_method((enum method)m, runs[m], &o, medians[METHOD_ATOMIC], cpus);
+            print_method((enum method)m, runs[m], medians[m], &o, medians[METHOD_ATOMIC], cpus);
     if (o.method == METHOD_ALL)
         print_table(medians, o.procs * o.increments);
     return 0;
