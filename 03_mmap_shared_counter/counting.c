@@ -89,8 +89,10 @@ static void unmap(void *p, size_t size)
         die_errno("munmap");
 }
 
-/* A mutex other processes can take: the attribute tells glibc that waiters
- * may be in other processes, so its futex calls must not be process-private. */
+/* A mutex other processes can take.  Without PTHREAD_PROCESS_SHARED, glibc
+ * locks a mutex in a single-threaded process (each child here) with a plain
+ * store, and puts waiters to sleep with process-private futexes that no
+ * other process can wake. */
 static void init_shared_mutex(pthread_mutex_t *lock)
 {
     pthread_mutexattr_t attr;
