@@ -29,10 +29,13 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 /* A lock-free atomic is a plain memory word changed by one instruction, so
  * it works between processes; one that is not lock-free hides a lock in the
@@ -72,6 +75,7 @@ struct run {
     struct board *board;       /* MAP_SHARED */
     struct gate gate;          /* releases the children together */
     uint32_t index;            /* the child being forked: its report slot and CPU */
+    pid_t parent;              /* the process that forks and reaps the children */
 };
 
 static void *map_anonymous(size_t size, int sharing)
@@ -167,6 +171,17 @@ static void pin_to_cpu(uint32_t n)
     }
 }
 
+/* Each child has a process group of its own (so that a deadline can kill
+ * what it started), so Ctrl-C reaches only the parent: make the kernel kill
+ * the child when the parent dies, rather than let it count on alone. */
+static void die_with_parent(pid_t parent)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        die_errno("prctl(PR_SET_PDEATHSIG)");
+    if (getppid() != parent) /* it died before the prctl */
+        _exit(1);
+}
+
 /* The gate wakes the children one after another; on this virtual machine
  * the last may start a millisecond after the first, time enough for a short
  * loop to end alone.  So each child also waits here until all are awake. */
@@ -177,7 +192,7 @@ static void meet_everyone(struct board *board, uint32_t procs)
         sched_yield(); /* give this CPU to a child still on its way; cannot fail */
 }
 
-/* A child: take its CPU, wait for the others, count, report, and return
+/* A child: wait for the others on its CPU, count, report, and return
  * to child_start, which leaves with _exit.  An error ends it through die(),
  * which exits 1 from a child. */
 static int count_in_child(void *arg)
@@ -185,8 +200,10 @@ static int count_in_child(void *arg)
     struct run *run = arg;
     struct child_report *me = &run->board->reports[run->index];
 
-    pin_to_cpu(run->index);
+    die_with_parent(run->parent);
     gate_pass(&run->gate);
+    pin_to_cpu(run->index); /* after the gate: a child that fails here is reaped
+                               and reported, not left waiting at the gate */
     meet_everyone(run->board, run->procs);
     me->start_ns = now_ns();
     switch (run->method) {
@@ -273,7 +290,8 @@ static void summarise_reports(const struct run *run, struct result *r)
 
 void run_method(struct result *r, enum method method, uint32_t procs, uint32_t increments)
 {
-    struct run run = {.method = method, .procs = procs, .increments = increments};
+    struct run run = {
+        .method = method, .procs = procs, .increments = increments, .parent = getpid()};
     size_t board_size = sizeof(struct board) + procs * sizeof(struct child_report);
     pid_t pids[MAX_PROCS];
     uint64_t started[MAX_PROCS];

@@ -115,6 +115,31 @@ assert_exact() {
   [[ $output != *method=atomic* ]] || fail "no result is printed for a failed run"
 }
 
+@test "children do not count on after their parent is killed" {
+  command -v pgrep >/dev/null || skip "pgrep (procps) is not installed"
+  # They have process groups of their own, so only the kernel's parent-death
+  # signal can stop them; a dead child may stay a zombie of whoever adopts it.
+  "$(prog $P)" --method atomic --procs 2 --increments 2000000000 --rounds 1 >/dev/null 3>&- &
+  parent=$!
+  kids=()
+  for _ in {1..250}; do
+    mapfile -t kids < <(pgrep -P "$parent")
+    ((${#kids[@]} == 2)) && break
+    sleep 0.02
+  done
+  ((${#kids[@]} == 2)) || fail "the parent started two children"
+  kill -TERM "$parent"
+  wait "$parent" || true
+  for kid in "${kids[@]}"; do
+    for _ in {1..250}; do
+      state=$(ps -o stat= -p "$kid" || true)
+      [[ -z $state || $state == Z* ]] && break
+      sleep 0.02
+    done
+    [[ -z $state || $state == Z* ]] || fail "child $kid ended with its parent (state: $state)"
+  done
+}
+
 @test "--procs must be 1 to 64" {
   for procs in 0 65 1000000 -1 two ''; do
     run_prog $P --procs "$procs"
