@@ -1,0 +1,180 @@
+#!/usr/bin/env bats
+# Lesson 03: a counter shared by processes - lost updates, then atomics and a
+# process-shared mutex.
+#
+# The racy method is run under every build, TSan included: ThreadSanitizer
+# watches the threads of one process, and each child here is a process of
+# its own with one thread, so it has nothing to report (checked: no report,
+# exit 0).  How many updates racy loses is up to the scheduler, so its tests
+# only bound the count.
+
+load helper
+
+P=03_mmap_shared_counter
+
+# assert_exact METHOD: on METHOD's line, the parent read every update in
+# every round.
+assert_exact() {
+  local expected
+  expected=$(fact expected "method=$1")
+  assert_fact final -eq "$expected" "method=$1"
+  assert_fact lost -eq 0 "method=$1"
+  assert_fact exact_rounds -eq "$(fact rounds "method=$1")" "method=$1"
+}
+
+@test "atomic_fetch_add is exact for several process counts and sizes" {
+  for pn in 1x1000 2x200000 4x250000 7x30000 64x2000; do
+    run_prog $P --method atomic --procs "${pn%x*}" --increments "${pn#*x}" --rounds 2
+    assert_success
+    assert_fact expected -eq $((${pn%x*} * ${pn#*x})) method=atomic
+    assert_exact atomic
+  done
+}
+
+@test "a process-shared mutex in the page is exact for several process counts and sizes" {
+  for pn in 1x1000 2x100000 4x100000 7x20000 64x1000; do
+    run_prog $P --method mutex --procs "${pn%x*}" --increments "${pn#*x}" --rounds 2
+    assert_success
+    assert_exact mutex
+  done
+}
+
+@test "the mutex run also times atomic and prints its cost as a ratio to it" {
+  run_prog $P --method mutex --procs 2 --increments 100000
+  assert_success
+  assert_exact atomic
+  assert_fact time_vs_atomic_pct -eq 100 method=atomic
+  assert_fact time_vs_atomic_pct -gt 0 method=mutex
+  assert_output_contains "the time of atomic's"
+}
+
+@test "racy never reads more than was added, and never nothing: 0 < final <= expected" {
+  for pn in 2x100000 4x1000000 9x50000; do
+    run_prog $P --method racy --procs "${pn%x*}" --increments "${pn#*x}"
+    assert_success
+    assert_fact final -gt 0 method=racy
+    assert_fact final -le $((${pn%x*} * ${pn#*x})) method=racy
+    assert_fact lost -ge 0 method=racy
+  done
+}
+
+@test "racy with a single child loses nothing, and says why" {
+  run_prog $P --method racy --procs 1 --increments 100000
+  assert_success
+  assert_fact lost -eq 0 method=racy
+  assert_fact overlap_ns -eq 0 method=racy
+  assert_output_contains "nobody to race with"
+}
+
+@test "children stay on the CPUs the parent may use: one CPU is reported as one" {
+  command -v taskset >/dev/null || skip "taskset is not installed"
+  run_cmd taskset -c 0 "$(prog $P)" --method racy --procs 3 --increments 100000
+  assert_success
+  assert_fact cpus_usable -eq 1
+  assert_fact final -gt 0 method=racy
+  assert_fact final -le 300000 method=racy
+}
+
+@test "a MAP_PRIVATE page leaves the parent at 0 while each child counted in its own copy" {
+  run_prog $P --method private --procs 3 --increments 50000
+  assert_success
+  assert_fact final -eq 0 method=private
+  assert_fact lost -eq 150000 method=private
+  assert_fact child_final_min -eq 50000 method=private
+  assert_fact child_final_max -eq 50000 method=private
+}
+
+@test "the default run shows the four methods, each timed against atomic, and the table" {
+  run_prog $P
+  assert_success
+  assert_fact rounds -eq 3
+  assert_fact expected -eq 4000000
+  assert_exact atomic
+  assert_exact mutex
+  assert_fact final -gt 0 method=racy
+  assert_fact final -le 4000000 method=racy
+  assert_fact final -eq 0 method=private
+  assert_fact time_vs_atomic_pct -eq 100 method=atomic
+  for m in racy mutex private; do
+    assert_fact time_vs_atomic_pct -gt 0 "method=$m"
+    assert_fact elapsed_ns -gt 0 "method=$m"
+  done
+  assert_output_contains "vs atomic"
+}
+
+@test "a child killed by a signal is reported by name and fails the run" {
+  cd "$BATS_TEST_TMPDIR" # should a core file be written anyway, it lands here
+  # A one-second CPU limit (soft: SIGXCPU) ends children that would count
+  # for far longer; the parent, which only waits, stays under it.
+  # shellcheck disable=SC2016 # $0 and $@ belong to the inner bash
+  run_cmd bash -c 'ulimit -c 0 && ulimit -S -t 1 && exec "$0" "$@"' "$(prog $P)" \
+    --method atomic --procs 2 --increments 2000000000 --rounds 1
+  assert_status 1
+  assert_stderr_contains "$P: atomic: 2 of 2 children failed; the first: child "
+  assert_stderr_contains "killed by SIGXCPU"
+  [[ $output != *method=atomic* ]] || fail "no result is printed for a failed run"
+}
+
+@test "children do not count on after their parent is killed" {
+  command -v pgrep >/dev/null || skip "pgrep (procps) is not installed"
+  # They have process groups of their own, so only the kernel's parent-death
+  # signal can stop them; a dead child may stay a zombie of whoever adopts it.
+  "$(prog $P)" --method atomic --procs 2 --increments 2000000000 --rounds 1 >/dev/null 3>&- &
+  parent=$!
+  kids=()
+  for _ in {1..250}; do
+    mapfile -t kids < <(pgrep -P "$parent")
+    ((${#kids[@]} == 2)) && break
+    sleep 0.02
+  done
+  ((${#kids[@]} == 2)) || fail "the parent started two children"
+  kill -TERM "$parent"
+  wait "$parent" || true
+  for kid in "${kids[@]}"; do
+    for _ in {1..250}; do
+      state=$(ps -o stat= -p "$kid" || true)
+      [[ -z $state || $state == Z* ]] && break
+      sleep 0.02
+    done
+    [[ -z $state || $state == Z* ]] || fail "child $kid ended with its parent (state: $state)"
+  done
+}
+
+@test "--procs must be 1 to 64" {
+  for procs in 0 65 1000000 -1 two ''; do
+    run_prog $P --procs "$procs"
+    assert_usage_error "--procs"
+  done
+}
+
+@test "--procs x --increments beyond the 32-bit counter is a usage error" {
+  for pn in 2x2147483648 4x1073741824 64x67108864; do
+    run_prog $P --procs "${pn%x*}" --increments "${pn#*x}"
+    assert_usage_error "32-bit counter"
+  done
+  run_prog $P --increments 4294967296
+  assert_usage_error "--increments"
+}
+
+@test "bad increments, rounds and methods are usage errors that name the option" {
+  for n in 0 -5 1e6 1M ''; do
+    run_prog $P --increments "$n"
+    assert_usage_error "--increments"
+  done
+  for r in 0 26 x; do
+    run_prog $P --rounds "$r"
+    assert_usage_error "--rounds"
+  done
+  run_prog $P --method sideways
+  assert_usage_error "racy|atomic|mutex|private|all"
+  run_prog $P --method racy extra
+  assert_usage_error "extra"
+}
+
+@test "the help names every option and method and the process cap" {
+  run_prog $P --help
+  assert_success
+  for word in --procs --increments --method --rounds racy atomic mutex private all 64; do
+    assert_output_contains "$word"
+  done
+}
