@@ -25,6 +25,7 @@
 #include "child.h"
 #include "cli.h"
 #include "clock.h"
+#include "memory.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -34,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 /* A lock-free atomic is a plain memory word changed by one instruction, so
@@ -75,23 +75,7 @@ struct run {
     struct board *board;       /* MAP_SHARED */
     struct gate gate;          /* releases the children together */
     uint32_t index;            /* the child being forked: its report slot and CPU */
-    pid_t parent;              /* the process that forks and reaps the children */
 };
-
-static void *map_anonymous(size_t size, int sharing)
-{
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, sharing | MAP_ANONYMOUS, -1, 0);
-
-    if (p == MAP_FAILED)
-        die_errno("mmap");
-    return p;
-}
-
-static void unmap(void *p, size_t size)
-{
-    if (munmap(p, size) != 0)
-        die_errno("munmap");
-}
 
 /* A mutex other processes can take.  Without PTHREAD_PROCESS_SHARED, glibc
  * locks a mutex in a single-threaded process (each child here) with a plain
@@ -171,17 +155,6 @@ static void pin_to_cpu(uint32_t n)
     }
 }
 
-/* Each child has a process group of its own (so that a deadline can kill
- * what it started), so Ctrl-C reaches only the parent: make the kernel kill
- * the child when the parent dies, rather than let it count on alone. */
-static void die_with_parent(pid_t parent)
-{
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-        die_errno("prctl(PR_SET_PDEATHSIG)");
-    if (getppid() != parent) /* it died before the prctl */
-        _exit(1);
-}
-
 /* The gate wakes the children one after another; on this virtual machine
  * the last may start a millisecond after the first, time enough for a short
  * loop to end alone.  So each child also waits here until all are awake. */
@@ -200,7 +173,6 @@ static int count_in_child(void *arg)
     struct run *run = arg;
     struct child_report *me = &run->board->reports[run->index];
 
-    die_with_parent(run->parent);
     gate_pass(&run->gate);
     pin_to_cpu(run->index); /* after the gate: a child that fails here is reaped
                                and reported, not left waiting at the gate */
@@ -290,8 +262,7 @@ static void summarise_reports(const struct run *run, struct result *r)
 
 void run_method(struct result *r, enum method method, uint32_t procs, uint32_t increments)
 {
-    struct run run = {
-        .method = method, .procs = procs, .increments = increments, .parent = getpid()};
+    struct run run = {.method = method, .procs = procs, .increments = increments};
     size_t board_size = sizeof(struct board) + procs * sizeof(struct child_report);
     pid_t pids[MAX_PROCS];
     uint64_t started[MAX_PROCS];
