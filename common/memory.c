@@ -8,7 +8,7 @@
 
 #include <sys/mman.h>
 
-char *map_anonymous(size_t size, int flags)
+void *map_anonymous(size_t size, int flags)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | flags, -1, 0);
 

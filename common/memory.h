@@ -9,7 +9,7 @@
 /* mmap size bytes of readable, writable anonymous memory.  flags holds
  * MAP_PRIVATE or MAP_SHARED, plus any extra (MAP_POPULATE...).  Dies on
  * failure ("prog: mmap: Cannot allocate memory (ENOMEM)"). */
-char *map_anonymous(size_t size, int flags);
+void *map_anonymous(size_t size, int flags);
 
 /* munmap or die. */
 void unmap(void *addr, size_t size);
