@@ -82,7 +82,7 @@ PROGRAMS += $$(BUILD)/$(1)
 endef
 $(foreach lesson,$(LESSONS),$(eval $(call lesson_program,$(lesson))))
 
-.PHONY: all run test check-sanitizers asan ubsan tsan lint format clean help
+.PHONY: all run test bench check-sanitizers asan ubsan tsan lint format clean help
 all: $(PROGRAMS) $(EXTRAS) $(BUILD)/programs.txt ## build every lesson into build/
 
 # The list of user-facing programs, read by the harness tests.
@@ -97,6 +97,9 @@ run: all ## run every lesson's default demo (./run_all.sh)
 
 test: all ## run the bats test suite (installs bats locally if missing)
 	BIN_DIR=$(BUILD) SANITIZER=$(SAN) test/run
+
+bench: all ## measure against references in the same run (bench/run.sh; BENCH_ARGS=...)
+	BIN_DIR=$(BUILD) bench/run.sh $(BENCH_ARGS)
 
 asan ubsan tsan: ## build with that sanitizer into build/<name>/
 	$(MAKE) SAN=$@ all
