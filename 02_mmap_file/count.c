@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,9 +31,9 @@ const char *const count_loop_names[] = {"vector", "memchr", NULL};
 
 enum { READ_BUFFER_BYTES = 1 << 20 }; /* big reads: few system calls, big readahead */
 
-/* Files are mapped this much at a time, so a file larger than memory (or
- * than the address space of a 32-bit process) can be scanned: each window
- * is unmapped before the next, and its clean pages can be reclaimed. */
+/* Files are mapped this much at a time, so that a scan of a file larger
+ * than memory holds at most one window in our RSS: each window is unmapped
+ * before the next, and its clean pages can be reclaimed behind us. */
 static const uint64_t window_bytes = UINT64_C(256) << 20;
 
 /* Sixteen bytes handled as one value (GCC and Clang vector extension):
@@ -273,7 +274,18 @@ struct pass {
     struct tally tally;
     uint64_t elapsed_ns[COUNT_MAX_ROUNDS]; /* one per round */
     uint64_t minor_faults, major_faults;   /* of the last round */
+    uint64_t max_rss_kib;                  /* the process's peak RSS so far */
 };
+
+/* The largest RSS this process has had, from getrusage (ru_maxrss, KiB). */
+static uint64_t peak_rss_kib(void)
+{
+    struct rusage usage;
+
+    if (getrusage(RUSAGE_SELF, &usage) != 0)
+        die_errno("getrusage");
+    return (uint64_t)usage.ru_maxrss;
+}
 
 static void run_pass(struct pass *p, int round, int fd, uint64_t size,
                      const struct count_request *request)
@@ -287,6 +299,7 @@ static void run_pass(struct pass *p, int round, int fd, uint64_t size,
     p->elapsed_ns[round] = now_ns() - start;
     p->minor_faults = minor_faults() - minor;
     p->major_faults = major_faults() - major;
+    p->max_rss_kib = peak_rss_kib();
 }
 
 static int compare_u64(const void *a, const void *b)
@@ -316,6 +329,7 @@ static void print_pass(struct pass *p, unsigned rounds, enum count_loop loop)
     fact_uint("elapsed_ns", median_ns(p, rounds));
     fact_uint("minor_faults", p->minor_faults);
     fact_uint("major_faults", p->major_faults);
+    fact_uint("max_rss_kib", p->max_rss_kib);
     if (p->method == METHOD_MMAP)
         fact_uint("window_bytes", window_bytes);
     facts_end();

@@ -236,7 +236,7 @@ wait_for_exec() {
   assert_fact loop == memchr method=mmap
 }
 
-@test "count agrees with wc on a file larger than 4 GiB (no 32-bit overflow)" {
+@test "count agrees with wc past 4 GiB, with one 256 MiB window in RSS at a time" {
   f=$BATS_TEST_TMPDIR/big
   truncate -s $((4 << 30)) "$f" # sparse: reads as zeros, takes no disk
   # newlines on both sides of 2^32, which is also a mapping window boundary
@@ -255,6 +255,8 @@ wait_for_exec() {
   assert_fact lines -eq "$wc_lines" method=mmap
   assert_fact bytes -eq "$wc_bytes" method=mmap
   [[ $method == mmap ]] || assert_fact counts_agree -eq 1
+  assert_fact window_bytes -eq $((256 << 20)) method=mmap
+  assert_fact max_rss_kib -lt $((400 << 10)) method=mmap
 }
 
 @test "--method both times each method, reports the ratio and that the counts agree" {
