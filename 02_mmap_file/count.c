@@ -206,12 +206,14 @@ static void check_really_empty(int fd, const char *name)
 _Noreturn static void die_shrunk(struct window_scan *s, const struct bus_fault *fault,
                                  const char *name)
 {
-    uint64_t at = s->offset + (uint64_t)((unsigned char *)fault->addr - s->window);
+    uint64_t at = s->offset;
     struct stat now;
     char code_buf[24];
 
-    if (s->window != NULL)
+    if (s->window != NULL) {
+        at += (uint64_t)((unsigned char *)fault->addr - s->window);
         munmap(s->window, s->length); /* the process ends next; no error to report */
+    }
     if (fstat(s->fd, &now) != 0)
         die_errno("fstat");
     die("%s: the file shrank from %llu to %lld bytes while mapped: SIGBUS (%s) at byte %llu", name,
@@ -264,7 +266,9 @@ static int open_regular(const char *path, uint64_t *size)
         die("count %.256s: changed into something else while being opened", path);
     *size = (uint64_t)st.st_size;
     /* The same hint GNU wc gives the kernel: plan for one sequential pass. */
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    int err = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (err != 0)
+        die_err("posix_fadvise(POSIX_FADV_SEQUENTIAL)", err);
     return fd;
 }
 
@@ -336,15 +340,15 @@ static void print_pass(struct pass *p, unsigned rounds, enum count_loop loop)
 }
 
 /* Both methods on the same file, alternately, then the comparison. */
-static void compare_passes(struct pass *read, struct pass *mapped, unsigned rounds,
+static void compare_passes(struct pass *by_read, struct pass *by_mmap, unsigned rounds,
                            enum count_loop loop)
 {
-    uint64_t read_ns = median_ns(read, rounds), mmap_ns = median_ns(mapped, rounds);
-    int agree =
-        read->tally.lines == mapped->tally.lines && read->tally.bytes == mapped->tally.bytes;
+    uint64_t read_ns = median_ns(by_read, rounds), mmap_ns = median_ns(by_mmap, rounds);
+    int agree = by_read->tally.lines == by_mmap->tally.lines &&
+                by_read->tally.bytes == by_mmap->tally.bytes;
 
-    print_pass(read, rounds, loop);
-    print_pass(mapped, rounds, loop);
+    print_pass(by_read, rounds, loop);
+    print_pass(by_mmap, rounds, loop);
     printf("read: %.1f ms, mmap: %.1f ms (median of %u round%s each, alternating);\n"
            "mmap took %.2f times the time of read, and the counts %s\n",
            read_ns / 1e6, mmap_ns / 1e6, rounds, rounds == 1 ? "" : "s",
@@ -361,23 +365,23 @@ void run_count(const struct count_request *request)
     uint64_t size;
     int fd = open_regular(request->path, &size);
     unsigned rounds = request->rounds ? request->rounds : request->method == METHOD_BOTH ? 3 : 1;
-    struct pass read = {.method = METHOD_READ}, mapped = {.method = METHOD_MMAP};
+    struct pass by_read = {.method = METHOD_READ}, by_mmap = {.method = METHOD_MMAP};
 
     for (unsigned round = 0; round < rounds; round++) {
         /* Alternate which goes first, so neither always finds the caches
          * the other one warmed. */
         int read_first = round % 2 == 0;
         if (request->method != METHOD_MMAP && read_first)
-            run_pass(&read, (int)round, fd, size, request);
+            run_pass(&by_read, (int)round, fd, size, request);
         if (request->method != METHOD_READ)
-            run_pass(&mapped, (int)round, fd, size, request);
+            run_pass(&by_mmap, (int)round, fd, size, request);
         if (request->method != METHOD_MMAP && !read_first)
-            run_pass(&read, (int)round, fd, size, request);
+            run_pass(&by_read, (int)round, fd, size, request);
     }
     if (close(fd) != 0)
         die_errno("close");
     if (request->method == METHOD_BOTH)
-        compare_passes(&read, &mapped, rounds, request->loop);
+        compare_passes(&by_read, &by_mmap, rounds, request->loop);
     else
-        print_pass(request->method == METHOD_MMAP ? &mapped : &read, rounds, request->loop);
+        print_pass(request->method == METHOD_MMAP ? &by_mmap : &by_read, rounds, request->loop);
 }

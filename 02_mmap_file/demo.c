@@ -303,12 +303,13 @@ static int touch_in_child(void *p)
     struct sigaction dfl = {.sa_handler = SIG_DFL};
 
     sigemptyset(&dfl.sa_mask);
-    sigaction(SIGBUS, &dfl, NULL); /* undo a sanitizer's handler, if any */
+    if (sigaction(SIGBUS, &dfl, NULL) != 0) /* undo a sanitizer's handler, if any */
+        die_errno("sigaction(SIGBUS)");
     touch_byte(p);
     return 0;
 }
 
-static void step_sigbus(struct demo_file *f)
+static void step_sigbus(const struct demo_file *f)
 {
     subheading("5. the trap: the file shrinks while mapped, and a touch past its end");
     const unsigned char *data = map_file(f, PROT_READ, MAP_SHARED);
@@ -347,7 +348,6 @@ static void step_sigbus(struct demo_file *f)
     fact_word("si_code", caught ? bus_code_name(fault.code, code_buf) : "none");
     facts_end();
     unmap_file(f, (void *)data);
-    f->size = cut;
 }
 
 void run_demo(size_t size)

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 /* The state the handler shares with call_catching_sigbus. */
 static struct {
@@ -23,7 +24,8 @@ static void on_sigbus(int sig, siginfo_t *info, void *context)
         /* Not ours: fall back to the default action, which the fault
          * re-raises as soon as we return (the process dies by SIGBUS). */
         struct sigaction dfl = {.sa_handler = SIG_DFL};
-        sigaction(sig, &dfl, NULL);
+        if (sigaction(sig, &dfl, NULL) != 0)
+            _exit(128 + sig); /* as if it had killed us */
         return;
     }
     guard.armed = 0;

@@ -15,12 +15,19 @@ setup_file() {
   echo $? >"$BATS_FILE_TMPDIR/demo.status"
 }
 
-demo_output() {
+# load_run BASE STATUS COMMAND: set $output, $stderr, $status (and what
+# fail() shows) from a run whose stdout and stderr went to BASE.out, .err.
+load_run() {
+  output=$(<"$1.out")
+  stderr=$(<"$1.err")
+  status=$2
   # shellcheck disable=SC2034 # read by fail() in helper.bash
-  LAST_COMMAND="TMPDIR=$DEMO_TMPDIR $P (run once in setup_file)"
-  output=$(<"$BATS_FILE_TMPDIR/demo.out")
-  stderr=$(<"$BATS_FILE_TMPDIR/demo.err")
-  status=$(<"$BATS_FILE_TMPDIR/demo.status")
+  LAST_COMMAND=$3
+}
+
+demo_output() {
+  load_run "$BATS_FILE_TMPDIR/demo" "$(<"$BATS_FILE_TMPDIR/demo.status")" \
+    "TMPDIR=$DEMO_TMPDIR $P (run once in setup_file)"
   assert_success
 }
 
@@ -257,6 +264,25 @@ wait_for_exec() {
   [[ $method == mmap ]] || assert_fact counts_agree -eq 1
   assert_fact window_bytes -eq $((256 << 20)) method=mmap
   assert_fact max_rss_kib -lt $((400 << 10)) method=mmap
+}
+
+@test "a file that shrinks while count has it mapped is an error, not a crash" {
+  f=$BATS_TEST_TMPDIR/shrinking
+  truncate -s 64M "$f"
+  "$(prog $P)" count "$f" --method mmap --rounds 100 >"$BATS_TEST_TMPDIR/count.out" \
+    2>"$BATS_TEST_TMPDIR/count.err" 3>&- &
+  pid=$!
+  # truncate only once count has the file open: from then on, every round
+  # maps 64 MiB of a file that has none
+  for _ in $(seq 500); do
+    [[ $(readlink /proc/$pid/fd/* 2>/dev/null) == *"$f"* ]] && break
+    sleep 0.01
+  done
+  truncate -s 0 "$f"
+  code=0
+  wait "$pid" || code=$?
+  load_run "$BATS_TEST_TMPDIR/count" "$code" "$(prog $P) count $f --method mmap --rounds 100"
+  assert_runtime_error "shrank from 67108864 to 0 bytes while mapped: SIGBUS (BUS_ADRERR)"
 }
 
 @test "--method both times each method, reports the ratio and that the counts agree" {
