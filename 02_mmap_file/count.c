@@ -1,0 +1,387 @@
+/*
+ * count.c - counting lines by read() and by mmap() (see count.h).
+ *
+ * Both methods end in the same loop, count_newlines(); what differs is how
+ * the bytes reach it.  read() copies them from the page cache into our
+ * buffer, 1 MiB at a time; mmap() maps the page cache pages themselves into
+ * our address space, and the loop reads them in place.  No copy, but the
+ * kernel must fill in a page-table entry for every page (at a page fault)
+ * and clear it again at munmap: whichever costs less wins.
+ */
+#include "count.h"
+
+#include "cli.h"
+#include "clock.h"
+#include "out.h"
+#include "procfs.h"
+#include "sigbus.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const count_method_names[] = {"mmap", "read", "both", NULL};
+const char *const count_loop_names[] = {"vector", "memchr", NULL};
+
+enum { READ_BUFFER_BYTES = 1 << 20 }; /* big reads: few system calls, big readahead */
+
+/* Files are mapped this much at a time, so that a scan of a file larger
+ * than memory holds at most one window in our RSS: each window is unmapped
+ * before the next, and its clean pages can be reclaimed behind us. */
+static const uint64_t window_bytes = UINT64_C(256) << 20;
+
+/* Sixteen bytes handled as one value (GCC and Clang vector extension):
+ * v == w compares all sixteen lanes at once, in one SIMD instruction. */
+typedef unsigned char byte_lanes __attribute__((vector_size(16)));
+
+/* The sum of the sixteen 8-bit counters in lanes. */
+static uint64_t sum_lanes(byte_lanes lanes)
+{
+    const uint64_t low_bytes = UINT64_C(0x00ff00ff00ff00ff);
+    uint64_t half[2], sum = 0;
+
+    memcpy(half, &lanes, sizeof half);
+    for (int i = 0; i < 2; i++) {
+        uint64_t pairs = (half[i] & low_bytes) + ((half[i] >> 8) & low_bytes); /* 4 x 16 bits */
+        sum += (pairs * UINT64_C(0x0001000100010001)) >> 48; /* their total, in the top 16 */
+    }
+    return sum;
+}
+
+/*
+ * 64 bytes per step: four 16-byte compares, each lane adding 1 to its own
+ * 8-bit counter where the byte is '\n'.  A counter can hold 255, so every
+ * 255 steps the counters are added up into the 64-bit total and restarted.
+ * No branch depends on the data, so long and short lines cost the same.
+ * Not instrumented by ThreadSanitizer: this single-threaded read of a big
+ * mapping would make it fault in shadow memory for every page (8 million
+ * faults for a 4 GiB file).
+ */
+__attribute__((no_sanitize("thread"))) static uint64_t
+count_newlines_vector(const unsigned char *data, size_t len)
+{
+    byte_lanes newline;
+    uint64_t lines = 0;
+    size_t i = 0;
+
+    memset(&newline, '\n', sizeof newline);
+    while (len - i >= 64) {
+        byte_lanes sum0 = {0}, sum1 = {0}, sum2 = {0}, sum3 = {0};
+        size_t steps = (len - i) / 64;
+        if (steps > 255)
+            steps = 255;
+        for (size_t step = 0; step < steps; step++, i += 64) {
+            byte_lanes in0, in1, in2, in3;
+            memcpy(&in0, data + i, 16); /* memcpy: any alignment, no aliasing worry */
+            memcpy(&in1, data + i + 16, 16);
+            memcpy(&in2, data + i + 32, 16);
+            memcpy(&in3, data + i + 48, 16);
+            sum0 -= (byte_lanes)(in0 == newline); /* a true compare is -1 in every bit */
+            sum1 -= (byte_lanes)(in1 == newline);
+            sum2 -= (byte_lanes)(in2 == newline);
+            sum3 -= (byte_lanes)(in3 == newline);
+        }
+        lines += sum_lanes(sum0) + sum_lanes(sum1) + sum_lanes(sum2) + sum_lanes(sum3);
+    }
+    for (; i < len; i++)
+        lines += data[i] == '\n';
+    return lines;
+}
+
+/* The obvious loop: one memchr call per line.  Fast for long lines, slowed
+ * by the call and its setup for short ones. */
+static uint64_t count_newlines_memchr(const unsigned char *data, size_t len)
+{
+    const unsigned char *p = data, *end = data + len;
+    uint64_t lines = 0;
+
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        lines++;
+        p++;
+    }
+    return lines;
+}
+
+uint64_t count_newlines(const unsigned char *data, size_t len, enum count_loop loop)
+{
+    return loop == LOOP_MEMCHR ? count_newlines_memchr(data, len)
+                               : count_newlines_vector(data, len);
+}
+
+/* die_errno with the file's name after the call's ("open FILE: ..."). */
+_Noreturn static void die_errno_file(const char *call, const char *name)
+{
+    char what[320];
+
+    snprintf(what, sizeof what, "%s %.256s%s", call, name, strlen(name) > 256 ? "..." : "");
+    die_errno(what);
+}
+
+/* Page-aligned, like the page cache pages read() copies from: on some CPUs
+ * (AMD Zen here) the kernel's copy runs several times slower into a
+ * destination that is not (malloc's 1 MiB blocks start 16 bytes in). */
+struct tally tally_by_read(int fd, enum count_loop loop)
+{
+    unsigned char *buffer = aligned_alloc(page_size(), READ_BUFFER_BYTES);
+    struct tally t = {0, 0};
+
+    if (buffer == NULL)
+        die_errno("aligned_alloc");
+    for (;;) {
+        ssize_t got = pread(fd, buffer, READ_BUFFER_BYTES, (off_t)t.bytes);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            die_errno("read");
+        if (got == 0)
+            break;
+        t.lines += count_newlines(buffer, (size_t)got, loop);
+        t.bytes += (uint64_t)got;
+    }
+    free(buffer);
+    return t;
+}
+
+/* A mapped scan in progress.  The fields marked volatile are read after a
+ * SIGBUS jumps out of scan_windows, so they must be in memory, current. */
+struct window_scan {
+    int fd;
+    uint64_t size; /* bytes to scan: the size when we started */
+    enum count_loop loop;
+    volatile uint64_t offset;       /* file offset of the current window */
+    unsigned char *volatile window; /* the current window, NULL when none */
+    volatile size_t length;         /* its length in bytes */
+    uint64_t lines;
+};
+
+static void scan_windows(void *arg)
+{
+    struct window_scan *s = arg;
+
+    while (s->offset < s->size) {
+        uint64_t left = s->size - s->offset;
+        size_t length = (size_t)(left < window_bytes ? left : window_bytes);
+        void *window = mmap(NULL, length, PROT_READ, MAP_SHARED, s->fd, (off_t)s->offset);
+        if (window == MAP_FAILED)
+            die_errno("mmap");
+        s->length = length;
+        s->window = window;
+        /* Read ahead aggressively and drop pages behind us first under
+         * memory pressure: the scan will not come back to them. */
+        if (madvise(window, length, MADV_SEQUENTIAL) != 0)
+            die_errno("madvise(MADV_SEQUENTIAL)");
+        s->lines += count_newlines(window, length, s->loop);
+        s->window = NULL;
+        if (munmap(window, length) != 0)
+            die_errno("munmap");
+        s->offset += length;
+    }
+}
+
+/* A size of 0 needs a look: mmap of length 0 fails with EINVAL, and files
+ * in /proc say 0 whatever they hold.  One byte of read() tells them apart. */
+static void check_really_empty(int fd, const char *name)
+{
+    unsigned char byte;
+    ssize_t got;
+
+    do
+        got = pread(fd, &byte, 1, 0);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        die_errno_file("read", name);
+    if (got > 0)
+        die("%s: its size is 0 but it has data (a /proc file?): mmap needs the size; "
+            "use --method read",
+            name);
+}
+
+/* The file shrank under us: report it as an error, not a crash. */
+_Noreturn static void die_shrunk(struct window_scan *s, const struct bus_fault *fault,
+                                 const char *name)
+{
+    uint64_t at = s->offset;
+    struct stat now;
+    char code_buf[24];
+
+    if (s->window != NULL) {
+        at += (uint64_t)((unsigned char *)fault->addr - s->window);
+        munmap(s->window, s->length); /* the process ends next; no error to report */
+    }
+    if (fstat(s->fd, &now) != 0)
+        die_errno("fstat");
+    die("%s: the file shrank from %llu to %lld bytes while mapped: SIGBUS (%s) at byte %llu", name,
+        (unsigned long long)s->size, (long long)now.st_size, bus_code_name(fault->code, code_buf),
+        (unsigned long long)at);
+}
+
+struct tally tally_by_mmap(int fd, uint64_t size, enum count_loop loop, const char *name)
+{
+    struct window_scan scan = {.fd = fd, .size = size, .loop = loop};
+    struct bus_fault fault;
+
+    if (size == 0) {
+        check_really_empty(fd, name);
+        return (struct tally){0, 0};
+    }
+    if (call_catching_sigbus(scan_windows, &scan, &fault))
+        die_shrunk(&scan, &fault, name);
+    return (struct tally){scan.lines, size};
+}
+
+/* Open path for reading if it is a regular file; exit 1 with the reason
+ * otherwise.  stat() first, so a FIFO or a device is never opened (opening
+ * a FIFO waits for a writer; opening a device can have side effects). */
+static int open_regular(const char *path, uint64_t *size)
+{
+    struct stat st;
+    int fd;
+
+    if (stat(path, &st) != 0)
+        die_errno_file("stat", path);
+    if (S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        die_errno_file("count", path);
+    }
+    if (!S_ISREG(st.st_mode))
+        die("count %.256s: not a regular file (%s); only regular files are counted", path,
+            S_ISFIFO(st.st_mode)   ? "a FIFO"
+            : S_ISCHR(st.st_mode)  ? "a character device"
+            : S_ISBLK(st.st_mode)  ? "a block device"
+            : S_ISSOCK(st.st_mode) ? "a socket"
+                                   : "an unknown kind");
+    /* O_NONBLOCK: should the name be swapped for a FIFO now, do not wait. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        die_errno_file("open", path);
+    if (fstat(fd, &st) != 0)
+        die_errno_file("fstat", path);
+    if (!S_ISREG(st.st_mode))
+        die("count %.256s: changed into something else while being opened", path);
+    *size = (uint64_t)st.st_size;
+    /* The same hint GNU wc gives the kernel: plan for one sequential pass. */
+    int err = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (err != 0)
+        die_err("posix_fadvise(POSIX_FADV_SEQUENTIAL)", err);
+    return fd;
+}
+
+/* What one method measured over all its rounds. */
+struct pass {
+    enum count_method method;
+    struct tally tally;
+    uint64_t elapsed_ns[COUNT_MAX_ROUNDS]; /* one per round */
+    uint64_t minor_faults, major_faults;   /* of the last round */
+    uint64_t max_rss_kib;                  /* the process's peak RSS so far */
+};
+
+/* The largest RSS this process has had, from getrusage (ru_maxrss, KiB). */
+static uint64_t peak_rss_kib(void)
+{
+    struct rusage usage;
+
+    if (getrusage(RUSAGE_SELF, &usage) != 0)
+        die_errno("getrusage");
+    return (uint64_t)usage.ru_maxrss;
+}
+
+static void run_pass(struct pass *p, int round, int fd, uint64_t size,
+                     const struct count_request *request)
+{
+    uint64_t minor = minor_faults(), major = major_faults(), start = now_ns();
+
+    if (p->method == METHOD_MMAP)
+        p->tally = tally_by_mmap(fd, size, request->loop, request->path);
+    else
+        p->tally = tally_by_read(fd, request->loop);
+    p->elapsed_ns[round] = now_ns() - start;
+    p->minor_faults = minor_faults() - minor;
+    p->major_faults = major_faults() - major;
+    p->max_rss_kib = peak_rss_kib();
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The median of the rounds (the lower middle one for an even count). */
+static uint64_t median_ns(struct pass *p, unsigned rounds)
+{
+    uint64_t sorted[COUNT_MAX_ROUNDS];
+
+    memcpy(sorted, p->elapsed_ns, rounds * sizeof sorted[0]);
+    qsort(sorted, rounds, sizeof sorted[0], compare_u64);
+    return sorted[(rounds - 1) / 2];
+}
+
+static void print_pass(struct pass *p, unsigned rounds, enum count_loop loop)
+{
+    fact_uint("lines", p->tally.lines);
+    fact_uint("bytes", p->tally.bytes);
+    fact_word("method", count_method_names[p->method]);
+    fact_word("loop", count_loop_names[loop]);
+    fact_uint("rounds", rounds);
+    fact_uint("elapsed_ns", median_ns(p, rounds));
+    fact_uint("minor_faults", p->minor_faults);
+    fact_uint("major_faults", p->major_faults);
+    fact_uint("max_rss_kib", p->max_rss_kib);
+    if (p->method == METHOD_MMAP)
+        fact_uint("window_bytes", window_bytes);
+    facts_end();
+}
+
+/* Both methods on the same file, alternately, then the comparison. */
+static void compare_passes(struct pass *by_read, struct pass *by_mmap, unsigned rounds,
+                           enum count_loop loop)
+{
+    uint64_t read_ns = median_ns(by_read, rounds), mmap_ns = median_ns(by_mmap, rounds);
+    int agree = by_read->tally.lines == by_mmap->tally.lines &&
+                by_read->tally.bytes == by_mmap->tally.bytes;
+
+    print_pass(by_read, rounds, loop);
+    print_pass(by_mmap, rounds, loop);
+    printf("read: %.1f ms, mmap: %.1f ms (median of %u round%s each, alternating);\n"
+           "mmap took %.2f times the time of read, and the counts %s\n",
+           read_ns / 1e6, mmap_ns / 1e6, rounds, rounds == 1 ? "" : "s",
+           (double)mmap_ns / (double)(read_ns ? read_ns : 1), agree ? "agree" : "DIFFER");
+    fact_int("counts_agree", agree);
+    fact_uint("mmap_vs_read_pct", mmap_ns * 100 / (read_ns ? read_ns : 1));
+    facts_end();
+    if (!agree)
+        die("the two methods disagree: did the file change while being counted?");
+}
+
+void run_count(const struct count_request *request)
+{
+    uint64_t size;
+    int fd = open_regular(request->path, &size);
+    unsigned rounds = request->rounds ? request->rounds : request->method == METHOD_BOTH ? 3 : 1;
+    struct pass by_read = {.method = METHOD_READ}, by_mmap = {.method = METHOD_MMAP};
+
+    for (unsigned round = 0; round < rounds; round++) {
+        /* Alternate which goes first, so neither always finds the caches
+         * the other one warmed. */
+        int read_first = round % 2 == 0;
+        if (request->method != METHOD_MMAP && read_first)
+            run_pass(&by_read, (int)round, fd, size, request);
+        if (request->method != METHOD_READ)
+            run_pass(&by_mmap, (int)round, fd, size, request);
+        if (request->method != METHOD_MMAP && !read_first)
+            run_pass(&by_read, (int)round, fd, size, request);
+    }
+    if (close(fd) != 0)
+        die_errno("close");
+    if (request->method == METHOD_BOTH)
+        compare_passes(&by_read, &by_mmap, rounds, request->loop);
+    else
+        print_pass(request->method == METHOD_MMAP ? &by_mmap : &by_read, rounds, request->loop);
+}
