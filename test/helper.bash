@@ -142,7 +142,7 @@ run_unprivileged() {
   local name=$1
   shift
   if ((EUID == 0)); then
-    LAST_COMMAND="setpriv nobody: $(prog "$name") $*"
+    LAST_COMMAND="$(prog "$name") $* (as nobody, via setpriv)"
     run --separate-stderr timeout -k 5 "$TEST_TIMEOUT" \
       setpriv --reuid=nobody --regid=nogroup --clear-groups "$(prog "$name")" "$@"
   else
