@@ -109,14 +109,14 @@ check-sanitizers: ## run the test suite under ASan+UBSan, then under TSan
 	$(MAKE) SAN=tsan test
 
 C_FILES := $(wildcard common/*.[ch] $(addsuffix /*.[ch],$(LESSONS)) bench/*.[ch] test/*.[ch])
-SHELL_FILES := run_all.sh test/run .ci/run $(wildcard bench/*.sh test/*.bash)
+SHELL_FILES := run_all.sh test/run .ci/run $(wildcard bench/*.sh bench/*.bash test/*.bash)
 
 lint: ## clang-format check, cppcheck and shellcheck: all must be clean
 	clang-format --dry-run --Werror $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
 	  --std=c11 --inline-suppr --suppressions-list=.cppcheck-suppressions \
 	  -D_GNU_SOURCE -D__GNUC__ -D__x86_64__ -Icommon $(C_FILES)
-	shellcheck $(SHELL_FILES)
+	shellcheck -x $(SHELL_FILES)
 	shellcheck --shell=bats $(wildcard test/*.bats)
 
 format: ## rewrite the C sources in the project's clang-format style

@@ -22,6 +22,8 @@ bin=${BIN_DIR:-$root/build}
 [[ $bin == /* ]] || bin=$root/$bin
 prog=$bin/02_mmap_file
 me=count_vs_wc.sh
+# shellcheck source=bench/lib.bash
+. "$root/bench/lib.bash"
 
 usage() {
   cat <<EOF
@@ -132,14 +134,11 @@ fi
 wc_lines=$(wc -l <"$file")
 read_facts=$("$prog" count "$file" --method read)
 mmap_facts=$("$prog" count "$file" --method mmap)
-fact() { # fact KEY FACTS: the value of KEY in a fact line
-  sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"
-}
 for facts in "$read_facts" "$mmap_facts"; do
-  [[ $(fact lines "$facts") == "$wc_lines" ]] ||
+  [[ $(fact lines <<<"$facts") == "$wc_lines" ]] ||
     die "the counts disagree: wc -l says $wc_lines; 02_mmap_file says: $facts"
 done
-mmap_faults=$(fact minor_faults "$mmap_facts")
+mmap_faults=$(fact minor_faults <<<"$mmap_facts")
 
 names=(wc read mmap)
 declare -A times=([wc]="" [read]="" [mmap]="")
@@ -153,33 +152,30 @@ run_one() {
 for ((round = 0; round < repeat; round++)); do
   for ((k = 0; k < 3; k++)); do
     name=${names[(round + k) % 3]}
-    start=$EPOCHREALTIME
-    run_one "$name" >/dev/null
-    end=$EPOCHREALTIME
-    times[$name]+="$(((${end/./} - ${start/./}) * 1000)) "
+    times[$name]+="$(elapsed_ns run_one "$name") "
   done
 done
 
-median() { # the lower middle of the numbers in $1
-  local sorted
-  mapfile -t sorted < <(tr ' ' '\n' <<<"$1" | grep . | sort -n)
-  echo "${sorted[(${#sorted[@]} - 1) / 2]}"
+# shellcheck disable=SC2086 # the lists of times are meant to be split
+{
+  read -r wc_ns wc_min_ns wc_max_ns < <(stats ${times[wc]})
+  read -r read_ns read_min_ns read_max_ns < <(stats ${times[read]})
+  read -r mmap_ns mmap_min_ns mmap_max_ns < <(stats ${times[mmap]})
 }
-wc_ns=$(median "${times[wc]}")
-read_ns=$(median "${times[read]}")
-mmap_ns=$(median "${times[mmap]}")
 pct() { echo $(($1 * 100 / ($2 > 0 ? $2 : 1))); }
-ms() { printf '%d.%d' $(($1 / 1000000)) $(($1 / 100000 % 10)); }
-ratio() { printf '%d.%02d' $(($1 / $2)) $(($1 * 100 / $2 % 100)); }
+row() { # row NAME MEDIAN MIN MAX
+  printf '%-36s %10s %18s %9s\n' "$1" "$(ms "$2")" "$(ms "$3")..$(ms "$4")" "$(ratio "$2" "$wc_ns")"
+}
 
 echo "== wc -l vs 02_mmap_file count: $size bytes, $wc_lines lines, in the page cache =="
 printf 'file written %d bytes per write(); %s%% of it cached; %d rounds, order rotating\n' \
   "$write_size" "$cached_pct" "$repeat"
-printf '%-36s %10s %9s\n' command "median ms" "vs wc -l"
-printf '%-36s %10s %9s\n' "wc -l" "$(ms "$wc_ns")" 1.00
-printf '%-36s %10s %9s\n' "02_mmap_file count --method read" "$(ms "$read_ns")" "$(ratio "$read_ns" "$wc_ns")"
-printf '%-36s %10s %9s\n' "02_mmap_file count --method mmap" "$(ms "$mmap_ns")" "$(ratio "$mmap_ns" "$wc_ns")"
+printf '%-36s %10s %18s %9s\n' command "median ms" "spread ms" "vs wc -l"
+row "wc -l" "$wc_ns" "$wc_min_ns" "$wc_max_ns"
+row "02_mmap_file count --method read" "$read_ns" "$read_min_ns" "$read_max_ns"
+row "02_mmap_file count --method mmap" "$mmap_ns" "$mmap_min_ns" "$mmap_max_ns"
 printf 'mmap took %d minor faults for %d pages\n' "$mmap_faults" $((size / $(getconf PAGESIZE)))
 echo "size_bytes=$size write_bytes=$write_size repeat=$repeat lines=$wc_lines cached_pct=$cached_pct mmap_minor_faults=$mmap_faults"
 echo "wc_ns=$wc_ns read_ns=$read_ns mmap_ns=$mmap_ns"
+echo "wc_min_ns=$wc_min_ns wc_max_ns=$wc_max_ns read_min_ns=$read_min_ns read_max_ns=$read_max_ns mmap_min_ns=$mmap_min_ns mmap_max_ns=$mmap_max_ns"
 echo "read_vs_wc_pct=$(pct "$read_ns" "$wc_ns") mmap_vs_wc_pct=$(pct "$mmap_ns" "$wc_ns") mmap_vs_read_pct=$(pct "$mmap_ns" "$read_ns") mmap_at_least_as_fast_as_wc=$((mmap_ns <= wc_ns))"

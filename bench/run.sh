@@ -49,25 +49,11 @@ while (($#)); do
 done
 ((${#sections[@]})) || sections=(alloc traces file faults fork)
 
+# shellcheck source=bench/lib.bash
+. "$root/bench/lib.bash"
+
 results=$bin/bench-results.jsonl
 : >"$results"
-
-# fact KEY [KEY=VALUE...] < output: one fact from a program's output.
-fact() {
-  local key=$1
-  shift
-  awk -v key="$key" -v filters="$*" -f "$root/common/fact.awk"
-}
-
-# stats: read numbers, one per line; print "median min max".
-stats() {
-  sort -g | awk '{ v[NR] = $1 }
-    END {
-      if (NR == 0) { print "0 0 0"; exit }
-      m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-      printf "%.6g %.6g %.6g\n", m, v[1], v[NR]
-    }'
-}
 
 # record KEY=VALUE...: one JSON object in the results file.
 record() {
@@ -87,11 +73,6 @@ record() {
     done
     printf '}\n'
   } >>"$results"
-}
-
-# ratio A B: A/B with two decimals.
-ratio() {
-  awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'
 }
 
 need() {
@@ -134,23 +115,25 @@ bench_faults() {
       times[$mode]+="$(($(fact mmap_ns mode="$mode" <<<"$out") + $(fact touch_ns mode="$mode" <<<"$out"))) "
     done
   done
-  local touch_ms
-  read -r touch_ms _ _ < <(tr ' ' '\n' <<<"${times[touch]}" | grep . | stats)
-  printf '%-9s %10s %22s %12s %9s\n' mode faults "time ms (min..max)" "ns/fault" "vs touch"
+  local touch_ns f t lo hi per
+  # shellcheck disable=SC2086 # the lists of numbers are meant to be split
+  read -r touch_ns _ _ < <(stats ${times[touch]})
+  printf '%-9s %10s %10s %18s %9s %9s\n' mode faults "median ms" "spread ms" "ns/fault" "vs touch"
   for mode in "${modes[@]}"; do
-    [[ -n ${times[$mode]:-} ]] || {
+    if [[ -z ${times[$mode]:-} ]]; then
       printf '%-9s %10s\n' "$mode" skipped
+      record bench=faults size="$size" mode="$mode" skipped=1
       continue
-    }
-    local f t lo hi per
-    read -r f _ _ < <(tr ' ' '\n' <<<"${faults[$mode]}" | grep . | stats)
-    read -r t lo hi < <(tr ' ' '\n' <<<"${times[$mode]}" | grep . | stats)
-    per=$(awk -v t="$t" -v f="$f" 'BEGIN { printf "%.0f", f ? t / f : 0 }')
-    printf '%-9s %10.0f %8.1f (%5.1f..%5.1f) %12s %8sx\n' "$mode" "$f" \
-      "$(awk -v t="$t" 'BEGIN { print t / 1e6 }')" "$(awk -v t="$lo" 'BEGIN { print t / 1e6 }')" \
-      "$(awk -v t="$hi" 'BEGIN { print t / 1e6 }')" "$per" "$(ratio "$t" "$touch_ms")"
+    fi
+    # shellcheck disable=SC2086
+    read -r f _ _ < <(stats ${faults[$mode]})
+    # shellcheck disable=SC2086
+    read -r t lo hi < <(stats ${times[$mode]})
+    per=$((f ? t / f : 0))
+    printf '%-9s %10s %10s %18s %9s %8sx\n' "$mode" "$f" "$(ms "$t")" "$(ms "$lo")..$(ms "$hi")" \
+      "$per" "$(ratio "$t" "$touch_ns")"
     record bench=faults size="$size" mode="$mode" faults="$f" median_ns="$t" min_ns="$lo" max_ns="$hi" \
-      ns_per_fault="$per" vs_touch="$(ratio "$t" "$touch_ms")"
+      ns_per_fault="$per" vs_touch="$(ratio "$t" "$touch_ns")"
   done
 }
 
@@ -169,17 +152,34 @@ bench_fork() {
       ptes[$size]=$(fact vm_pte_kib heap=large <<<"$out")
     done
   done
-  local base
-  read -r base _ _ < <(tr ' ' '\n' <<<"${forks[${sizes[0]}]}" | grep . | stats)
-  printf '%-8s %14s %24s %14s\n' touched "page tables" "fork ms (min..max)" "vs ${sizes[0]}"
+  local base t lo hi
+  # shellcheck disable=SC2086
+  read -r base _ _ < <(stats ${forks[${sizes[0]}]})
+  printf '%-8s %14s %10s %18s %9s\n' touched "page tables" "fork ms" "spread ms" "vs ${sizes[0]}"
   for size in "${sizes[@]}"; do
-    local t lo hi
-    read -r t lo hi < <(tr ' ' '\n' <<<"${forks[$size]}" | grep . | stats)
-    printf '%-8s %11s kB %10.3f (%.3f..%.3f) %13sx\n' "$size" "${ptes[$size]}" \
-      "$(awk -v t="$t" 'BEGIN { print t / 1e6 }')" "$(awk -v t="$lo" 'BEGIN { print t / 1e6 }')" \
-      "$(awk -v t="$hi" 'BEGIN { print t / 1e6 }')" "$(ratio "$t" "$base")"
+    # shellcheck disable=SC2086
+    read -r t lo hi < <(stats ${forks[$size]})
+    printf '%-8s %11s kB %10s %18s %8sx\n' "$size" "${ptes[$size]}" "$(ms "$t" 3)" \
+      "$(ms "$lo" 3)..$(ms "$hi" 3)" "$(ratio "$t" "$base")"
     record bench=fork touched="$size" vm_pte_kib="${ptes[$size]}" median_ns="$t" min_ns="$lo" \
       max_ns="$hi" vs_smallest="$(ratio "$t" "$base")"
+  done
+}
+
+# ---------------------------------------------------------------- file
+# Lesson 02's count, read() and mmap, against GNU wc -l on a cached file.
+bench_file() {
+  need 02_mmap_file
+  local size=1G out name
+  ((quick)) && size=64M
+  title "reading a file: lesson 02's count against wc -l ($size in the page cache)"
+  out=$(BIN_DIR=$bin "$root/bench/count_vs_wc.sh" --size "$size" --repeat "$reps")
+  grep -v '^[a-z_]*=' <<<"$out" | tail -n +2
+  for name in wc read mmap; do
+    record bench=file size="$size" method="$name" median_ns="$(fact "${name}_ns" <<<"$out")" \
+      min_ns="$(fact "${name}_min_ns" <<<"$out")" max_ns="$(fact "${name}_max_ns" <<<"$out")" \
+      vs_wc="$(ratio "$(fact "${name}_ns" <<<"$out")" "$(fact wc_ns <<<"$out")")" \
+      mmap_minor_faults="$(fact mmap_minor_faults <<<"$out")"
   done
 }
 
@@ -189,6 +189,7 @@ for section in "${sections[@]}"; do
   case $section in
   faults) bench_faults ;;
   fork) bench_fork ;;
+  file) bench_file ;;
   *) printf '\n== %s: not built yet ==\n' "$section" ;;
   esac
 done
