@@ -1,6 +1,7 @@
 # bench/lib.bash - what the benchmark scripts share (sourced, not run).
 #
 # Expects $root (the repository) to be set by the script that sources it.
+# shellcheck disable=SC2154 # $root comes from that script
 
 # fact KEY [KEY=VALUE...] < output: one fact from a program's output (the
 # same reader the tests use).
