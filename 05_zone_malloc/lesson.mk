@@ -23,11 +23,12 @@ $(ZONE_MALLOC_SO): $(patsubst %.c,$(BUILD)/pic/%.o,$(ZONE_MALLOC_SRCS) 05_zone_m
 	@mkdir -p $(@D)
 	$(LINK) -shared -Wl,-Bsymbolic-functions -o $@ $^
 
-05_zone_malloc_SRCS := 05_zone_malloc/zone_malloc_demo.c 05_zone_malloc/demo_fork.c
+05_zone_malloc_SRCS := $(addprefix 05_zone_malloc/,zone_malloc_demo.c fork_check.c zone_workload.c)
 05_zone_malloc_DEPS := $(ZONE_MALLOC_LIB)
 05_zone_malloc_LDLIBS := $(ZONE_MALLOC_LIB)
 
-ZONE_MALLOC_TEST_SRCS := $(addprefix 05_zone_malloc/,zone_malloc_test.c test_trace.c test_threads.c)
+ZONE_MALLOC_TEST_SRCS := $(addprefix 05_zone_malloc/,zone_malloc_test.c test_trace.c test_threads.c \
+  fork_check.c)
 ZONE_MALLOC_TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(ZONE_MALLOC_TEST_SRCS))
 $(BUILD)/zone_malloc_test: $(ZONE_MALLOC_TEST_OBJS) $(ZONE_MALLOC_LIB) $(COMMON_LIB)
 	$(LINK) -o $@ $(ZONE_MALLOC_TEST_OBJS) $(ZONE_MALLOC_LIB) $(COMMON_LIB) $(LDLIBS)

@@ -61,6 +61,7 @@ static void *zone_pop_locked(struct zone *z)
  */
 unsigned tiny_take_locked(struct arena *a, unsigned size_class, unsigned n, void **list)
 {
+    void *first = NULL, **tail = &first; /* in address order: the first pop is the lowest */
     unsigned taken = 0;
 
     while (taken < n) {
@@ -73,10 +74,12 @@ unsigned tiny_take_locked(struct arena *a, unsigned size_class, unsigned n, void
         }
         void *ptr = zone_pop_locked(z);
         block_of(ptr)->state = TINY_CACHED;
-        *(void **)ptr = *list;
-        *list = ptr;
+        *tail = ptr;
+        tail = (void **)ptr;
         taken++;
     }
+    *tail = *list;
+    *list = first;
     return taken;
 }
 

@@ -93,7 +93,7 @@ enum {
     SMALL_ZONE_BYTES = 16 << 20, /* holds 127 blocks of SMALL_MAX */
     SMALL_MIN_BLOCK = 64,        /* header + the two free-list links, rounded up */
     SMALL_BINS = 57,             /* bin 0: < 1 KiB; then four per power of two to 16 MiB */
-    ARENA_MAX = 64,              /* past this many threads, threads share arenas */
+    ARENA_MAX = 32,              /* past this many threads, threads share arenas */
     CACHE_BYTES = 32 * 1024,     /* what one cache bin may hold, roughly */
 };
 

@@ -176,15 +176,15 @@ void zone_retire_locked(struct arena *a, struct zone *z)
 
     zone_unlink_locked(a, z);
     z->arena = NULL;
+    if (z->kind == ZONE_SMALL) /* if kept, it keeps its addresses but not its pages */
+        os_release_pages((char *)z + zm.page, z->size - zm.page);
     pthread_mutex_lock(&zm.lock);
     keep = zm.spare[slot] == NULL;
     if (keep)
-        zm.spare[slot] = z;
+        zm.spare[slot] = z; /* from here on another thread may take it */
     else
         mapped_count_locked(-(int64_t)z->size, -1);
     pthread_mutex_unlock(&zm.lock);
     if (!keep)
         os_unmap(z, z->size);
-    else if (z->kind == ZONE_SMALL) /* keep the addresses, give back the pages */
-        os_release_pages((char *)z + zm.page, z->size - zm.page);
 }

@@ -298,20 +298,33 @@ static int test_coalesce(const struct test_options *o)
     return zm_check_heap() == 0 ? 0 : 1;
 }
 
-/* Three blocks, one of each kind, and the heap printed. */
-static int test_show(const struct test_options *o)
+/* Three blocks, one of each kind (and a freed SMALL one), printed. */
+static void show_three(void (*show)(void))
 {
-    void *tiny = zm_malloc(42), *small = zm_malloc(5000), *large = zm_malloc(200000);
+    char *tiny = zm_malloc(42), *freed = zm_malloc(3000), *small = zm_malloc(5000);
+    char *large = zm_malloc(200000);
 
     memcpy(tiny, "zone malloc", 12);
+    memset(small, 'S', 5000);
+    zm_free(freed);
     fflush(stdout);
-    if (o->handlers_off)
-        zm_show_alloc_mem_ex();
-    else
-        zm_show_alloc_mem();
+    show();
     zm_free(tiny);
     zm_free(small);
     zm_free(large);
+}
+
+static int test_show(const struct test_options *o)
+{
+    (void)o;
+    show_three(zm_show_alloc_mem);
+    return 0;
+}
+
+static int test_show_ex(const struct test_options *o)
+{
+    (void)o;
+    show_three(zm_show_alloc_mem_ex);
     return 0;
 }
 
@@ -405,7 +418,8 @@ static const struct test {
     {"realloc", test_realloc, "realloc in place, moved, contents kept"},
     {"zones", test_zones, "zone sizes, LARGE mappings, empty zones unmapped"},
     {"coalesce", test_coalesce, "free SMALL neighbours merge"},
-    {"show", test_show, "show_alloc_mem (or _ex with --handlers-off)"},
+    {"show", test_show, "show_alloc_mem of a TINY, a SMALL and a LARGE block"},
+    {"show-ex", test_show_ex, "the same with show_alloc_mem_ex"},
     {"trace", test_trace, "a long random trace, contents verified, heap checked"},
     {"trace-threads", test_trace_threads, "the same in threads, with cross-thread frees"},
     {"thread-exit", test_thread_exit, "exiting threads give their caches back"},

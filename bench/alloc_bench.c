@@ -14,6 +14,7 @@
  * mapped_per_requested_pct, the space overhead.
  */
 #include "../05_zone_malloc/zone_malloc.h"
+#include "../05_zone_malloc/zone_workload.h"
 #include "cli.h"
 #include "out.h"
 #include "procfs.h"
@@ -27,20 +28,6 @@
 #include <string.h>
 
 enum { MAX_WORKERS = 64 };
-
-static void *zone_alloc(void *ctx, size_t size)
-{
-    (void)ctx;
-    return zm_malloc(size);
-}
-
-static void zone_release(void *ctx, void *block)
-{
-    (void)ctx;
-    zm_free(block);
-}
-
-static const struct alloc_api zone_api = {zone_alloc, zone_release, NULL};
 
 /* What the zone allocator itself says about space. */
 static void zone_space_facts(uint64_t peak_requested)
@@ -64,7 +51,7 @@ static const struct contender {
     void (*space_facts)(uint64_t peak_requested); /* NULL if it has nothing to add */
 } contenders[] = {
     {"glibc", &workload_libc_api, NULL},
-    {"zone", &zone_api, zone_space_facts},
+    {"zone", &zone_workload_api, zone_space_facts},
 };
 enum { CONTENDERS = sizeof contenders / sizeof contenders[0] };
 
