@@ -124,7 +124,7 @@ struct fork_outcome fork_while_allocating(unsigned threads, unsigned forks, uint
 struct holder {
     pthread_t thread;
     int ready[2];   /* it writes a byte here once it holds every lock */
-    int release[2]; /* it lets go when a byte arrives here */
+    int release[2]; /* it lets go when a byte arrives here, and exits at the next */
 };
 
 static void read_byte(int fd)
@@ -150,6 +150,7 @@ static void *holder_main(void *arg)
     write_byte(h->ready[1]);
     read_byte(h->release[0]);
     zm_unlock_all();
+    read_byte(h->release[0]); /* alive until the fork is over, as a thread would be */
     return NULL;
 }
 
@@ -171,6 +172,7 @@ struct child_result fork_while_locked(int timeout_ms)
     struct child_result r = child_wait(pid, started, timeout_ms);
     if (!handlers)
         write_byte(h.release[1]);
+    write_byte(h.release[1]);
     if ((err = pthread_join(h.thread, NULL)) != 0)
         die_err("pthread_join", err);
     close(h.ready[0]);

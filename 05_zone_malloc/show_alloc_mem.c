@@ -50,21 +50,19 @@ static const struct zone *zone_after(uintptr_t after, bool with_spares)
 
 static void dump_bytes(struct text *t, const unsigned char *p, size_t n)
 {
-    size_t shown = n < DUMP_BYTES ? n : DUMP_BYTES;
-
-    for (size_t row = 0; row < shown; row += 16) {
+    for (size_t row = 0; row < n && row < DUMP_BYTES; row += 16) {
         text_str(t, "    ");
         text_hex(t, (uintptr_t)(p + row));
         text_str(t, ":");
-        for (size_t i = row; i < row + 16 && i < shown; i++) {
+        for (size_t i = row; i < row + 16 && i < n; i++) {
             text_str(t, " ");
             text_byte(t, p[i]);
         }
         text_str(t, "\n");
     }
-    if (shown < n) {
+    if (n > DUMP_BYTES) {
         text_str(t, "    ... ");
-        text_uint(t, n - shown);
+        text_uint(t, n - DUMP_BYTES);
         text_str(t, " more bytes\n");
     }
 }

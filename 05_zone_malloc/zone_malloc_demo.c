@@ -69,10 +69,18 @@ static void *must_alloc(size_t size)
 {
     void *p = zm_malloc(size);
 
-    if (p == NULL)
-        die_errno("zm_malloc");
-    memset(p, 'z', size);
-    return p;
+    if (p != NULL)
+        return memset(p, 'z', size);
+    die_errno("zm_malloc");
+}
+
+static char *must_realloc(char *p, size_t size)
+{
+    char *q = zm_realloc(p, size);
+
+    if (q != NULL)
+        return q;
+    die_errno("zm_realloc");
 }
 
 static void print_block(const char *label, const void *p)
@@ -170,10 +178,7 @@ static void show_coalesce(void)
 static void realloc_step(const char *what, size_t from, size_t to, size_t guard)
 {
     char *p = must_alloc(from), *g = guard ? must_alloc(guard) : NULL;
-    char *q = zm_realloc(p, to);
-
-    if (q == NULL)
-        die_errno("zm_realloc");
+    char *q = must_realloc(p, to);
     int kept = q[0] == 'z' && q[(from < to ? from : to) - 1] == 'z';
     bool remapped = from > 131072 && to > 131072; /* LARGE to LARGE: mremap */
     printf("%-34s %7zu -> %7zu bytes: %p -> %p  %s\n", what, from, to, (void *)p, (void *)q,
