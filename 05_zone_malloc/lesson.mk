@@ -27,8 +27,8 @@ $(ZONE_MALLOC_SO): $(patsubst %.c,$(BUILD)/pic/%.o,$(ZONE_MALLOC_SRCS) 05_zone_m
 05_zone_malloc_DEPS := $(ZONE_MALLOC_LIB)
 05_zone_malloc_LDLIBS := $(ZONE_MALLOC_LIB)
 
-ZONE_MALLOC_TEST_SRCS := $(addprefix 05_zone_malloc/,zone_malloc_test.c test_trace.c test_threads.c \
-  fork_check.c)
+ZONE_MALLOC_TEST_SRCS := $(addprefix 05_zone_malloc/,zone_malloc_test.c test_zones.c \
+  test_misuse.c test_trace.c test_threads.c fork_check.c)
 ZONE_MALLOC_TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(ZONE_MALLOC_TEST_SRCS))
 $(BUILD)/zone_malloc_test: $(ZONE_MALLOC_TEST_OBJS) $(ZONE_MALLOC_LIB) $(COMMON_LIB)
 	$(LINK) -o $@ $(ZONE_MALLOC_TEST_OBJS) $(ZONE_MALLOC_LIB) $(COMMON_LIB) $(LDLIBS)

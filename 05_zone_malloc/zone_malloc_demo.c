@@ -7,15 +7,17 @@
  * program shows: the first TINY allocation mapping a zone; blocks of the
  * three kinds and show_alloc_mem; a freed block coming straight back; two
  * free neighbours merged into one block; realloc in place and moved; a
- * LARGE block mapped and unmapped; what it all cost; its speed against
+ * LARGE block mapped and unmapped; TINY zones going back to the kernel
+ * once empty; what it all cost; its speed against
  * glibc's malloc on the vault's workload; and fork() while other threads
  * allocate, with and without the allocator's fork handlers.
  *
- * Usage: 05_zone_malloc [--part all|zones|reuse|coalesce|realloc|large|speed|fork]
+ * Usage: 05_zone_malloc [--part all|zones|reuse|coalesce|realloc|large|release|speed|fork]
  *
  * Look for: zones_after=1 after the first malloc; same_block=1 (reuse);
  * merged_is_first=1 (coalescing); in_place=1 or moved=1 per realloc;
- * in_maps_after_free=0 for LARGE; children_ok equal to forks with the
+ * in_maps_after_free=0 for LARGE; zones_after_free=1 (the spare) after
+ * thousands of frees; children_ok equal to forks with the
  * handlers on, child=deadlocked with them off.
  */
 #include "cli.h"
@@ -32,15 +34,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum part { ZONES, REUSE, COALESCE, REALLOC, LARGE, SPEED, FORK, ALL };
-static const char *const part_names[] = {"zones", "reuse", "coalesce", "realloc", "large",
-                                         "speed", "fork",  "all",      NULL};
+enum part { ZONES, REUSE, COALESCE, REALLOC, LARGE, RELEASE, SPEED, FORK, ALL };
+static const char *const part_names[] = {"zones",   "reuse", "coalesce", "realloc", "large",
+                                         "release", "speed", "fork",     "all",     NULL};
 
 enum { SPEED_OPS = 1000000, SPEED_ROUNDS = 3, FORKS = 20, FORK_TIMEOUT_MS = 300 };
 
 static void usage(void)
 {
-    printf("Usage: %s [--part all|zones|reuse|coalesce|realloc|large|speed|fork]\n"
+    printf("Usage: %s [--part all|zones|reuse|coalesce|realloc|large|release|speed|fork]\n"
            "\n"
            "Walk through a malloc built on mmap'd zones, with the allocator's own output.\n"
            "\n"
@@ -49,6 +51,7 @@ static void usage(void)
            "                    coalesce  two free neighbours become one block\n"
            "                    realloc   in place, or moved\n"
            "                    large     a block with its own mapping, unmapped by free\n"
+           "                    release   empty zones go back to the kernel (one spare stays)\n"
            "                    speed     the workload against glibc's malloc\n"
            "                    fork      fork() while other threads allocate\n"
            "                    all       each in turn (default)\n"
@@ -235,6 +238,37 @@ static void show_large(void)
     facts_end();
 }
 
+/* Thousands of TINY blocks fill several zones; freeing them all empties the
+ * zones, which go back to the kernel but for one spare per class. */
+static void show_release(void)
+{
+    enum { BLOCKS = 4096 };
+    static void *blocks[BLOCKS];
+    struct zm_stats before, during, after;
+
+    heading("release: free gives memory back only when a whole zone is empty");
+    zm_get_stats(&before);
+    for (int i = 0; i < BLOCKS; i++)
+        blocks[i] = must_alloc(64);
+    zm_get_stats(&during);
+    for (int i = 0; i < BLOCKS; i++)
+        zm_free(blocks[i]);
+    zm_flush_thread_cache(); /* the thread's cached blocks go back to their zones */
+    zm_get_stats(&after);
+    printf("%d blocks of 64 bytes: zones %llu -> %llu; all freed: %llu zones unmapped,\n"
+           "%llu zones left (an empty one is kept as the spare of its class, so that a\n"
+           "program hovering at a zone's edge does not mmap and munmap every time).\n",
+           BLOCKS, (unsigned long long)before.zones, (unsigned long long)during.zones,
+           (unsigned long long)(after.zones_unmapped - during.zones_unmapped),
+           (unsigned long long)after.zones);
+    fact_uint("blocks", BLOCKS);
+    fact_uint("zones_before", before.zones);
+    fact_uint("zones_while_used", during.zones);
+    fact_uint("zones_after_free", after.zones);
+    fact_uint("zones_unmapped", after.zones_unmapped - during.zones_unmapped);
+    facts_end();
+}
+
 static uint64_t median(uint64_t v[SPEED_ROUNDS])
 {
     for (int i = 1; i < SPEED_ROUNDS; i++)
@@ -327,8 +361,8 @@ int main(int argc, char *argv[])
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static void (*const steps[])(void) = {show_zones, show_reuse, show_coalesce, show_realloc,
-                                          show_large, show_speed, show_fork};
+    static void (*const steps[])(void) = {show_zones, show_reuse,   show_coalesce, show_realloc,
+                                          show_large, show_release, show_speed,    show_fork};
     enum part part = ALL;
     int opt;
 

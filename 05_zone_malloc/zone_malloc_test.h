@@ -29,6 +29,17 @@ bool block_intact(const unsigned char *p, size_t n, size_t size, unsigned char t
 struct mailbox;
 void run_trace(uint64_t ops, uint64_t seed, struct mailbox *inbox, struct mailbox *outbox);
 
+int test_zones(const struct test_options *o);
+int test_coalesce(const struct test_options *o);
+int test_show(const struct test_options *o);
+int test_show_ex(const struct test_options *o);
+int test_debug_calls(const struct test_options *o);
+int test_double_free_tiny(const struct test_options *o);
+int test_double_free_small(const struct test_options *o);
+int test_double_free_large(const struct test_options *o);
+int test_free_foreign(const struct test_options *o);
+int test_free_interior(const struct test_options *o);
+int test_overrun(const struct test_options *o);
 int test_trace(const struct test_options *o);
 int test_trace_threads(const struct test_options *o);
 int test_thread_exit(const struct test_options *o);

@@ -117,6 +117,16 @@ assert_diagnosis() {
   assert_fact zones_after -eq "$before"
 }
 
+@test "freeing thousands of TINY blocks unmaps their zones but for one spare" {
+  run_prog $P --part release
+  assert_success
+  before=$(fact zones_before)
+  used=$(fact zones_while_used)
+  ((used >= before + 3)) || fail "4096 blocks of 64 bytes fill several zones"
+  assert_fact zones_after_free -eq $((before + 1))
+  assert_fact zones_unmapped -eq $((used - before - 1))
+}
+
 @test "the demo forks while threads allocate: every child allocates; without handlers one deadlocks" {
   run_prog $P --part fork
   assert_success
@@ -128,7 +138,7 @@ assert_diagnosis() {
 @test "the default run shows every part and a consistent heap" {
   run_prog $P
   assert_success
-  for part in zones reuse coalesce realloc large speed fork "what it cost"; do
+  for part in zones reuse coalesce realloc large release speed fork "what it cost"; do
     assert_output_contains "== $part"
   done
   assert_fact zone_ops_per_sec -gt 0
@@ -168,7 +178,7 @@ assert_diagnosis() {
 
 @test "the demo rejects a bad part and stray arguments" {
   run_prog $P --part sideways
-  assert_usage_error "zones|reuse|coalesce|realloc|large|speed|fork|all"
+  assert_usage_error "zones|reuse|coalesce|realloc|large|release|speed|fork|all"
   run_prog $P extra
   assert_usage_error "extra"
 }
