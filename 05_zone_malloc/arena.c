@@ -36,10 +36,8 @@ void zm_init(void)
         pthread_mutex_unlock(&zm.lock);
         return;
     }
-    for (unsigned i = 0; i < ARENA_MAX; i++) {
+    for (unsigned i = 0; i < ARENA_MAX; i++)
         pthread_mutex_init(&zm.arenas[i].lock, NULL);
-        zm.arenas[i].index = i;
-    }
     zm.page = (size_t)sysconf(_SC_PAGESIZE);
     debug_read_options(); /* also sets fork_handlers_on from the environment */
     if (pthread_key_create(&zm.thread_key, thread_exit) != 0)

@@ -150,7 +150,6 @@ int zm_block_info(const void *ptr, struct zm_block_info *out)
     if (b->state == SMALL_USED) {
         const struct block *next = small_next_block(b);
         out->neighbour = next == NULL ? 0 : (uintptr_t)user_of(next);
-        out->neighbour_free = next != NULL && next->state == SMALL_FREE;
     }
     return 0;
 }

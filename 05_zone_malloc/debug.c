@@ -261,7 +261,6 @@ void zm_get_stats(struct zm_stats *out)
     out->mallocs = atomic_load(&zm.mallocs);
     out->frees = atomic_load(&zm.frees);
     out->reallocs = atomic_load(&zm.reallocs);
-    out->live_bytes = atomic_load(&zm.live_bytes);
     out->peak_bytes = atomic_load(&zm.peak_bytes);
 }
 

@@ -18,8 +18,6 @@
 
 #include <errno.h>
 
-enum { SMALL_ALIGN_SPLIT_MIN = SMALL_MIN_BLOCK };
-
 static struct small_links *links_of(struct block *b)
 {
     return user_of(b);
@@ -178,7 +176,7 @@ static struct block *align_front_locked(struct arena *a, struct block *b, size_t
 
     if (aligned == user)
         return b;
-    while (aligned - user < SMALL_ALIGN_SPLIT_MIN)
+    while (aligned - user < SMALL_MIN_BLOCK)
         aligned += align;
     struct block *front = b, *next = small_next_block(b);
     uint32_t front_bytes = (uint32_t)(aligned - user);
@@ -198,7 +196,7 @@ static struct block *align_front_locked(struct arena *a, struct block *b, size_t
 void *small_alloc(struct arena *a, size_t size, size_t align)
 {
     size_t bytes = small_block_bytes(size);
-    size_t search = align > ALIGNMENT ? bytes + align + SMALL_ALIGN_SPLIT_MIN : bytes;
+    size_t search = align > ALIGNMENT ? bytes + align + SMALL_MIN_BLOCK : bytes;
     struct block *b;
 
     pthread_mutex_lock(&a->lock);

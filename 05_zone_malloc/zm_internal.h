@@ -149,7 +149,6 @@ struct zone {
  * fewer than ARENA_MAX, so threads do not wait for each other. */
 struct arena {
     pthread_mutex_t lock;
-    unsigned index;                     /* in zm.arenas */
     unsigned threads;                   /* threads attached (guarded by zm.lock) */
     struct zone *zones;                 /* every TINY and SMALL zone it owns */
     unsigned small_zones;               /* how many of them are SMALL */

@@ -51,7 +51,7 @@ struct zm_stats {
     uint64_t arenas;            /* arenas created (one per thread, up to a limit) */
     /* Counted only while a debug option is on (ZONE_MALLOC_STATS...): */
     uint64_t mallocs, frees, reallocs;
-    uint64_t live_bytes, peak_bytes; /* bytes requested and not yet freed */
+    uint64_t peak_bytes; /* the most bytes requested and not yet freed */
 };
 void zm_get_stats(struct zm_stats *out);
 
@@ -91,7 +91,6 @@ struct zm_block_info {
     size_t usable;       /* what zm_malloc_usable_size says */
     size_t request;      /* what the caller asked for */
     uintptr_t neighbour; /* SMALL: the block after this one, 0 at the end */
-    int neighbour_free;  /* SMALL: whether that block is free */
 };
 /* Fill *out for ptr; returns 0, or -1 if ptr is not a live block. */
 int zm_block_info(const void *ptr, struct zm_block_info *out);
