@@ -1,0 +1,155 @@
+/*
+ * block.c - what every path ends in: allocate, check, resize and free one
+ * block, by kind, without the thread cache.
+ */
+#include "zm_internal.h"
+
+#include <errno.h>
+
+enum { SMALL_ALIGN_MAX = 64 * 1024 }; /* beyond this, an aligned block is LARGE */
+
+static struct arena *thread_arena(void)
+{
+    struct thread_cache *c = &zm_thread_cache;
+
+    if (unlikely(c->arena == NULL))
+        thread_start();
+    return c->arena;
+}
+
+/* size bytes at a multiple of align (a power of two, at least 16). */
+void *block_alloc(size_t size, size_t align)
+{
+    if (size <= TINY_MAX && align <= ALIGNMENT)
+        return tiny_alloc(thread_arena(), size);
+    if (size <= SMALL_MAX && align <= SMALL_ALIGN_MAX)
+        return small_alloc(thread_arena(), size, align);
+    return large_alloc(size, align);
+}
+
+/*
+ * The header of a pointer a caller hands back, after the checks that cost
+ * next to nothing: alignment, magic, a state that says "in use", a size
+ * that makes sense.  With ZONE_MALLOC_CHECK the pointer is first looked up
+ * in every zone, so that not even its header is read unless it is ours.
+ * Any failure prints one line naming the pointer and aborts.
+ */
+struct block *block_checked(const void *ptr, const char *op)
+{
+    struct block *b = block_of(ptr);
+
+    if (((uintptr_t)ptr & (ALIGNMENT - 1)) != 0)
+        die_pointer(op, ptr, "not a pointer malloc returned (misaligned)");
+    if (zm.check) {
+        switch (heap_lookup(ptr)) {
+        case LOOKUP_NONE:
+            die_pointer(op, ptr, "not a pointer malloc returned (or a freed LARGE one)");
+        case LOOKUP_EMPTY_ZONE: die_pointer(op, ptr, "double free: the block's zone is empty");
+        case LOOKUP_BLOCK: break;
+        }
+    }
+    if (b->magic != BLOCK_MAGIC)
+        die_pointer(op, ptr, "corrupted block header (or not a pointer malloc returned)");
+    switch (b->state) {
+    case TINY_USED:
+        if (b->size_class < TINY_CLASSES && b->size == tiny_stride(b->size_class))
+            return b;
+        break;
+    case SMALL_USED:
+        if (b->size >= SMALL_MIN_BLOCK && b->size % ALIGNMENT == 0 &&
+            b->size <= SMALL_ZONE_BYTES - ZONE_HEADER)
+            return b;
+        break;
+    case LARGE_USED:
+        if (zone_of_large(b)->magic == ZONE_MAGIC)
+            return b;
+        break;
+    case TINY_CACHED:
+    case TINY_FREE:
+    case SMALL_FREE: die_pointer(op, ptr, "double free: the block is already free");
+    default: break;
+    }
+    die_pointer(op, ptr, "corrupted block header");
+}
+
+size_t block_usable(const struct block *b)
+{
+    switch (b->state) {
+    case TINY_USED: return tiny_class_size[b->size_class];
+    case SMALL_USED: return b->size - BLOCK_HEADER;
+    default: {
+        const struct zone *z = zone_of_large(b);
+        return z->size - ((uintptr_t)user_of(b) - (uintptr_t)z);
+    }
+    }
+}
+
+size_t block_request(const struct block *b)
+{
+    return b->state == LARGE_USED ? zone_of_large(b)->request : b->request;
+}
+
+/* Free a block that block_checked accepted. */
+void block_free(struct block *b)
+{
+    switch (b->state) {
+    case TINY_USED: tiny_free(user_of(b)); break;
+    case SMALL_USED: small_free(user_of(b)); break;
+    default: large_free(user_of(b)); break;
+    }
+}
+
+/*
+ * realloc without moving the bytes: the same pointer when the block can
+ * hold size bytes where it is (same TINY class; a SMALL block that splits
+ * or swallows its free neighbour), a LARGE block's mremapped address, or
+ * NULL when the caller must allocate, copy and free.
+ */
+void *block_resize(struct block *b, size_t size)
+{
+    void *ptr = user_of(b);
+
+    switch (b->state) {
+    case TINY_USED:
+        if (size > TINY_MAX || tiny_class_of(size) != b->size_class)
+            return NULL;
+        b->request = (uint32_t)size;
+        return ptr;
+    case SMALL_USED: return size <= SMALL_MAX && small_resize(ptr, size) ? ptr : NULL;
+    default: return size > SMALL_MAX ? large_resize(ptr, size) : NULL;
+    }
+}
+
+/* For the lesson's demo: where a live block is, and what is around it. */
+int zm_block_info(const void *ptr, struct zm_block_info *out)
+{
+    const struct block *b = block_of(ptr);
+    const struct zone *z;
+
+    if (ptr == NULL || ((uintptr_t)ptr & (ALIGNMENT - 1)) != 0 || heap_lookup(ptr) != LOOKUP_BLOCK)
+        return -1;
+    switch (b->state) {
+    case TINY_USED: z = zone_of_tiny(b); break;
+    case SMALL_USED: z = zone_of_small(b); break;
+    case LARGE_USED: z = zone_of_large(b); break;
+    default: return -1;
+    }
+    *out = (struct zm_block_info){
+        .kind = z->kind == ZONE_TINY    ? "TINY"
+                : z->kind == ZONE_SMALL ? "SMALL"
+                                        : "LARGE",
+        .zone = (uintptr_t)z,
+        .zone_bytes = z->size,
+        .zone_blocks = z->kind == ZONE_TINY ? z->capacity
+                       : z->kind == ZONE_SMALL
+                           ? (z->size - ZONE_HEADER) / small_block_bytes(SMALL_MAX)
+                           : 1,
+        .usable = block_usable(b),
+        .request = block_request(b),
+    };
+    if (b->state == SMALL_USED) {
+        const struct block *next = small_next_block(b);
+        out->neighbour = next == NULL ? 0 : (uintptr_t)user_of(next);
+    }
+    return 0;
+}

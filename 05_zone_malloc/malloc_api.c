@@ -1,0 +1,233 @@
+/*
+ * malloc_api.c - the public calls, with the fast paths.
+ *
+ * zm_malloc and zm_free are short on purpose: for a TINY size they pop or
+ * push the calling thread's cache stack of that class, with no lock and no
+ * atomic instruction.  Anything else - an empty or full stack, a SMALL or
+ * LARGE size, a thread's first call, a debug option (which keeps the cache
+ * off: empty, so malloc always misses, and free does not even read the
+ * header before the debug path has checked the pointer) - goes to
+ * malloc_slow or free_slow, below them.
+ */
+#include "zm_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+void *zm_malloc(size_t size)
+{
+    if (likely(size <= TINY_MAX)) {
+        struct cache_bin *bin = &zm_thread_cache.bins[tiny_class_of(size)];
+        void *ptr = bin->head;
+        if (likely(ptr != NULL)) {
+            struct block *b = block_of(ptr);
+            bin->head = *(void **)ptr;
+            bin->count--;
+            b->state = TINY_USED;
+            b->request = (uint32_t)size;
+            return ptr;
+        }
+    }
+    return malloc_slow(size);
+}
+
+void zm_free(void *ptr)
+{
+    struct thread_cache *c = &zm_thread_cache;
+
+    if (likely(c->state == CACHE_ON && ptr != NULL && ((uintptr_t)ptr & (ALIGNMENT - 1)) == 0)) {
+        struct block *b = block_of(ptr);
+        if (likely(b->state == TINY_USED && b->magic == BLOCK_MAGIC &&
+                   b->size_class < TINY_CLASSES)) {
+            struct cache_bin *bin = &c->bins[b->size_class];
+            if (likely(bin->count < bin->limit)) {
+                b->state = TINY_CACHED;
+                *(void **)ptr = bin->head;
+                bin->head = ptr;
+                bin->count++;
+                return;
+            }
+        }
+    }
+    if (ptr != NULL)
+        free_slow(ptr);
+}
+
+/* Everything zm_malloc's fast path did not serve. */
+void *malloc_slow(size_t size)
+{
+    struct thread_cache *c;
+
+    zm_ensure_init();
+    if (zm.debug)
+        return debug_alloc("malloc", size, ALIGNMENT, false);
+    c = thread_start();
+    if (size <= TINY_MAX && c->state == CACHE_ON)
+        return cache_refill_pop(c, size);
+    return block_alloc(size, ALIGNMENT);
+}
+
+/* Everything zm_free's fast path did not take: a full stack, a SMALL or
+ * LARGE block, the debug path, or a pointer that fails the checks. */
+void free_slow(void *ptr)
+{
+    struct block *b;
+    struct thread_cache *c;
+
+    zm_ensure_init();
+    if (zm.debug) {
+        debug_free(ptr);
+        return;
+    }
+    b = block_checked(ptr, "free");
+    c = thread_start();
+    if (b->state == TINY_USED && c->state == CACHE_ON)
+        cache_flush_push(c, ptr);
+    else
+        block_free(b);
+}
+
+void *zm_calloc(size_t count, size_t size)
+{
+    size_t total;
+    void *ptr;
+
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    zm_ensure_init();
+    if (zm.debug)
+        return debug_alloc("calloc", total, ALIGNMENT, true);
+    ptr = zm_malloc(total);
+    if (ptr != NULL && total <= SMALL_MAX) /* a LARGE block is a fresh mapping: zeros */
+        memset(ptr, 0, total);
+    return ptr;
+}
+
+/*
+ * realloc(NULL, n) is malloc(n).  realloc(p, 0) frees p and returns NULL,
+ * as glibc does (C23 leaves it undefined; other C libraries return a
+ * minimum-sized block instead).  On failure the old block is untouched.
+ */
+void *zm_realloc(void *ptr, size_t size)
+{
+    struct block *b;
+    void *moved;
+
+    if (ptr == NULL)
+        return zm_malloc(size);
+    if (size == 0) {
+        zm_free(ptr);
+        return NULL;
+    }
+    zm_ensure_init();
+    if (zm.debug)
+        return debug_realloc(ptr, size);
+    b = block_checked(ptr, "realloc");
+    moved = block_resize(b, size);
+    if (moved != NULL)
+        return moved;
+    moved = zm_malloc(size);
+    if (moved == NULL)
+        return NULL;
+    size_t keep = block_usable(b);
+    memcpy(moved, ptr, keep < size ? keep : size);
+    zm_free(ptr);
+    return moved;
+}
+
+void *zm_reallocarray(void *ptr, size_t count, size_t size)
+{
+    size_t total;
+
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return zm_realloc(ptr, total);
+}
+
+/* The aligned calls end here, with align a power of two. */
+static void *alloc_aligned(const char *op, size_t align, size_t size)
+{
+    zm_ensure_init();
+    if (align < ALIGNMENT)
+        align = ALIGNMENT;
+    if (zm.debug)
+        return debug_alloc(op, size, align, false);
+    if (align == ALIGNMENT)
+        return zm_malloc(size);
+    return block_alloc(size, align);
+}
+
+static bool power_of_two(size_t n)
+{
+    return n != 0 && (n & (n - 1)) == 0;
+}
+
+/* POSIX: the alignment must be a power of two and a multiple of
+ * sizeof(void *); errors are returned, not left in errno. */
+int zm_posix_memalign(void **out, size_t alignment, size_t size)
+{
+    void *ptr;
+
+    if (!power_of_two(alignment) || alignment % sizeof(void *) != 0)
+        return EINVAL;
+    ptr = alloc_aligned("posix_memalign", alignment, size);
+    if (ptr == NULL)
+        return ENOMEM;
+    *out = ptr;
+    return 0;
+}
+
+/* C17 (and glibc from 2.38): an alignment that is not a power of two is
+ * an error.  glibc 2.36 rounds it up instead, as memalign does. */
+void *zm_aligned_alloc(size_t alignment, size_t size)
+{
+    if (!power_of_two(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return alloc_aligned("aligned_alloc", alignment, size);
+}
+
+/* The old interface, as glibc keeps it: any alignment is rounded up to a
+ * power of two; one above SIZE_MAX / 2 + 1 cannot be, and is EINVAL. */
+void *zm_memalign(size_t alignment, size_t size)
+{
+    size_t align = ALIGNMENT;
+
+    if (alignment > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    while (align < alignment)
+        align <<= 1;
+    return alloc_aligned("memalign", align, size);
+}
+
+void *zm_valloc(size_t size)
+{
+    zm_ensure_init();
+    return alloc_aligned("valloc", zm.page, size);
+}
+
+/* valloc of size rounded up to whole pages. */
+void *zm_pvalloc(size_t size)
+{
+    zm_ensure_init();
+    if (size > SIZE_MAX - zm.page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return alloc_aligned("pvalloc", zm.page, (size + zm.page - 1) & ~(zm.page - 1));
+}
+
+size_t zm_malloc_usable_size(void *ptr)
+{
+    if (ptr == NULL)
+        return 0;
+    zm_ensure_init();
+    return block_usable(block_checked(ptr, "malloc_usable_size"));
+}
