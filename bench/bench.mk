@@ -8,3 +8,11 @@ $(BUILD)/alloc_bench: $(ALLOC_BENCH_OBJS) $(ZONE_MALLOC_LIB) $(COMMON_LIB)
 	$(LINK) -o $@ $(ALLOC_BENCH_OBJS) $(ZONE_MALLOC_LIB) $(COMMON_LIB) $(LDLIBS)
 
 PROGRAMS += $(BUILD)/alloc_bench
+
+#   build/alloc_trace   make allocation traces and replay them against
+#                       glibc's malloc or the zone allocator
+ALLOC_TRACE_OBJS := $(BUILD)/obj/bench/alloc_trace.o
+$(BUILD)/alloc_trace: $(ALLOC_TRACE_OBJS) $(ZONE_MALLOC_LIB) $(COMMON_LIB)
+	$(LINK) -o $@ $(ALLOC_TRACE_OBJS) $(ZONE_MALLOC_LIB) $(COMMON_LIB) $(LDLIBS)
+
+PROGRAMS += $(BUILD)/alloc_trace

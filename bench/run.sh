@@ -65,7 +65,7 @@ record() {
       value=${pair#*=}
       ((first)) || printf ','
       first=0
-      if [[ $value =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; then
+      if [[ $value == null || $value =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; then
         printf '"%s":%s' "$key" "$value"
       else
         printf '"%s":"%s"' "$key" "$value"
@@ -97,6 +97,103 @@ machine() {
 
 title() {
   printf '\n== %s ==\n' "$1"
+}
+
+# ---------------------------------------------------------------- alloc
+# The allocation workload (common/workload.h) against each allocator, with
+# 1 and 2 workers; glibc's malloc is the reference.
+bench_alloc() {
+  need alloc_bench
+  local allocators=(glibc zone) workers_list=(1 2) ops=10000000 a w rep out key
+  ((quick)) && ops=1000000
+  title "allocation throughput: $ops ops per worker, 16..527-byte blocks, 4096 slots per worker"
+  declare -A rate rss overhead
+  for ((rep = 0; rep < reps; rep++)); do
+    for w in "${workers_list[@]}"; do
+      for a in "${allocators[@]}"; do
+        out=$("$bin/alloc_bench" --allocator "$a" --workers "$w" --ops "$ops" --seed $((rep + 1)))
+        key=$a/$w
+        rate[$key]+="$(fact ops_per_sec <<<"$out") "
+        rss[$key]+="$(fact rss_growth_kib <<<"$out") "
+        overhead[$key]=$(fact mapped_per_requested_pct <<<"$out")
+      done
+    done
+  done
+  printf '%-8s %7s %12s %22s %9s %15s %14s\n' allocator workers "M ops/s" "spread" "vs glibc" \
+    "RSS growth KiB" "mapped/req %"
+  local glibc_rate r lo hi kib
+  for w in "${workers_list[@]}"; do
+    # shellcheck disable=SC2086 # the lists of numbers are meant to be split
+    read -r glibc_rate _ _ < <(stats ${rate[glibc/$w]})
+    for a in "${allocators[@]}"; do
+      key=$a/$w
+      # shellcheck disable=SC2086
+      read -r r lo hi < <(stats ${rate[$key]})
+      # shellcheck disable=SC2086
+      read -r kib _ _ < <(stats ${rss[$key]})
+      printf '%-8s %7s %12s %22s %8sx %15s %14s\n' "$a" "$w" "$(millions "$r")" \
+        "$(millions "$lo")..$(millions "$hi")" "$(ratio "$r" "$glibc_rate")" "$kib" "${overhead[$key]:--}"
+      record bench=alloc allocator="$a" workers="$w" ops_per_worker="$ops" median_ops_per_sec="$r" \
+        min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$(ratio "$r" "$glibc_rate")" \
+        rss_growth_kib="$kib" mapped_per_requested_pct="${overhead[$key]:-null}"
+    done
+  done
+}
+
+# millions N: N / 1e6 with one decimal.
+millions() {
+  awk -v n="$1" 'BEGIN { printf "%.1f", n / 1e6 }'
+}
+
+# ---------------------------------------------------------------- traces
+# Replays of generated traces shaped like programs, glibc against zone:
+# throughput, and utilisation (peak live bytes over peak mapped bytes).
+bench_traces() {
+  need alloc_trace
+  local kinds=(small realloc mixed) allocators=(glibc zone) ops=500000 dir k a rep out
+  ((quick)) && ops=50000
+  dir=$bin/bench-traces
+  mkdir -p "$dir"
+  title "allocation traces: $ops calls each, generated with fixed seeds (bench/alloc_trace.c)"
+  declare -A rate live mapped util
+  for k in "${kinds[@]}"; do
+    "$bin/alloc_trace" gen --kind "$k" --ops "$ops" --seed 1 >"$dir/$k.trace"
+  done
+  for ((rep = 0; rep < reps; rep++)); do
+    for k in "${kinds[@]}"; do
+      for a in "${allocators[@]}"; do
+        out=$("$bin/alloc_trace" replay --allocator "$a" "$dir/$k.trace")
+        rate[$k/$a]+="$(fact ops_per_sec <<<"$out") "
+      done
+    done
+  done
+  for k in "${kinds[@]}"; do
+    for a in "${allocators[@]}"; do
+      out=$("$bin/alloc_trace" replay --allocator "$a" --measure space "$dir/$k.trace")
+      live[$k/$a]=$(fact peak_live_bytes <<<"$out")
+      mapped[$k/$a]=$(fact peak_mapped_bytes <<<"$out")
+      util[$k/$a]=$(fact utilisation_pct <<<"$out")
+    done
+  done
+  printf '%-8s %-9s %9s %18s %9s %12s %12s %12s\n' trace allocator "M ops/s" spread "vs glibc" \
+    "peak live" "peak mapped" "utilisation"
+  local glibc_rate r lo hi
+  for k in "${kinds[@]}"; do
+    # shellcheck disable=SC2086
+    read -r glibc_rate _ _ < <(stats ${rate[$k/glibc]})
+    for a in "${allocators[@]}"; do
+      # shellcheck disable=SC2086
+      read -r r lo hi < <(stats ${rate[$k/$a]})
+      printf '%-8s %-9s %9s %18s %8sx %12s %12s %11s%%\n' "$k" "$a" "$(millions "$r")" \
+        "$(millions "$lo")..$(millions "$hi")" "$(ratio "$r" "$glibc_rate")" "${live[$k/$a]}" \
+        "${mapped[$k/$a]}" "${util[$k/$a]}"
+      record bench=traces trace="$k" allocator="$a" calls="$ops" median_ops_per_sec="$r" \
+        min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$(ratio "$r" "$glibc_rate")" \
+        peak_live_bytes="${live[$k/$a]}" peak_mapped_bytes="${mapped[$k/$a]}" \
+        utilisation_pct="${util[$k/$a]}"
+    done
+  done
+  rm -rf "$dir"
 }
 
 # ---------------------------------------------------------------- faults
@@ -187,10 +284,11 @@ echo "asymmetric_c benchmarks"
 machine
 for section in "${sections[@]}"; do
   case $section in
+  alloc) bench_alloc ;;
+  traces) bench_traces ;;
   faults) bench_faults ;;
   fork) bench_fork ;;
   file) bench_file ;;
-  *) printf '\n== %s: not built yet ==\n' "$section" ;;
   esac
 done
 echo
