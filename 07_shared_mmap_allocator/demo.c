@@ -9,21 +9,13 @@
 #include "procfs.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 enum { DEMO_REGION = 1 << 20, CHILD_SAW_NOTHING = 3 };
-
-static void *alloc_or_die(struct shalloc *h, size_t size)
-{
-    void *p = shalloc_alloc(h, size);
-
-    if (p == NULL)
-        die_errno(shalloc_error(h));
-    return p;
-}
 
 static uint64_t bump_bytes(struct shalloc *h)
 {
@@ -63,7 +55,8 @@ static int demo_child(void *arg)
     atomic_store(shalloc_root(h, 0), shalloc_offset(h, mine));
     printf("child  allocated 64 bytes at offset %" PRIu64 " (%p) and wrote \"%s\"\n",
            shalloc_offset(h, mine), (void *)mine, mine);
-    printf("child  sees the bump offset at %" PRIu64 " bytes: its first block claimed a span of its own\n",
+    printf("child  sees the bump offset at %" PRIu64
+           " bytes: its first block claimed a span of its own\n",
            bump_bytes(h));
     close_region(h); /* give back the rest of its span */
     return saw_parent ? 0 : CHILD_SAW_NOTHING;
@@ -72,7 +65,6 @@ static int demo_child(void *arg)
 int run_demo(const struct options *o)
 {
     struct shalloc h;
-    char what[64];
 
     (void)o;
     heading("07_shared_mmap_allocator: one allocator, parent and child");
@@ -89,8 +81,10 @@ int run_demo(const struct options *o)
 
     struct child_result r = child_run(demo_child, &h, CHILD_TIMEOUT_MS);
     bool child_saw_parent = child_ok(&r);
-    if (r.end != CHILD_EXITED || (r.code != 0 && r.code != CHILD_SAW_NOTHING))
+    if (r.end != CHILD_EXITED || (r.code != 0 && r.code != CHILD_SAW_NOTHING)) {
+        char what[64];
         die("the child failed: %s", child_describe(&r, what));
+    }
 
     uint64_t child_off = atomic_load(shalloc_root(&h, 0));
     const char *childs = shalloc_pointer(&h, child_off);
@@ -178,11 +172,12 @@ static int take_one(void *arg)
 
 static uint64_t child_takes_one(struct shalloc *h)
 {
-    char what[64];
     struct child_result r = child_run(take_one, h, CHILD_TIMEOUT_MS);
 
-    if (!child_ok(&r))
+    if (!child_ok(&r)) {
+        char what[64];
         die("child: %s", child_describe(&r, what));
+    }
     return atomic_load(shalloc_root(h, 0));
 }
 
@@ -289,7 +284,6 @@ static int generation_child(void *arg);
 static int generation(void *arg)
 {
     struct family *f = arg;
-    char what[64];
     int status = 0;
 
     add_generation(f);
@@ -297,6 +291,7 @@ static int generation(void *arg)
         f->generation++;
         struct child_result r = child_run(generation_child, f, CHILD_TIMEOUT_MS);
         if (!child_ok(&r)) {
+            char what[64];
             printf("generation %u: %s\n", f->generation, child_describe(&r, what));
             status = 1;
         }
@@ -367,22 +362,28 @@ static int probe_region(void *arg)
 
 static int touch_region(void *arg)
 {
+    struct sigaction plain = {.sa_handler = SIG_DFL};
+
+    /* Sanitizers catch SIGSEGV to print a report: let it kill us plainly. */
+    if (sigaction(SIGSEGV, &plain, NULL) != 0)
+        die_errno("sigaction");
     return *(volatile int *)arg == 42 ? 0 : REGION_WRONG; /* SIGSEGV if unmapped */
 }
 
 static void fork_and_probe(int *region, const char *advice, bool touch)
 {
-    char what[64], name[24];
     struct child_result probe = child_run(probe_region, region, CHILD_TIMEOUT_MS);
     bool has = child_ok(&probe);
-    const char *touched = "";
+    char touched[24] = "";
 
     printf("advice %-9s: the child %s the region in its /proc/self/maps", advice,
            has ? "has" : "does not have");
     if (touch) {
         struct child_result r = child_run(touch_region, region, CHILD_TIMEOUT_MS);
+        char what[64], name[24];
         printf("; reading it there: %s", child_describe(&r, what));
-        touched = r.end == CHILD_SIGNALED ? signal_name(r.code, name) : "no_signal";
+        snprintf(touched, sizeof touched, "%s",
+                 r.end == CHILD_SIGNALED ? signal_name(r.code, name) : "no_signal");
     }
     printf("\n");
     fact_word("advice", advice);

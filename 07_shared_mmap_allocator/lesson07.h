@@ -45,6 +45,8 @@ int run_bench(const struct options *o);
 void open_region(struct shalloc *h, const char *name, size_t size);
 /* Detach, or die. */
 void close_region(struct shalloc *h);
+/* shalloc_alloc, or die with the library's reason (the region is full). */
+void *alloc_or_die(struct shalloc *h, size_t size);
 /* Run the checker and say what it found; true if every invariant holds. */
 bool report_check(struct shalloc *h);
 /* A table of the size classes in use: spans and blocks by state. */

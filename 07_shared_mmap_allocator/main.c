@@ -32,10 +32,10 @@ enum option_bit { OPT_PROCS = 1, OPT_OPS = 2, OPT_SEED = 4, OPT_KILLS = 8, OPT_H
 struct command {
     const char *name;
     int (*run)(const struct options *o);
-    unsigned words;       /* positional words after the command's name */
-    unsigned allowed;     /* option bits */
-    unsigned procs;       /* default --procs */
-    uint64_t ops;         /* default --ops */
+    unsigned words;   /* positional words after the command's name */
+    unsigned allowed; /* option bits */
+    unsigned procs;   /* default --procs */
+    uint64_t ops;     /* default --ops */
 };
 
 static const struct command commands[] = {
@@ -56,37 +56,36 @@ static const struct command commands[] = {
 
 static void usage(void)
 {
-    printf(
-        "Usage: %s [COMMAND] [OPTIONS]\n"
-        "\n"
-        "An allocator inside shared memory, used by several processes at once.\n"
-        "\n"
-        "Commands (default: demo):\n"
-        "  demo               parent and forked child allocate in one region and see\n"
-        "                     each other's blocks\n"
-        "  race               the source's bump 'offset += size' in racing processes\n"
-        "                     (overlapping blocks), then with fetch-add (none)\n"
-        "  freelist           free and reuse, per-process caches, fragmentation\n"
-        "  map                an ASCII map of the region while processes allocate\n"
-        "  create NAME SIZE   create a named region (/dev/shm/NAME, mode 0600)\n"
-        "  attach NAME        attach it, print its list, append to it\n"
-        "  unlink NAME        remove it\n"
-        "  share              a named region used by an unrelated process (this\n"
-        "                     program, exec'd) at another address\n"
-        "  generations N      N generations of fork append to one list (1 to 32)\n"
-        "  dontfork           MADV_DONTFORK: a region the child does not get\n"
-        "  crash              SIGKILL processes inside alloc and free; then check\n"
-        "  stress             processes alloc, fill, verify, free; then check\n"
-        "  bench              the vault's alloc/free workload, against glibc malloc\n"
-        "\n"
-        "Options:\n"
-        "  -p, --procs P      worker processes (race, map, crash, stress, bench; 1 to %d)\n"
-        "  -n, --ops N        operations per worker (race: allocations)\n"
-        "  -s, --seed S       random seed (map, crash, stress, bench)\n"
-        "  -k, --kills K      processes crash kills (1 to 1000, default 12)\n"
-        "      --hold         share: keep the region until Enter, to attach by hand\n"
-        "  -h, --help         show this help\n",
-        prog_name(), MAX_PROCS);
+    printf("Usage: %s [COMMAND] [OPTIONS]\n"
+           "\n"
+           "An allocator inside shared memory, used by several processes at once.\n"
+           "\n"
+           "Commands (default: demo):\n"
+           "  demo               parent and forked child allocate in one region and see\n"
+           "                     each other's blocks\n"
+           "  race               the source's bump 'offset += size' in racing processes\n"
+           "                     (overlapping blocks), then with fetch-add (none)\n"
+           "  freelist           free and reuse, per-process caches, fragmentation\n"
+           "  map                an ASCII map of the region while processes allocate\n"
+           "  create NAME SIZE   create a named region (/dev/shm/NAME, mode 0600)\n"
+           "  attach NAME        attach it, print its list, append to it\n"
+           "  unlink NAME        remove it\n"
+           "  share              a named region used by an unrelated process (this\n"
+           "                     program, exec'd) at another address\n"
+           "  generations N      N generations of fork append to one list (1 to 32)\n"
+           "  dontfork           MADV_DONTFORK: a region the child does not get\n"
+           "  crash              SIGKILL processes inside alloc and free; then check\n"
+           "  stress             processes alloc, fill, verify, free; then check\n"
+           "  bench              the vault's alloc/free workload, against glibc malloc\n"
+           "\n"
+           "Options:\n"
+           "  -p, --procs P      worker processes (race, map, crash, stress, bench; 1 to %d)\n"
+           "  -n, --ops N        operations per worker (race: allocations)\n"
+           "  -s, --seed S       random seed (map, crash, stress, bench)\n"
+           "  -k, --kills K      processes crash kills (1 to 1000, default 12)\n"
+           "      --hold         share: keep the region until Enter, to attach by hand\n"
+           "  -h, --help         show this help\n",
+           prog_name(), MAX_PROCS);
 }
 
 static const struct command *find_command(const char *name)
@@ -131,9 +130,12 @@ static const char *option_name(unsigned bit)
 int main(int argc, char *argv[])
 {
     static const struct option long_options[] = {
-        {"procs", required_argument, NULL, 'p'}, {"ops", required_argument, NULL, 'n'},
-        {"seed", required_argument, NULL, 's'},  {"kills", required_argument, NULL, 'k'},
-        {"hold", no_argument, NULL, 'H'},        {"help", no_argument, NULL, 'h'},
+        {"procs", required_argument, NULL, 'p'},
+        {"ops", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},
+        {"kills", required_argument, NULL, 'k'},
+        {"hold", no_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct options o = {.seed = 1, .kills = 12};
@@ -144,10 +146,14 @@ int main(int argc, char *argv[])
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":p:n:s:k:h", long_options, NULL)) != -1) {
         switch (opt) {
-        case 'p': o.procs = (unsigned)opt_uint("--procs", optarg, 1, MAX_PROCS), given |= OPT_PROCS; break;
+        case 'p':
+            o.procs = (unsigned)opt_uint("--procs", optarg, 1, MAX_PROCS), given |= OPT_PROCS;
+            break;
         case 'n': o.ops = opt_uint("--ops", optarg, 1, 1000000000), given |= OPT_OPS; break;
         case 's': o.seed = opt_uint("--seed", optarg, 0, UINT64_MAX), given |= OPT_SEED; break;
-        case 'k': o.kills = (unsigned)opt_uint("--kills", optarg, 1, 1000), given |= OPT_KILLS; break;
+        case 'k':
+            o.kills = (unsigned)opt_uint("--kills", optarg, 1, 1000), given |= OPT_KILLS;
+            break;
         case 'H': o.hold = true, given |= OPT_HOLD; break;
         case 'h': usage(); return 0;
         default: bad_option(opt, argv);

@@ -43,7 +43,7 @@ struct canvas {
     const struct shalloc *h;
     char row[MAX_ROWS][COLUMNS + 1];
     uint32_t class_bytes[MAX_ROWS];
-    uint32_t rows;              /* spans seen */
+    uint32_t rows; /* spans seen */
     pid_t slot_pid[SHALLOC_SLOTS];
     uint64_t used, cached, free;
 };

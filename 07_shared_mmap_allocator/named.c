@@ -96,7 +96,6 @@ static void disown_name(void)
 struct note {
     struct list_link link;   /* the next note, by offset */
     int32_t pid;             /* who wrote it */
-    uint32_t unused;
     uint64_t writer_base;    /* where the writer had the region mapped */
     uint64_t writer_pointer; /* the writer's raw pointer to this note */
     char text[40];
@@ -104,10 +103,8 @@ struct note {
 
 static struct note *add_note(struct shalloc *h, const char *text)
 {
-    struct note *n = shalloc_alloc(h, sizeof *n);
+    struct note *n = alloc_or_die(h, sizeof *n);
 
-    if (n == NULL)
-        die_errno(shalloc_error(h));
     n->pid = (int32_t)getpid();
     n->writer_base = (uintptr_t)h->base;
     n->writer_pointer = (uintptr_t)n;
@@ -166,8 +163,7 @@ int run_create(const struct options *o)
     create_owned(&h, o->name, o->size);
     shalloc_stats(&h, &st);
     unsigned mode = object_mode(o->name);
-    printf("created /dev/shm/%s (%s, mode %o), mapped here at %p: %" PRIu64
-           " spans of %d KiB\n",
+    printf("created /dev/shm/%s (%s, mode %o), mapped here at %p: %" PRIu64 " spans of %d KiB\n",
            o->name[0] == '/' ? o->name + 1 : o->name, human_size(h.size, size_text), mode,
            (void *)h.base, st.span_count, SHALLOC_SPAN_BYTES / 1024);
     printf("it outlives this process: attach it with '%s attach %s', remove it with\n"
@@ -281,23 +277,24 @@ static void wait_for_enter(const char *name)
 int run_share(const struct options *o)
 {
     struct shalloc h;
-    char name[64], what[64];
+    char name[64];
     uintptr_t view_base, child_base = 0;
     bool pointer_valid = false;
 
     snprintf(name, sizeof name, "/asym07-share-%d", (int)getpid());
     heading("share: one region, two unrelated processes, two addresses");
     create_owned(&h, name, SHARE_REGION);
-    printf("created /dev/shm%s, mapped here (pid %d) at %p\n", name, (int)getpid(),
-           (void *)h.base);
+    printf("created /dev/shm%s, mapped here (pid %d) at %p\n", name, (int)getpid(), (void *)h.base);
     struct note *first = add_note(&h, "written by the creator");
     bool agree = second_view_agrees(&h, name, shalloc_offset(&h, first), &view_base);
 
     printf("\nnow fork + exec '%s attach %s': a new program, nothing inherited\n", prog_name(),
            name + 1);
     struct child_result r = child_run(exec_attach, name + 1, CHILD_TIMEOUT_MS);
-    if (!child_ok(&r))
+    if (!child_ok(&r)) {
+        char what[64];
         die("the attaching process failed: %s", child_describe(&r, what));
+    }
 
     printf("\nback in the creator (pid %d, region at %p), the list now reads:\n", (int)getpid(),
            (void *)h.base);

@@ -32,11 +32,11 @@ struct race {
     enum bump_kind kind;
     _Atomic unsigned *arrived; /* a spin barrier after the gate: start within nanoseconds */
     unsigned procs;
-    struct arena *arena;    /* racy and atomic: a bare region */
+    struct arena *arena; /* racy and atomic: a bare region */
     size_t arena_bytes;
-    struct shalloc region;  /* shalloc */
-    uint64_t *offsets;      /* [worker * allocs + i]: what each worker got */
-    uint64_t allocs;        /* per worker */
+    struct shalloc region; /* shalloc */
+    uint64_t *offsets;     /* [worker * allocs + i]: what each worker got */
+    uint64_t allocs;       /* per worker */
 };
 
 /*
@@ -194,8 +194,7 @@ static uint64_t run_kind(struct race *r, enum bump_kind kind, unsigned procs, bo
            "process: %" PRIu64 "\n",
            overlaps, overwritten);
     if (kind != SHALLOC)
-        printf("the offset ended at %" PRIu64 " instead of %" PRIu64 ": %" PRIu64
-               " updates lost\n",
+        printf("the offset ended at %" PRIu64 " instead of %" PRIu64 ": %" PRIu64 " updates lost\n",
                end, 64 + total * BLOCK, (64 + total * BLOCK - end) / BLOCK);
     fact_word("bump", kind_names[kind]);
     fact_uint("procs", procs);

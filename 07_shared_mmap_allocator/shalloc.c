@@ -1,5 +1,5 @@
 /*
- * shalloc.c - regions (create, attach, detach) and the allocator's paths.
+ * shalloc.c - the allocator's paths: slots, caches, alloc and free.
  *
  * alloc: pop the process's cache list of the class (no lock, no atomic
  * read-modify-write: the cache is ours alone).  When it is empty,
@@ -16,32 +16,28 @@
 #include "shalloc_layout.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* The library's process-local state: nothing about any region. */
 static struct {
-    pthread_once_t once;  /* registers the fork handler */
-    uint64_t fork_epoch;  /* incremented in every child of fork; starts at 1 */
+    pthread_once_t once;                 /* registers the fork handler */
+    uint64_t fork_epoch;                 /* incremented in every child of fork; starts at 1 */
     uint32_t cache_max[SHALLOC_CLASSES]; /* default cache limits per class */
 } lib = {PTHREAD_ONCE_INIT, 1, {0}};
 
 const uint16_t shalloc_class_bytes[SHALLOC_CLASSES] = {
-    16,   32,   48,   64,   80,   96,   112,  128,  144,  160,  176,  192,  208,  224,  240,
-    256,  272,  288,  304,  320,  336,  352,  368,  384,  400,  416,  432,  448,  464,  480,
-    496,  512,  640,  768,  896,  1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096,
+    16,  32,  48,  64,  80,  96,   112,  128,  144,  160,  176,  192,  208,  224,  240,
+    256, 272, 288, 304, 320, 336,  352,  368,  384,  400,  416,  432,  448,  464,  480,
+    496, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096,
 };
 
 /* Classes above 512 bytes by (size - 1) / 128. */
 static const uint8_t large_class[32] = {
-    [4] = 32,  [5] = 33,  [6] = 34,  [7] = 35,  [8] = 36,  [9] = 36,  [10] = 37, [11] = 37,
-    [12] = 38, [13] = 38, [14] = 39, [15] = 39, [16] = 40, [17] = 40, [18] = 40, [19] = 40,
-    [20] = 41, [21] = 41, [22] = 41, [23] = 41, [24] = 42, [25] = 42, [26] = 42, [27] = 42,
-    [28] = 43, [29] = 43, [30] = 43, [31] = 43,
+    [4] = 32,  [5] = 33,  [6] = 34,  [7] = 35,  [8] = 36,  [9] = 36,  [10] = 37,
+    [11] = 37, [12] = 38, [13] = 38, [14] = 39, [15] = 39, [16] = 40, [17] = 40,
+    [18] = 40, [19] = 40, [20] = 41, [21] = 41, [22] = 41, [23] = 41, [24] = 42,
+    [25] = 42, [26] = 42, [27] = 42, [28] = 43, [29] = 43, [30] = 43, [31] = 43,
 };
 
 static inline unsigned class_of(size_t size)
@@ -65,291 +61,11 @@ static void init_library(void)
         lib.cache_max[c] = 2 * blocks_per_span(c);
 }
 
-static int fail(struct shalloc *h, int err, const char *why)
-{
-    h->error = why;
-    errno = err;
-    return -1;
-}
-
-const char *shalloc_error(const struct shalloc *h)
-{
-    return h->error != NULL ? h->error : "no error";
-}
-
-/* ---- layout ---------------------------------------------------------- */
-
-static uint64_t align_up(uint64_t n, uint64_t a)
-{
-    return (n + a - 1) / a * a;
-}
-
-/* The spans that fit in size bytes after the header, the slots and the
- * table (one byte per span); 0 if not even one does. */
-static uint64_t spans_for(uint64_t size, uint64_t *data_offset)
-{
-    uint64_t n = size > TABLE_OFFSET ? (size - TABLE_OFFSET) / (SHALLOC_SPAN_BYTES + 1) : 0;
-
-    while (n > 0 && align_up(TABLE_OFFSET + n, DATA_ALIGN) + n * SHALLOC_SPAN_BYTES > size)
-        n--;
-    *data_offset = align_up(TABLE_OFFSET + n, DATA_ALIGN);
-    return n;
-}
-
-size_t shalloc_min_size(void)
-{
-    return align_up(TABLE_OFFSET + 1, DATA_ALIGN) + SHALLOC_SPAN_BYTES;
-}
-
-size_t shalloc_max_size(void)
-{
-    return (size_t)1 << 40; /* 1 TiB: a 64 MiB span table */
-}
-
-bool shalloc_name_ok(const char *name, const char **why)
-{
-    size_t len;
-
-    if (name[0] == '/')
-        name++;
-    len = strlen(name);
-    if (len == 0 || len > SHALLOC_NAME_MAX) {
-        *why = "a name has 1 to 200 characters";
-        return false;
-    }
-    if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len) {
-        *why = "a name may hold only letters, digits, '.', '_' and '-' (after an optional '/')";
-        return false;
-    }
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        *why = "'.' and '..' are not names";
-        return false;
-    }
-    return true;
-}
-
-/* "/name" for shm_open, whether or not the caller wrote the slash. */
-static bool object_path(struct shalloc *h, const char *name, char path[SHALLOC_NAME_MAX + 2])
-{
-    const char *why;
-
-    if (!shalloc_name_ok(name, &why)) {
-        fail(h, EINVAL, why);
-        return false;
-    }
-    path[0] = '/';
-    strcpy(path + 1, name[0] == '/' ? name + 1 : name); /* length checked above */
-    return true;
-}
-
-static int init_robust_mutex(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t attr;
-    int err = pthread_mutexattr_init(&attr);
-
-    if (err == 0)
-        err = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    if (err == 0)
-        err = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    if (err == 0)
-        err = pthread_mutex_init(m, &attr);
-    pthread_mutexattr_destroy(&attr);
-    return err;
-}
-
-/* Write a fresh header and slots into zeroed memory; the magic number goes
- * last, so an attacher never sees a half-made region as valid. */
-static int format_region(struct shalloc *h)
-{
-    struct region *r = region_of(h);
-    int err;
-
-    r->version = SHALLOC_VERSION;
-    r->span_bytes = SHALLOC_SPAN_BYTES;
-    r->slots = SHALLOC_SLOTS;
-    r->classes = SHALLOC_CLASSES;
-    r->region_bytes = h->size;
-    r->span_count = spans_for(h->size, &r->data_offset);
-    if ((err = init_robust_mutex(&r->lock)) != 0)
-        return fail(h, err, "pthread_mutex_init");
-    for (unsigned s = 0; s < SHALLOC_SLOTS; s++)
-        if ((err = init_robust_mutex(&slot_at(h, s)->lock)) != 0)
-            return fail(h, err, "pthread_mutex_init");
-    atomic_store_explicit(&r->magic, SHALLOC_MAGIC, memory_order_release);
-    return 0;
-}
-
-static void reset_handle(struct shalloc *h)
+void init_handle(struct shalloc *h)
 {
     pthread_once(&lib.once, init_library);
     memset(h, 0, sizeof *h);
     memcpy(h->cache_max, lib.cache_max, sizeof h->cache_max);
-}
-
-static void remember_mapping(struct shalloc *h, void *base, size_t size)
-{
-    h->base = base;
-    h->size = size;
-}
-
-static void note_layout(struct shalloc *h)
-{
-    const struct region *r = region_of(h);
-
-    h->data_off = r->data_offset;
-    h->data_end = r->data_offset + r->span_count * SHALLOC_SPAN_BYTES;
-}
-
-/* Create, size and map a new shared memory object; unlink it on failure. */
-static void *map_new_object(struct shalloc *h, const char *path, size_t size)
-{
-    int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    void *base = MAP_FAILED;
-    int err;
-
-    if (fd < 0) {
-        fail(h, errno, "shm_open");
-        return NULL;
-    }
-    if (ftruncate(fd, (off_t)size) != 0)
-        fail(h, errno, "ftruncate");
-    else if ((err = posix_fallocate(fd, 0, (off_t)size)) != 0)
-        fail(h, err, "posix_fallocate"); /* tmpfs full: say so now, not SIGBUS later */
-    else if ((base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
-        fail(h, errno, "mmap");
-    err = errno;
-    close(fd);
-    if (base == MAP_FAILED) {
-        shm_unlink(path);
-        errno = err;
-        return NULL;
-    }
-    return base;
-}
-
-int shalloc_create(struct shalloc *h, const char *name, size_t size)
-{
-    char path[SHALLOC_NAME_MAX + 2];
-    void *base;
-
-    reset_handle(h);
-    if (size < shalloc_min_size() || size > shalloc_max_size())
-        return fail(h, EINVAL, "region size out of range");
-    if (name == NULL) {
-        base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (base == MAP_FAILED)
-            return fail(h, errno, "mmap");
-    } else {
-        if (!object_path(h, name, path))
-            return -1;
-        if ((base = map_new_object(h, path, size)) == NULL)
-            return -1;
-    }
-    remember_mapping(h, base, size);
-    if (format_region(h) != 0) {
-        int err = errno;
-        munmap(base, size);
-        if (name != NULL)
-            shm_unlink(path);
-        errno = err;
-        return -1;
-    }
-    note_layout(h);
-    return 0;
-}
-
-const char *region_problem(const struct shalloc *h)
-{
-    const struct region *r = region_of(h);
-    uint64_t data_offset, spans = spans_for(h->size, &data_offset);
-    uint64_t magic = atomic_load_explicit(&r->magic, memory_order_acquire);
-
-    if (magic == 0)
-        return "not a shalloc region, or not finished by its creator (no magic number)";
-    if (magic != SHALLOC_MAGIC)
-        return "not a shalloc region (wrong magic number)";
-    if (r->version != SHALLOC_VERSION)
-        return "a shalloc region of another layout version";
-    if (r->span_bytes != SHALLOC_SPAN_BYTES || r->slots != SHALLOC_SLOTS ||
-        r->classes != SHALLOC_CLASSES || r->region_bytes != h->size || r->span_count != spans ||
-        r->data_offset != data_offset)
-        return "a shalloc region whose header does not match its size";
-    return NULL;
-}
-
-/* Open and map an existing object, checking its size first. */
-static int map_object(struct shalloc *h, const char *path)
-{
-    int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
-    struct stat st;
-    void *base = MAP_FAILED;
-
-    if (fd < 0)
-        return fail(h, errno, "shm_open");
-    if (fstat(fd, &st) != 0)
-        fail(h, errno, "fstat");
-    else if ((uint64_t)st.st_size < shalloc_min_size() || (uint64_t)st.st_size > shalloc_max_size())
-        fail(h, EINVAL, "not a shalloc region (its size is out of range)");
-    else if ((base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
-             MAP_FAILED)
-        fail(h, errno, "mmap");
-    int err = errno;
-    close(fd);
-    if (base == MAP_FAILED) {
-        errno = err;
-        return -1;
-    }
-    remember_mapping(h, base, (size_t)st.st_size);
-    return 0;
-}
-
-int shalloc_attach(struct shalloc *h, const char *name)
-{
-    char path[SHALLOC_NAME_MAX + 2];
-
-    reset_handle(h);
-    if (!object_path(h, name, path) || map_object(h, path) != 0)
-        return -1;
-    const char *why = region_problem(h);
-    if (why != NULL) {
-        munmap(h->base, h->size);
-        h->base = NULL;
-        return fail(h, EINVAL, why);
-    }
-    note_layout(h);
-    return 0;
-}
-
-int shalloc_unlink(const char *name, const char **why)
-{
-    struct shalloc h;
-    char path[SHALLOC_NAME_MAX + 2];
-
-    if (shalloc_attach(&h, name) != 0) {
-        *why = h.error;
-        return -1;
-    }
-    object_path(&h, name, path);
-    munmap(h.base, h.size);
-    *why = "shm_unlink";
-    return shm_unlink(path);
-}
-
-/* ---- offsets --------------------------------------------------------- */
-
-uint64_t shalloc_offset(const struct shalloc *h, const void *p)
-{
-    return p == NULL ? 0 : (uint64_t)((const char *)p - h->base);
-}
-
-void *shalloc_pointer(const struct shalloc *h, uint64_t offset)
-{
-    return offset == 0 ? NULL : h->base + offset;
-}
-
-_Atomic uint64_t *shalloc_root(struct shalloc *h, unsigned index)
-{
-    return index < SHALLOC_ROOTS ? &region_of(h)->roots[index] : NULL;
 }
 
 /* ---- slots ----------------------------------------------------------- */
@@ -395,7 +111,7 @@ static bool bind_slot(struct shalloc *h)
         atomic_store_explicit(&slot->pid, h->pid, memory_order_relaxed);
         return true;
     }
-    fail(h, EAGAIN, "all process slots are held by live processes");
+    set_error(h, EAGAIN, "all process slots are held by live processes");
     return false;
 }
 
@@ -438,49 +154,29 @@ void shalloc_flush(struct shalloc *h)
 /* Flush the cache, hand the counters to the header, free the slot. */
 static void release_slot(struct shalloc *h)
 {
-    struct region *r = region_of(h);
     struct shalloc_slot *slot = h->slot;
 
     lock_region(h);
     for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
         flush_cache_locked(h, c, 0);
-    r->retired_allocs += atomic_load_explicit(&slot->allocs, memory_order_relaxed);
-    r->retired_frees += atomic_load_explicit(&slot->frees, memory_order_relaxed);
-    atomic_store_explicit(&slot->allocs, 0, memory_order_relaxed);
-    atomic_store_explicit(&slot->frees, 0, memory_order_relaxed);
-    atomic_store_explicit(&slot->pid, 0, memory_order_relaxed);
+    retire_slot_locked(h, h->slot_no);
     unlock_region(h);
     pthread_mutex_unlock(&slot->lock);
     h->slot = NULL;
     h->epoch = 0;
 }
 
-int shalloc_detach(struct shalloc *h)
+void leave_slot(struct shalloc *h)
 {
     if (h->slot != NULL && slot_current(h))
         release_slot(h);
-    if (munmap(h->base, h->size) != 0)
-        return fail(h, errno, "munmap");
-    h->base = NULL;
-    return 0;
 }
 
 void shalloc_set_cache_off(struct shalloc *h, bool off)
 {
-    h->cache_off = off;
     for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
         h->cache_max[c] = off ? 0 : lib.cache_max[c];
     shalloc_flush(h);
-}
-
-void shalloc_lock(struct shalloc *h)
-{
-    lock_region(h);
-}
-
-void shalloc_unlock(struct shalloc *h)
-{
-    unlock_region(h);
 }
 
 /* ---- allocation ------------------------------------------------------ */
@@ -571,7 +267,7 @@ static inline void *take_block(struct shalloc *h, struct cache *k, unsigned cls)
 static void *alloc_slow(struct shalloc *h, size_t size)
 {
     if (size > SHALLOC_MAX_BLOCK) {
-        fail(h, ENOMEM, "request larger than the largest size class (4096 bytes)");
+        set_error(h, ENOMEM, "request larger than the largest size class (4096 bytes)");
         return NULL;
     }
     if (!slot_current(h) && !bind_slot(h))
@@ -581,7 +277,7 @@ static void *alloc_slow(struct shalloc *h, size_t size)
     while (k->head == 0) {
         if (refill_cache(h, cls) || format_span(h, cls) || reclaim_dead(h))
             continue;
-        fail(h, ENOMEM, "region full: no free block of this size class and no span left");
+        set_error(h, ENOMEM, "region full: no free block of this size class and no span left");
         return NULL;
     }
     void *p = take_block(h, k, cls);

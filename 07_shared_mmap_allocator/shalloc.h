@@ -48,18 +48,17 @@ enum {
 };
 
 /* One process's view of a region.  Process-local: never store it in the
- * region.  Read base and size freely; treat the rest as private. */
+ * region.  Read base, size and data_off freely; treat the rest as private. */
 struct shalloc {
-    char *base;         /* where the region is mapped in this process */
-    size_t size;        /* its length in bytes */
-    uint64_t data_end;  /* offset just past the last span */
-    uint64_t data_off;  /* offset of the first span */
-    struct shalloc_slot *slot; /* our slot in the region (valid when epoch is current) */
-    unsigned slot_no;   /* its index */
-    uint64_t epoch;     /* fork epoch the slot was taken in; 0: none yet */
-    pid_t pid;          /* our pid when the slot was taken */
-    bool cache_off;     /* every operation through the region lock */
-    const char *error;  /* why the last call failed */
+    char *base;                          /* where the region is mapped in this process */
+    size_t size;                         /* its length in bytes */
+    uint64_t data_end;                   /* offset just past the last span */
+    uint64_t data_off;                   /* offset of the first span */
+    struct shalloc_slot *slot;           /* our slot in the region (valid when epoch is current) */
+    unsigned slot_no;                    /* its index */
+    uint64_t epoch;                      /* fork epoch the slot was taken in; 0: none yet */
+    pid_t pid;                           /* our pid when the slot was taken */
+    const char *error;                   /* why the last call failed */
     uint32_t cache_max[SHALLOC_CLASSES]; /* blocks a cache may hold per class */
 };
 
@@ -94,16 +93,16 @@ struct shalloc_stats {
     uint64_t blocks_reclaimed; /* free blocks found in their caches */
     unsigned slots_live;       /* slots held by live processes */
     struct {
-        uint32_t bytes;                       /* class size */
-        uint64_t spans, free, cached, used;   /* blocks by state */
+        uint32_t bytes;                     /* class size */
+        uint64_t spans, free, cached, used; /* blocks by state */
     } class[SHALLOC_CLASSES];
 };
 
 /* The checker's verdict (shalloc_check). */
 struct shalloc_report {
     bool ok;
-    char problem[200];      /* the first invariant found broken, in words */
-    uint64_t blocks, links; /* blocks and list links checked */
+    char problem[200];        /* the first invariant found broken, in words */
+    uint64_t blocks, links;   /* blocks and list links checked */
     uint64_t slots_reclaimed; /* dead slots repaired before checking */
 };
 

@@ -69,6 +69,7 @@
 
 #include "shalloc.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -84,7 +85,11 @@ enum {
     BLOCK_HEADER = 16,
 };
 
-enum block_kind { KIND_FREE = SHALLOC_FREE, KIND_CACHED = SHALLOC_CACHED, KIND_USED = SHALLOC_USED };
+enum block_kind {
+    KIND_FREE = SHALLOC_FREE,
+    KIND_CACHED = SHALLOC_CACHED,
+    KIND_USED = SHALLOC_USED
+};
 
 struct block {
     _Atomic uint32_t tag;  /* kind << 24 | class << 16 | slot */
@@ -96,34 +101,32 @@ struct block {
 struct cache {
     uint64_t head;  /* offset of the first block, 0 when empty */
     uint32_t count; /* blocks on the list */
-    uint32_t unused;
 };
 
 struct shalloc_slot {
-    pthread_mutex_t lock;     /* robust, shared; held by the owner for its lifetime */
-    _Atomic int32_t pid;      /* the owner, 0 when the slot is free */
-    uint32_t unused;
-    _Atomic uint64_t allocs;  /* operations by the owner (written by it alone) */
+    pthread_mutex_t lock;    /* robust, shared; held by the owner for its lifetime */
+    _Atomic int32_t pid;     /* the owner, 0 when the slot is free */
+    _Atomic uint64_t allocs; /* operations by the owner (written by it alone) */
     _Atomic uint64_t frees;
     struct cache cache[SHALLOC_CLASSES];
 };
 
 struct region {
-    _Atomic uint64_t magic;       /* SHALLOC_MAGIC once the creator has finished */
-    uint32_t version;             /* SHALLOC_VERSION */
-    uint32_t span_bytes;          /* layout constants, checked when attaching */
+    _Atomic uint64_t magic; /* SHALLOC_MAGIC once the creator has finished */
+    uint32_t version;       /* SHALLOC_VERSION */
+    uint32_t span_bytes;    /* layout constants, checked when attaching */
     uint32_t slots, classes;
-    uint64_t region_bytes;        /* the whole region */
-    uint64_t data_offset;         /* first span */
-    uint64_t span_count;          /* spans that fit */
-    pthread_mutex_t lock;         /* robust, shared: guards everything below but bump */
+    uint64_t region_bytes;              /* the whole region */
+    uint64_t data_offset;               /* first span */
+    uint64_t span_count;                /* spans that fit */
+    pthread_mutex_t lock;               /* robust, shared: guards everything below but bump */
     _Alignas(64) _Atomic uint64_t bump; /* span bytes claimed (may run past the end) */
     _Alignas(64) uint64_t free_head[SHALLOC_CLASSES]; /* region-wide free lists */
     uint64_t free_count[SHALLOC_CLASSES];
-    uint64_t repairs;             /* EOWNERDEAD on lock, repaired */
-    uint64_t slots_reclaimed;     /* slots of dead processes taken back */
-    uint64_t blocks_reclaimed;    /* blocks found in their caches */
-    uint64_t retired_allocs;      /* counters of slots given up */
+    uint64_t repairs;          /* EOWNERDEAD on lock, repaired */
+    uint64_t slots_reclaimed;  /* slots of dead processes taken back */
+    uint64_t blocks_reclaimed; /* blocks found in their caches */
+    uint64_t retired_allocs;   /* counters of slots given up */
     uint64_t retired_frees;
     _Atomic uint64_t roots[SHALLOC_ROOTS]; /* the application's offsets */
 };
@@ -188,12 +191,27 @@ static inline uint64_t spans_claimed(const struct shalloc *h)
 
 /* Internal calls between the library's files. */
 
+/* Record why a call failed: set errno, return -1. */
+static inline int set_error(struct shalloc *h, int err, const char *why)
+{
+    h->error = why;
+    errno = err;
+    return -1;
+}
+/* Empty a handle and give it the default cache limits. */
+void init_handle(struct shalloc *h);
+/* If this process holds a slot through h: flush its cache and free it. */
+void leave_slot(struct shalloc *h);
+
 /* Take the region lock; if its holder died, repair the lists first. */
 void lock_region(struct shalloc *h);
 void unlock_region(struct shalloc *h);
 /* Region lock held, slot s's lock held by us after its owner died: give
  * its cached blocks to the region lists and empty it.  Returns blocks. */
 uint64_t reclaim_slot_locked(struct shalloc *h, unsigned s);
+/* Region lock held: hand a slot's counters to the header, empty its
+ * caches (their blocks must already be elsewhere) and mark it free. */
+void retire_slot_locked(struct shalloc *h, unsigned s);
 /* Region lock held: reclaim every slot whose owner died. */
 unsigned reclaim_dead_slots_locked(struct shalloc *h);
 /* Push one block on the region free list of its class (lock held). */

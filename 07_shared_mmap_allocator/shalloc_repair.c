@@ -145,21 +145,28 @@ static void free_if_cached_by(struct shalloc *h, uint64_t off, struct block *b, 
     }
 }
 
-/* The tags, not the dead slot's lists, say which blocks it cached: it may
- * have died between a tag store and a link store. */
-uint64_t reclaim_slot_locked(struct shalloc *h, unsigned s)
+void retire_slot_locked(struct shalloc *h, unsigned s)
 {
     struct region *r = region_of(h);
     struct shalloc_slot *slot = slot_at(h, s);
-    struct reclaim rc = {s, 0};
 
-    for_each_block(h, free_if_cached_by, &rc);
     memset(slot->cache, 0, sizeof slot->cache);
     r->retired_allocs += atomic_load_explicit(&slot->allocs, memory_order_relaxed);
     r->retired_frees += atomic_load_explicit(&slot->frees, memory_order_relaxed);
     atomic_store_explicit(&slot->allocs, 0, memory_order_relaxed);
     atomic_store_explicit(&slot->frees, 0, memory_order_relaxed);
     atomic_store_explicit(&slot->pid, 0, memory_order_relaxed);
+}
+
+/* The tags, not the dead slot's lists, say which blocks it cached: it may
+ * have died between a tag store and a link store. */
+uint64_t reclaim_slot_locked(struct shalloc *h, unsigned s)
+{
+    struct region *r = region_of(h);
+    struct reclaim rc = {s, 0};
+
+    for_each_block(h, free_if_cached_by, &rc);
+    retire_slot_locked(h, s);
     r->slots_reclaimed++;
     r->blocks_reclaimed += rc.blocks;
     return rc.blocks;
@@ -202,8 +209,8 @@ struct census {
     uint64_t free[SHALLOC_CLASSES];
     uint32_t cached[SHALLOC_SLOTS][SHALLOC_CLASSES];
     uint64_t lost_spans;
-    bool bad;          /* a tag broke R3 */
-    uint64_t bad_off;  /* where */
+    bool bad;         /* a tag broke R3 */
+    uint64_t bad_off; /* where */
 };
 
 /* A problem message built without stdio. */

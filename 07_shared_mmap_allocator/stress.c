@@ -39,20 +39,11 @@ struct tally {
 struct stress {
     struct shalloc region;
     uint64_t ops, seed;
-    struct tally *tallies;        /* one per worker, in the region */
-    _Atomic uint64_t *mailboxes;  /* block offsets, in the region */
-    _Atomic uint64_t *progress;   /* crash: operations done per worker */
-    bool crash;                   /* half the workers without a cache */
+    struct tally *tallies;       /* one per worker, in the region */
+    _Atomic uint64_t *mailboxes; /* block offsets, in the region */
+    _Atomic uint64_t *progress;  /* crash: operations done per worker */
+    bool crash;                  /* half the workers without a cache */
 };
-
-static void *alloc_in_region(struct shalloc *h, size_t size)
-{
-    void *p = shalloc_alloc(h, size);
-
-    if (p == NULL)
-        die_errno(shalloc_error(h));
-    return p;
-}
 
 /* Check the block's pattern, then free it. */
 static void release_checked(struct stress *s, struct tally *t, unsigned char *block)
@@ -131,15 +122,14 @@ static int stress_worker(void *arg, unsigned index)
 static void set_up(struct stress *s, size_t size)
 {
     open_region(&s->region, NULL, size);
-    s->tallies = alloc_in_region(&s->region, MAX_PROCS * sizeof *s->tallies);
-    s->mailboxes = alloc_in_region(&s->region, MAILBOXES * sizeof *s->mailboxes);
+    s->tallies = alloc_or_die(&s->region, MAX_PROCS * sizeof *s->tallies);
+    s->mailboxes = alloc_or_die(&s->region, MAILBOXES * sizeof *s->mailboxes);
     for (unsigned i = 0; i < MAX_PROCS; i++)
         s->tallies[i] = (struct tally){0};
     for (int i = 0; i < MAILBOXES; i++)
         atomic_init(&s->mailboxes[i], 0);
     atomic_store(shalloc_root(&s->region, TALLY_ROOT), shalloc_offset(&s->region, s->tallies));
-    atomic_store(shalloc_root(&s->region, MAILBOX_ROOT),
-                 shalloc_offset(&s->region, s->mailboxes));
+    atomic_store(shalloc_root(&s->region, MAILBOX_ROOT), shalloc_offset(&s->region, s->mailboxes));
 }
 
 /* Free what is still in the mailboxes, then sum the tallies. */
@@ -175,8 +165,9 @@ int run_stress(const struct options *o)
     crew_release(&crew);
     unsigned failed = crew_wait(&crew, CHILD_TIMEOUT_MS);
     struct tally sum = collect(&s, o->procs);
-    printf("%" PRIu64 " blocks verified before free, %" PRIu64 " handed to another process, %" PRIu64
-           " found overwritten; %" PRIu64 " allocations failed (region full)\n",
+    printf("%" PRIu64 " blocks verified before free, %" PRIu64
+           " handed to another process, %" PRIu64 " found overwritten; %" PRIu64
+           " allocations failed (region full)\n",
            sum.verified, sum.handoffs, sum.overlaps, sum.failed_allocs);
     bool ok = report_check(&s.region);
     fact_word("command", "stress");

@@ -25,6 +25,15 @@ void close_region(struct shalloc *h)
         die_errno(shalloc_error(h));
 }
 
+void *alloc_or_die(struct shalloc *h, size_t size)
+{
+    void *p = shalloc_alloc(h, size);
+
+    if (p == NULL)
+        die_errno(shalloc_error(h));
+    return p;
+}
+
 bool report_check(struct shalloc *h)
 {
     struct shalloc_report rep;
@@ -46,9 +55,8 @@ void print_class_table(struct shalloc *h)
     printf("  %6s %6s %8s %8s %8s\n", "class", "spans", "used", "cached", "free");
     for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
         if (st.class[c].spans > 0)
-            printf("  %6u %6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
-                   st.class[c].bytes, st.class[c].spans, st.class[c].used, st.class[c].cached,
-                   st.class[c].free);
+            printf("  %6u %6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n", st.class[c].bytes,
+                   st.class[c].spans, st.class[c].used, st.class[c].cached, st.class[c].free);
     printf("  spans claimed %" PRIu64 " of %" PRIu64 " (%" PRIu64 " lost), bytes in use %" PRIu64
            ", cached %" PRIu64 ", free %" PRIu64 "\n",
            st.spans_claimed, st.span_count, st.spans_lost, st.bytes_used, st.bytes_cached,
