@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "lesson07.h"
 #include "out.h"
+#include "procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +154,20 @@ static unsigned object_mode(const char *name)
     return st.st_mode & 07777;
 }
 
+/* The object's memory is reserved up front (posix_fallocate) and stays
+ * until someone unlinks it: refuse to take more than half of what is
+ * available now. */
+static void check_size_fits(size_t size)
+{
+    uint64_t available = mem_available_bytes();
+
+    if (size > available / 2) {
+        char want[32], have[32];
+        die("SIZE %s: more than half of the %s of memory available now", human_size(size, want),
+            human_size(available, have));
+    }
+}
+
 int run_create(const struct options *o)
 {
     struct shalloc h;
@@ -160,6 +175,7 @@ int run_create(const struct options *o)
     char size_text[32];
 
     heading("create: a named shared allocator region");
+    check_size_fits(o->size);
     create_owned(&h, o->name, o->size);
     shalloc_stats(&h, &st);
     unsigned mode = object_mode(o->name);

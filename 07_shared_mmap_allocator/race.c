@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum bump_kind { RACY, ATOMIC, SHALLOC, KINDS };
-static const char *const kind_names[KINDS] = {"racy", "atomic", "shalloc"};
+enum bump_kind { RACY, RACY_PREEMPTED, ATOMIC, SHALLOC, KINDS };
+static const char *const kind_names[KINDS] = {"racy", "racy_preempted", "atomic", "shalloc"};
 enum { BLOCK = 16, MAX_RACE_ALLOCS = 1000000, PREEMPT_EVERY = 1000 };
 
 /* The source's arena: its offset lives in the shared region itself. */
@@ -42,10 +42,10 @@ struct race {
 /*
  * Two processes collide when they run at the same instant on two CPUs, or
  * when one is preempted between its read and its write.  On a busy machine
- * the first may not happen during a run this short, so once every
- * PREEMPT_EVERY allocations a worker gives up the CPU at the worst moment,
- * as a timer interrupt would at random.  The atomic bump gets the same
- * interruptions: there is no moment at which it can hurt.
+ * the first may not happen during a run this short, so the racy_preempted
+ * run gives up the CPU at the worst moment once every PREEMPT_EVERY
+ * allocations, as a timer interrupt would at random.  The atomic bump gets
+ * the same interruptions: there is no moment at which one can hurt it.
  */
 
 /* "offset += size" as the source writes it, made well defined in C with an
@@ -74,7 +74,8 @@ static char *block_at_offset(struct race *r, uint64_t off)
 static uint64_t take_block(struct race *r, bool preempt)
 {
     switch (r->kind) {
-    case RACY: return racy_bump(r->arena, BLOCK, preempt);
+    case RACY: return racy_bump(r->arena, BLOCK, false);
+    case RACY_PREEMPTED: return racy_bump(r->arena, BLOCK, preempt);
     case ATOMIC: return atomic_bump(r->arena, BLOCK, preempt);
     default: {
         void *p = shalloc_alloc(&r->region, BLOCK);
@@ -229,6 +230,7 @@ int run_race(const struct options *o)
            "same offset. fetch-add does both in one indivisible step.\n");
     fact_word("command", "race");
     fact_uint("racy_overlaps", overlaps[RACY]);
+    fact_uint("preempted_overlaps", overlaps[RACY_PREEMPTED]);
     fact_uint("atomic_overlaps", overlaps[ATOMIC]);
     fact_uint("shalloc_overlaps", overlaps[SHALLOC]);
     fact_word("check", ok ? "ok" : "fail");

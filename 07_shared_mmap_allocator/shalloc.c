@@ -303,11 +303,11 @@ void *shalloc_alloc(struct shalloc *h, size_t size)
 /* The block header of a payload pointer, or a panic if it is not one. */
 static struct block *live_block(const struct shalloc *h, const void *p, uint32_t *tag)
 {
-    uint64_t off = (uint64_t)((const char *)p - h->base);
+    uint64_t off = offset_in(h, p) - BLOCK_HEADER; /* of its header */
     struct block *b;
 
-    if ((const char *)p < h->base || off < h->data_off + BLOCK_HEADER || off >= h->data_end ||
-        off % 16 != 0)
+    /* One unsigned compare: a pointer below the spans wraps to a huge value. */
+    if (off - h->data_off >= h->data_end - h->data_off || off % 16 != 0)
         shalloc_panic("free of a pointer outside the region's blocks", p);
     b = (struct block *)p - 1;
     *tag = atomic_load_explicit(&b->tag, memory_order_relaxed);
@@ -329,14 +329,14 @@ static void free_slow(struct shalloc *h, struct block *b, unsigned cls)
 {
     if (!slot_current(h) && !bind_slot(h)) {
         lock_region(h); /* no slot to cache in: straight to the region list */
-        push_free_locked(h, shalloc_offset(h, b), cls);
+        push_free_locked(h, offset_in(h, b), cls);
         unlock_region(h);
         return;
     }
     struct cache *k = &h->slot->cache[cls];
     atomic_store_explicit(&b->tag, make_tag(KIND_CACHED, cls, h->slot_no), memory_order_relaxed);
     b->next = k->head;
-    k->head = shalloc_offset(h, b);
+    k->head = offset_in(h, b);
     k->count++;
     count_op(&h->slot->frees);
     if (k->count > h->cache_max[cls]) {
@@ -367,7 +367,7 @@ void shalloc_free(struct shalloc *h, void *p)
      * dead slot and is reclaimed; never on a list and in use at once. */
     atomic_store_explicit(&b->tag, make_tag(KIND_CACHED, cls, h->slot_no), memory_order_relaxed);
     b->next = k->head;
-    k->head = shalloc_offset(h, b);
+    k->head = offset_in(h, b);
     k->count++;
     count_op(&h->slot->frees);
 }

@@ -180,6 +180,11 @@ static inline struct block *block_at(const struct shalloc *h, uint64_t offset)
 {
     return (struct block *)(void *)(h->base + offset);
 }
+/* Where p is, counted from the region's base (p inside the region). */
+static inline uint64_t offset_in(const struct shalloc *h, const void *p)
+{
+    return (uint64_t)((const char *)p - h->base);
+}
 /* Spans claimed so far (the bump may have run past the last span). */
 static inline uint64_t spans_claimed(const struct shalloc *h)
 {

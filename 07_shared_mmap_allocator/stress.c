@@ -296,7 +296,8 @@ int run_crash(const struct options *o)
     uint64_t holder_repairs = kill_lock_holder(&s.region);
 
     subheading("workers killed in the middle of alloc, free, flush and refill");
-    printf("odd workers run without a cache, so most of their time is spent holding the lock\n");
+    printf("odd workers run without a cache: each of their operations takes the region lock,\n"
+           "so some kills land while it is held (lock_repairs counts them)\n");
     for (unsigned round = 0; kills < o->kills && round < 3 * o->kills; round++)
         kills += kill_one(&s, o->procs, &rng); /* a victim may finish before the kill lands */
     unsigned dead = shalloc_recover(&s.region);

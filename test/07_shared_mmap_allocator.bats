@@ -40,16 +40,19 @@ assert_line_matches() {
 @test "the racy bump's overlaps are counted; fetch-add and shalloc hand out none" {
   run_prog $P race
   assert_success
-  assert_fact overlaps -ge 0 bump=racy
-  assert_fact overwritten -eq "$(fact overlaps bump=racy)" bump=racy
-  assert_fact lost_updates -ge 0 bump=racy
+  for racy in racy racy_preempted; do
+    assert_fact overlaps -ge 0 bump=$racy
+    assert_fact overwritten -eq "$(fact overlaps bump=$racy)" bump=$racy
+    assert_fact lost_updates -ge 0 bump=$racy
+  done
   assert_fact overlaps -eq 0 bump=atomic
   assert_fact lost_updates -eq 0 bump=atomic
   assert_fact overlaps -eq 0 bump=shalloc
   assert_fact overwritten -eq 0 bump=shalloc
   assert_fact atomic_overlaps -eq 0 command=race
   assert_fact check == ok command=race
-  echo "racy overlaps: $(fact racy_overlaps command=race)" >&3
+  echo "# racy overlaps: $(fact racy_overlaps command=race)," \
+    "preempted: $(fact preempted_overlaps command=race)" >&3
 }
 
 @test "race with three processes: still no overlap without the race" {
@@ -149,6 +152,13 @@ assert_line_matches() {
     assert_usage_error "SIZE"
   done
   [[ ! -e $SHM/$(name size) ]] || fail "nothing was created"
+}
+
+@test "a size over half the available memory is refused before anything is created" {
+  avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+  run_prog $P create "$(name huge)" $((avail_kib))K
+  assert_runtime_error "available"
+  [[ ! -e $SHM/$(name huge) ]] || fail "nothing was created"
 }
 
 @test "attach and unlink of a missing object fail with ENOENT" {
