@@ -147,14 +147,25 @@ int main(int argc, char *argv[])
     while ((opt = getopt_long(argc, argv, ":p:n:s:k:h", long_options, NULL)) != -1) {
         switch (opt) {
         case 'p':
-            o.procs = (unsigned)opt_uint("--procs", optarg, 1, MAX_PROCS), given |= OPT_PROCS;
+            o.procs = (unsigned)opt_uint("--procs", optarg, 1, MAX_PROCS);
+            given |= OPT_PROCS;
             break;
-        case 'n': o.ops = opt_uint("--ops", optarg, 1, 1000000000), given |= OPT_OPS; break;
-        case 's': o.seed = opt_uint("--seed", optarg, 0, UINT64_MAX), given |= OPT_SEED; break;
+        case 'n':
+            o.ops = opt_uint("--ops", optarg, 1, 1000000000);
+            given |= OPT_OPS;
+            break;
+        case 's':
+            o.seed = opt_uint("--seed", optarg, 0, UINT64_MAX);
+            given |= OPT_SEED;
+            break;
         case 'k':
-            o.kills = (unsigned)opt_uint("--kills", optarg, 1, 1000), given |= OPT_KILLS;
+            o.kills = (unsigned)opt_uint("--kills", optarg, 1, 1000);
+            given |= OPT_KILLS;
             break;
-        case 'H': o.hold = true, given |= OPT_HOLD; break;
+        case 'H':
+            o.hold = true;
+            given |= OPT_HOLD;
+            break;
         case 'h': usage(); return 0;
         default: bad_option(opt, argv);
         }

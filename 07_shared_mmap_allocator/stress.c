@@ -24,8 +24,6 @@
 enum {
     HELD_BLOCKS = 256, /* blocks a worker holds at most */
     MAILBOXES = 64,    /* offsets in transit between processes */
-    TALLY_ROOT = 1,
-    MAILBOX_ROOT = 2,
 };
 
 /* What one worker counted; kept in the region. */
@@ -118,7 +116,7 @@ static int stress_worker(void *arg, unsigned index)
     return 0;
 }
 
-/* Region, tallies and mailboxes, found again through roots. */
+/* The region, and the tallies and mailboxes the workers share in it. */
 static void set_up(struct stress *s, size_t size)
 {
     open_region(&s->region, NULL, size);
@@ -128,8 +126,6 @@ static void set_up(struct stress *s, size_t size)
         s->tallies[i] = (struct tally){0};
     for (int i = 0; i < MAILBOXES; i++)
         atomic_init(&s->mailboxes[i], 0);
-    atomic_store(shalloc_root(&s->region, TALLY_ROOT), shalloc_offset(&s->region, s->tallies));
-    atomic_store(shalloc_root(&s->region, MAILBOX_ROOT), shalloc_offset(&s->region, s->mailboxes));
 }
 
 /* Free what is still in the mailboxes, then sum the tallies. */
@@ -177,6 +173,7 @@ int run_stress(const struct options *o)
     fact_uint("overlaps", sum.overlaps);
     fact_word("check", ok ? "ok" : "fail");
     facts_end();
+    fact_word("command", "stress");
     fact_uint("handoffs", sum.handoffs);
     fact_uint("failed_allocs", sum.failed_allocs);
     fact_uint("failed_procs", failed);

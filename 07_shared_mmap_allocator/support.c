@@ -4,6 +4,7 @@
  * the fill pattern that detects overlapping blocks.
  */
 #include "cli.h"
+#include "clock.h"
 #include "lesson07.h"
 #include "out.h"
 
@@ -91,7 +92,7 @@ void crew_start(struct crew *c, unsigned n, int (*body)(void *ctx, unsigned inde
     c->body = body;
     c->ctx = ctx;
     gate_init(&c->gate);
-    c->started_ns = 0;
+    c->started_ns = now_ns();
     for (unsigned i = 0; i < n; i++) {
         c->index = i; /* the child's copy keeps its own index */
         c->pid[i] = child_start(crew_member, c);
