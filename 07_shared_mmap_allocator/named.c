@@ -35,6 +35,9 @@ static struct {
     bool installed;                  /* handlers and atexit are in place */
 } cleanup;
 
+/* The signals whose default action ends the process (SIGKILL cannot be caught). */
+static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+
 static void remove_owned_name(void)
 {
     if (cleanup.armed && getpid() == cleanup.owner) {
@@ -53,13 +56,12 @@ static void on_fatal_signal(int sig)
 static void install_cleanup(void)
 {
     struct sigaction sa = {.sa_handler = on_fatal_signal, .sa_flags = SA_RESETHAND};
-    static const int signals[] = {SIGINT, SIGTERM, SIGHUP};
 
     if (cleanup.installed)
         return;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
-        if (sigaction(signals[i], &sa, NULL) != 0)
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+        if (sigaction(fatal_signals[i], &sa, NULL) != 0)
             die_errno("sigaction");
     if (atexit(remove_owned_name) != 0)
         die("atexit failed");
@@ -74,9 +76,8 @@ static void create_owned(struct shalloc *h, const char *name, size_t size)
 
     install_cleanup();
     sigemptyset(&fatal);
-    sigaddset(&fatal, SIGINT);
-    sigaddset(&fatal, SIGTERM);
-    sigaddset(&fatal, SIGHUP);
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+        sigaddset(&fatal, fatal_signals[i]);
     if (sigprocmask(SIG_BLOCK, &fatal, &old) != 0)
         die_errno("sigprocmask");
     open_region(h, name, size);
