@@ -40,7 +40,7 @@ struct command {
 
 static const struct command commands[] = {
     {"demo", run_demo, 0, 0, 0, 0},
-    {"race", run_race, 0, OPT_PROCS | OPT_OPS, 2, 100000},
+    {"race", run_race, 0, OPT_PROCS | OPT_OPS, 2, 100000}, /* the parent counts */
     {"freelist", run_freelist, 0, 0, 0, 0},
     {"map", run_map, 0, OPT_PROCS | OPT_OPS | OPT_SEED, 3, 3000},
     {"create", run_create, 2, 0, 0, 0},
@@ -79,7 +79,8 @@ static void usage(void)
            "  bench              the vault's alloc/free workload, against glibc malloc\n"
            "\n"
            "Options:\n"
-           "  -p, --procs P      worker processes (race, map, crash, stress, bench; 1 to %d)\n"
+           "  -p, --procs P      processes at work (race: the parent and P-1 children;\n"
+           "                     map, crash, stress, bench: P children; 1 to %d)\n"
            "  -n, --ops N        operations per worker (race: allocations)\n"
            "  -s, --seed S       random seed (map, crash, stress, bench)\n"
            "  -k, --kills K      processes crash kills (1 to 1000, default 12)\n"
