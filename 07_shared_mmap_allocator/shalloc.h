@@ -87,11 +87,12 @@ struct shalloc_stats {
     uint64_t spans_lost;      /* claimed, never formatted (see the top of this file) */
     uint64_t blocks_free, blocks_cached, blocks_used;
     uint64_t bytes_free, bytes_cached, bytes_used; /* payload bytes */
-    uint64_t allocs, frees;                        /* operations, all processes so far */
+    uint64_t allocs, frees;    /* operations so far, all processes (one off per crash at most) */
     uint64_t repairs;          /* lock found with a dead owner (EOWNERDEAD) and repaired */
+    uint64_t lock_timeouts;    /* waits for the lock that timed out and looked again */
     uint64_t slots_reclaimed;  /* slots taken back from dead processes */
     uint64_t blocks_reclaimed; /* free blocks found in their caches */
-    unsigned slots_live;       /* slots held by live processes */
+    unsigned slots_live;       /* slots in use (some owners may have died, not yet reclaimed) */
     struct {
         uint32_t bytes;                     /* class size */
         uint64_t spans, free, cached, used; /* blocks by state */

@@ -124,6 +124,7 @@ struct region {
     _Alignas(64) uint64_t free_head[SHALLOC_CLASSES]; /* region-wide free lists */
     uint64_t free_count[SHALLOC_CLASSES];
     uint64_t repairs;          /* EOWNERDEAD on lock, repaired */
+    uint64_t lock_timeouts;    /* waits for lock that ran out (see wait_for_lock) */
     uint64_t slots_reclaimed;  /* slots of dead processes taken back */
     uint64_t blocks_reclaimed; /* blocks found in their caches */
     uint64_t retired_allocs;   /* counters of slots given up */

@@ -19,7 +19,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+enum { LOCK_RETRY_NS = 20000000 }; /* 20 ms: far longer than any normal hold */
 
 void shalloc_panic(const char *what, const void *where)
 {
@@ -108,11 +111,43 @@ static void rebuild_free_lists_locked(struct shalloc *h)
     for_each_block(h, push_if_free, NULL);
 }
 
+/*
+ * Wait for the lock, but never for ever.  A waiter can miss its wake-up:
+ * if the process releasing the lock is killed after clearing the lock word
+ * and before waking a waiter, and a third process takes the lock in that
+ * instant, nobody will wake the sleeper (the kernel's clean-up of the dead
+ * process wakes a waiter only if the lock is still free by then).  So
+ * sleep with a deadline and look again; returns the timeouts it took.
+ */
+static unsigned wait_for_lock(pthread_mutex_t *lock, int *err)
+{
+    unsigned timeouts = 0;
+    struct timespec deadline;
+
+    if ((*err = pthread_mutex_trylock(lock)) != EBUSY)
+        return 0; /* the common case: free, no clock to read */
+    for (;;) {
+        clock_gettime(CLOCK_REALTIME, &deadline); /* what timedlock measures against */
+        deadline.tv_nsec += LOCK_RETRY_NS;
+        if (deadline.tv_nsec >= 1000000000) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000;
+        }
+        *err = pthread_mutex_timedlock(lock, &deadline);
+        if (*err != ETIMEDOUT)
+            return timeouts;
+        timeouts++;
+    }
+}
+
 void lock_region(struct shalloc *h)
 {
     struct region *r = region_of(h);
-    int err = pthread_mutex_lock(&r->lock);
+    int err;
+    unsigned timeouts = wait_for_lock(&r->lock, &err);
 
+    if (err == 0 || err == EOWNERDEAD)
+        r->lock_timeouts += timeouts;
     if (err == EOWNERDEAD) {
         rebuild_free_lists_locked(h);
         reclaim_dead_slots_locked(h);
@@ -440,6 +475,7 @@ void shalloc_stats(struct shalloc *h, struct shalloc_stats *st)
         st->slots_live += atomic_load_explicit(&slot->pid, memory_order_relaxed) != 0;
     }
     st->repairs = r->repairs;
+    st->lock_timeouts = r->lock_timeouts;
     st->slots_reclaimed = r->slots_reclaimed;
     st->blocks_reclaimed = r->blocks_reclaimed;
 }

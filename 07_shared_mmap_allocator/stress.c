@@ -307,9 +307,10 @@ int run_crash(const struct options *o)
            "refers to them; here nobody does, so they are freed now): %" PRIu64 "\n"
            "spans lost between a claim and its formatting: %" PRIu64 "\n"
            "lock repairs: %" PRIu64 " (1 from the holder killed on purpose), dead slots "
-           "reclaimed: %" PRIu64 ", cached blocks they held: %" PRIu64 "\n",
-           kills, dead, j.freed, st.spans_lost, st.repairs, st.slots_reclaimed,
-           st.blocks_reclaimed);
+           "reclaimed: %" PRIu64 ", cached blocks they held: %" PRIu64 "\n"
+           "waits for the lock that timed out and looked again: %" PRIu64 "\n",
+           kills, dead, j.freed, st.spans_lost, st.repairs, st.slots_reclaimed, st.blocks_reclaimed,
+           st.lock_timeouts);
     bool ok = report_check(&s.region) && st.blocks_used == 0;
     unmap_shared((void *)s.progress, MAX_PROCS * sizeof *s.progress);
     fact_word("command", "crash");
@@ -321,6 +322,7 @@ int run_crash(const struct options *o)
     fact_uint("leaked_blocks", j.freed);
     fact_uint("leak_bound", (uint64_t)kills * (HELD_BLOCKS + 2)); /* held, plus one in each hand */
     fact_uint("lost_spans", st.spans_lost);
+    fact_uint("lock_timeouts", st.lock_timeouts);
     fact_uint("verified", sum.verified);
     fact_uint("overlaps", sum.overlaps);
     fact_uint("kills", kills);
