@@ -61,7 +61,7 @@ static void init_library(void)
         lib.cache_max[c] = 2 * blocks_per_span(c);
 }
 
-void init_handle(struct shalloc *h)
+void shalloc_init_handle(struct shalloc *h)
 {
     pthread_once(&lib.once, init_library);
     memset(h, 0, sizeof *h);
@@ -86,9 +86,9 @@ static inline void count_op(_Atomic uint64_t *counter)
  * EOWNERDEAD; its cached blocks go back to the region lists first. */
 static void take_dead_slot(struct shalloc *h, unsigned s)
 {
-    lock_region(h);
-    reclaim_slot_locked(h, s);
-    unlock_region(h);
+    shalloc_lock_region(h);
+    shalloc_reclaim_slot_locked(h, s);
+    shalloc_unlock_region(h);
     pthread_mutex_consistent(&slot_at(h, s)->lock);
 }
 
@@ -145,10 +145,10 @@ void shalloc_flush(struct shalloc *h)
 {
     if (h->slot == NULL || !slot_current(h))
         return;
-    lock_region(h);
+    shalloc_lock_region(h);
     for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
         flush_cache_locked(h, c, 0);
-    unlock_region(h);
+    shalloc_unlock_region(h);
 }
 
 /* Flush the cache, hand the counters to the header, free the slot. */
@@ -156,17 +156,17 @@ static void release_slot(struct shalloc *h)
 {
     struct shalloc_slot *slot = h->slot;
 
-    lock_region(h);
+    shalloc_lock_region(h);
     for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
         flush_cache_locked(h, c, 0);
-    retire_slot_locked(h, h->slot_no);
-    unlock_region(h);
+    shalloc_retire_slot_locked(h, h->slot_no);
+    shalloc_unlock_region(h);
     pthread_mutex_unlock(&slot->lock);
     h->slot = NULL;
     h->epoch = 0;
 }
 
-void leave_slot(struct shalloc *h)
+void shalloc_leave_slot(struct shalloc *h)
 {
     if (h->slot != NULL && slot_current(h))
         release_slot(h);
@@ -190,7 +190,7 @@ static bool refill_cache(struct shalloc *h, unsigned cls)
     uint32_t want = h->cache_max[cls] / 4 + 1, got = 0;
     uint64_t first, last = 0;
 
-    lock_region(h);
+    shalloc_lock_region(h);
     first = r->free_head[cls];
     for (uint64_t off = first; off != 0 && got < want; off = block_at(h, off)->next, got++) {
         atomic_store_explicit(&block_at(h, off)->tag, make_tag(KIND_CACHED, cls, h->slot_no),
@@ -204,7 +204,7 @@ static bool refill_cache(struct shalloc *h, unsigned cls)
         k->head = first;
         k->count += got;
     }
-    unlock_region(h);
+    shalloc_unlock_region(h);
     return got > 0;
 }
 
@@ -240,11 +240,11 @@ static bool reclaim_dead(struct shalloc *h)
 {
     uint64_t before;
 
-    lock_region(h);
+    shalloc_lock_region(h);
     before = region_of(h)->blocks_reclaimed;
-    reclaim_dead_slots_locked(h);
+    shalloc_reclaim_dead_slots_locked(h);
     bool found = region_of(h)->blocks_reclaimed != before;
-    unlock_region(h);
+    shalloc_unlock_region(h);
     return found;
 }
 
@@ -282,9 +282,9 @@ static void *alloc_slow(struct shalloc *h, size_t size)
     }
     void *p = take_block(h, k, cls);
     if (k->count > h->cache_max[cls]) {
-        lock_region(h);
+        shalloc_lock_region(h);
         flush_cache_locked(h, cls, h->cache_max[cls] / 2);
-        unlock_region(h);
+        shalloc_unlock_region(h);
     }
     return p;
 }
@@ -328,9 +328,9 @@ size_t shalloc_block_size(const struct shalloc *h, const void *block)
 static void free_slow(struct shalloc *h, struct block *b, unsigned cls)
 {
     if (!slot_current(h) && !bind_slot(h)) {
-        lock_region(h); /* no slot to cache in: straight to the region list */
-        push_free_locked(h, offset_in(h, b), cls);
-        unlock_region(h);
+        shalloc_lock_region(h); /* no slot to cache in: straight to the region list */
+        shalloc_push_free_locked(h, offset_in(h, b), cls);
+        shalloc_unlock_region(h);
         return;
     }
     struct cache *k = &h->slot->cache[cls];
@@ -340,9 +340,9 @@ static void free_slow(struct shalloc *h, struct block *b, unsigned cls)
     k->count++;
     count_op(&h->slot->frees);
     if (k->count > h->cache_max[cls]) {
-        lock_region(h);
+        shalloc_lock_region(h);
         flush_cache_locked(h, cls, h->cache_max[cls] / 2);
-        unlock_region(h);
+        shalloc_unlock_region(h);
     }
 }
 

@@ -205,25 +205,25 @@ static inline int set_error(struct shalloc *h, int err, const char *why)
     return -1;
 }
 /* Empty a handle and give it the default cache limits. */
-void init_handle(struct shalloc *h);
+void shalloc_init_handle(struct shalloc *h);
 /* If this process holds a slot through h: flush its cache and free it. */
-void leave_slot(struct shalloc *h);
+void shalloc_leave_slot(struct shalloc *h);
 
 /* Take the region lock; if its holder died, repair the lists first. */
-void lock_region(struct shalloc *h);
-void unlock_region(struct shalloc *h);
+void shalloc_lock_region(struct shalloc *h);
+void shalloc_unlock_region(struct shalloc *h);
 /* Region lock held, slot s's lock held by us after its owner died: give
  * its cached blocks to the region lists and empty it.  Returns blocks. */
-uint64_t reclaim_slot_locked(struct shalloc *h, unsigned s);
+uint64_t shalloc_reclaim_slot_locked(struct shalloc *h, unsigned s);
 /* Region lock held: hand a slot's counters to the header, empty its
  * caches (their blocks must already be elsewhere) and mark it free. */
-void retire_slot_locked(struct shalloc *h, unsigned s);
+void shalloc_retire_slot_locked(struct shalloc *h, unsigned s);
 /* Region lock held: reclaim every slot whose owner died. */
-unsigned reclaim_dead_slots_locked(struct shalloc *h);
+unsigned shalloc_reclaim_dead_slots_locked(struct shalloc *h);
 /* Push one block on the region free list of its class (lock held). */
-void push_free_locked(struct shalloc *h, uint64_t offset, unsigned cls);
+void shalloc_push_free_locked(struct shalloc *h, uint64_t offset, unsigned cls);
 /* NULL if the mapped region's header is ours and matches its size, or why not. */
-const char *region_problem(const struct shalloc *h);
+const char *shalloc_region_problem(const struct shalloc *h);
 /* Write a diagnostic to stderr and abort (corruption, misuse). */
 _Noreturn void shalloc_panic(const char *what, const void *where);
 

@@ -170,7 +170,7 @@ int shalloc_create(struct shalloc *h, const char *name, size_t size)
     char path[SHALLOC_NAME_MAX + 2];
     void *base;
 
-    init_handle(h);
+    shalloc_init_handle(h);
     if (size < shalloc_min_size() || size > shalloc_max_size())
         return set_error(h, EINVAL, "region size out of range");
     if (name == NULL) {
@@ -196,7 +196,7 @@ int shalloc_create(struct shalloc *h, const char *name, size_t size)
     return 0;
 }
 
-const char *region_problem(const struct shalloc *h)
+const char *shalloc_region_problem(const struct shalloc *h)
 {
     const struct region *r = region_of(h);
     uint64_t data_offset, spans = spans_for(h->size, &data_offset);
@@ -245,10 +245,10 @@ int shalloc_attach(struct shalloc *h, const char *name)
 {
     char path[SHALLOC_NAME_MAX + 2];
 
-    init_handle(h);
+    shalloc_init_handle(h);
     if (!object_path(h, name, path) || map_object(h, path) != 0)
         return -1;
-    const char *why = region_problem(h);
+    const char *why = shalloc_region_problem(h);
     if (why != NULL) {
         munmap(h->base, h->size);
         h->base = NULL;
@@ -292,7 +292,7 @@ _Atomic uint64_t *shalloc_root(struct shalloc *h, unsigned index)
 
 int shalloc_detach(struct shalloc *h)
 {
-    leave_slot(h);
+    shalloc_leave_slot(h);
     if (munmap(h->base, h->size) != 0)
         return set_error(h, errno, "munmap");
     h->base = NULL;
@@ -301,10 +301,10 @@ int shalloc_detach(struct shalloc *h)
 
 void shalloc_lock(struct shalloc *h)
 {
-    lock_region(h);
+    shalloc_lock_region(h);
 }
 
 void shalloc_unlock(struct shalloc *h)
 {
-    unlock_region(h);
+    shalloc_unlock_region(h);
 }

@@ -97,7 +97,7 @@ static void for_each_block(struct shalloc *h, block_fn *fn, void *ctx)
 
 /* ---- the lock and repairs -------------------------------------------- */
 
-void push_free_locked(struct shalloc *h, uint64_t off, unsigned cls)
+void shalloc_push_free_locked(struct shalloc *h, uint64_t off, unsigned cls)
 {
     struct region *r = region_of(h);
     struct block *b = block_at(h, off);
@@ -112,7 +112,7 @@ static void push_if_free(struct shalloc *h, uint64_t off, struct block *b, unsig
 {
     (void)ctx;
     if (tag_kind(atomic_load_explicit(&b->tag, memory_order_relaxed)) == KIND_FREE)
-        push_free_locked(h, off, cls);
+        shalloc_push_free_locked(h, off, cls);
 }
 
 /* The lock's previous holder died somewhere in a list operation: forget
@@ -159,7 +159,7 @@ static unsigned wait_for_lock(pthread_mutex_t *lock, int *err)
     return timeouts; /* free (or its owner dead): no clock read, no sleep */
 }
 
-void lock_region(struct shalloc *h)
+void shalloc_lock_region(struct shalloc *h)
 {
     struct region *r = region_of(h);
     int err;
@@ -169,7 +169,7 @@ void lock_region(struct shalloc *h)
         r->lock_timeouts += timeouts;
     if (err == EOWNERDEAD) {
         rebuild_free_lists_locked(h);
-        reclaim_dead_slots_locked(h);
+        shalloc_reclaim_dead_slots_locked(h);
         r->repairs++;
         pthread_mutex_consistent(&r->lock); /* or the next unlock makes it unusable */
     } else if (err != 0) {
@@ -177,7 +177,7 @@ void lock_region(struct shalloc *h)
     }
 }
 
-void unlock_region(struct shalloc *h)
+void shalloc_unlock_region(struct shalloc *h)
 {
     pthread_mutex_unlock(&region_of(h)->lock);
 }
@@ -194,12 +194,12 @@ static void free_if_cached_by(struct shalloc *h, uint64_t off, struct block *b, 
     uint32_t tag = atomic_load_explicit(&b->tag, memory_order_relaxed);
 
     if (tag_kind(tag) == KIND_CACHED && tag_slot(tag) == rc->slot) {
-        push_free_locked(h, off, cls);
+        shalloc_push_free_locked(h, off, cls);
         rc->blocks++;
     }
 }
 
-void retire_slot_locked(struct shalloc *h, unsigned s)
+void shalloc_retire_slot_locked(struct shalloc *h, unsigned s)
 {
     struct region *r = region_of(h);
     struct shalloc_slot *slot = slot_at(h, s);
@@ -214,13 +214,13 @@ void retire_slot_locked(struct shalloc *h, unsigned s)
 
 /* The tags, not the dead slot's lists, say which blocks it cached: it may
  * have died between a tag store and a link store. */
-uint64_t reclaim_slot_locked(struct shalloc *h, unsigned s)
+uint64_t shalloc_reclaim_slot_locked(struct shalloc *h, unsigned s)
 {
     struct region *r = region_of(h);
     struct reclaim rc = {s, 0};
 
     for_each_block(h, free_if_cached_by, &rc);
-    retire_slot_locked(h, s);
+    shalloc_retire_slot_locked(h, s);
     r->slots_reclaimed++;
     r->blocks_reclaimed += rc.blocks;
     return rc.blocks;
@@ -228,7 +228,7 @@ uint64_t reclaim_slot_locked(struct shalloc *h, unsigned s)
 
 /* trylock never waits, so this cannot deadlock against a process that
  * holds its slot and wants the region lock. */
-unsigned reclaim_dead_slots_locked(struct shalloc *h)
+unsigned shalloc_reclaim_dead_slots_locked(struct shalloc *h)
 {
     unsigned reclaimed = 0;
 
@@ -236,7 +236,7 @@ unsigned reclaim_dead_slots_locked(struct shalloc *h)
         pthread_mutex_t *lock = &slot_at(h, s)->lock;
         int err = pthread_mutex_trylock(lock);
         if (err == EOWNERDEAD) {
-            reclaim_slot_locked(h, s);
+            shalloc_reclaim_slot_locked(h, s);
             pthread_mutex_consistent(lock);
             reclaimed++;
         } else if (err != 0) {
@@ -249,9 +249,9 @@ unsigned reclaim_dead_slots_locked(struct shalloc *h)
 
 unsigned shalloc_recover(struct shalloc *h)
 {
-    lock_region(h);
-    unsigned n = reclaim_dead_slots_locked(h);
-    unlock_region(h);
+    shalloc_lock_region(h);
+    unsigned n = shalloc_reclaim_dead_slots_locked(h);
+    shalloc_unlock_region(h);
     return n;
 }
 
@@ -412,9 +412,9 @@ bool shalloc_check(struct shalloc *h, struct shalloc_report *rep)
     memset(&c, 0, sizeof c);
     memset(rep, 0, sizeof *rep);
     rep->ok = true;
-    lock_region(h);
-    rep->slots_reclaimed = reclaim_dead_slots_locked(h);
-    if ((why = region_problem(h)) != NULL) {
+    shalloc_lock_region(h);
+    rep->slots_reclaimed = shalloc_reclaim_dead_slots_locked(h);
+    if ((why = shalloc_region_problem(h)) != NULL) {
         struct text t = {rep->problem, sizeof rep->problem, 0};
         put(&t, "R1: ");
         put(&t, why);
@@ -428,7 +428,7 @@ bool shalloc_check(struct shalloc *h, struct shalloc_report *rep)
         else
             check_lists(h, &c, rep);
     }
-    unlock_region(h);
+    shalloc_unlock_region(h);
     return rep->ok;
 }
 
