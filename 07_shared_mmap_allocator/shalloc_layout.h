@@ -224,6 +224,14 @@ unsigned shalloc_reclaim_dead_slots_locked(struct shalloc *h);
 void shalloc_push_free_locked(struct shalloc *h, uint64_t offset, unsigned cls);
 /* NULL if the mapped region's header is ours and matches its size, or why not. */
 const char *shalloc_region_problem(const struct shalloc *h);
+/* A visit to one block of a walk: off is the block's header. */
+typedef void block_fn(struct shalloc *h, uint64_t off, struct block *b, unsigned cls, void *ctx);
+/* The class of a claimed span, or -1 if it was never formatted. */
+int shalloc_span_class(const struct shalloc *h, uint64_t span);
+/* Call fn for every block of one formatted span, or of all of them. */
+void shalloc_for_each_block_in_span(struct shalloc *h, uint64_t span, unsigned cls, block_fn *fn,
+                                    void *ctx);
+void shalloc_for_each_block(struct shalloc *h, block_fn *fn, void *ctx);
 /* Write a diagnostic to stderr and abort (corruption, misuse). */
 _Noreturn void shalloc_panic(const char *what, const void *where);
 
