@@ -1,6 +1,6 @@
 /*
  * shalloc_layout.h - the bytes of a shared allocator region.  Private to
- * the library (shalloc.c, shalloc_repair.c); programs use shalloc.h.
+ * the library (shalloc*.c); programs use shalloc.h.
  *
  *  offset                 +------------------------------------------+
  *  0                      | header (one 4 KiB page)                  |
