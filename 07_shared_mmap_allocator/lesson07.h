@@ -1,0 +1,103 @@
+/*
+ * lesson07.h - what the files of the lesson program share: the options,
+ * one function per command, and the helpers several commands use.
+ */
+#ifndef LESSON07_H
+#define LESSON07_H
+
+#include "child.h"
+#include "shalloc.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { MAX_PROCS = 32, CHILD_TIMEOUT_MS = 30000 };
+
+/* The command line, parsed. */
+struct options {
+    unsigned procs;       /* --procs: worker processes */
+    uint64_t ops;         /* --ops: operations per worker */
+    uint64_t seed;        /* --seed */
+    unsigned kills;       /* --kills: processes crash kills */
+    bool hold;            /* --hold: share keeps its region until Enter */
+    const char *name;     /* create, attach, unlink: the object's name */
+    size_t size;          /* create: region size */
+    unsigned generations; /* generations N */
+};
+
+/* One function per command; each returns the exit status. */
+int run_demo(const struct options *o);
+int run_freelist(const struct options *o);
+int run_generations(const struct options *o);
+int run_dontfork(const struct options *o);
+int run_race(const struct options *o);
+int run_map(const struct options *o);
+int run_create(const struct options *o);
+int run_attach(const struct options *o);
+int run_unlink(const struct options *o);
+int run_share(const struct options *o);
+int run_stress(const struct options *o);
+int run_crash(const struct options *o);
+int run_bench(const struct options *o);
+
+/* Create a region (name NULL: anonymous) or die with the library's reason. */
+void open_region(struct shalloc *h, const char *name, size_t size);
+/* Detach, or die. */
+void close_region(struct shalloc *h);
+/* shalloc_alloc, or die with the library's reason (the region is full). */
+void *alloc_or_die(struct shalloc *h, size_t size);
+/* Run the checker and say what it found; true if every invariant holds. */
+bool report_check(struct shalloc *h);
+/* A table of the size classes in use: spans and blocks by state. */
+void print_class_table(struct shalloc *h);
+
+/*
+ * A crew: n children started at once, each running body(ctx, index) after
+ * a start gate, so that they really run at the same time.
+ */
+struct crew {
+    struct gate gate;
+    unsigned n;
+    pid_t pid[MAX_PROCS];
+    uint64_t started_ns;
+    int (*body)(void *ctx, unsigned index);
+    void *ctx;
+    unsigned index; /* in a child: which one it is */
+};
+/* Fork n children; each waits at the gate. */
+void crew_start(struct crew *c, unsigned n, int (*body)(void *ctx, unsigned index), void *ctx);
+/* Open the gate: all start now. */
+void crew_release(struct crew *c);
+/* Reap every child (killing any still running at the deadline); returns how
+ * many did not exit with status 0, and says which. */
+unsigned crew_wait(struct crew *c, int timeout_ms);
+
+/* A stamp names a block's owner, its size (8 to 4096) and a sequence
+ * number; the block is filled with a pattern derived from it. */
+static inline uint64_t make_stamp(unsigned owner, size_t size, uint32_t seq)
+{
+    return (uint64_t)owner << 48 | (uint64_t)size << 32 | seq;
+}
+static inline size_t stamp_size(uint64_t stamp)
+{
+    return (size_t)(stamp >> 32) & 0xffff;
+}
+void pattern_fill(unsigned char *block, uint64_t stamp);
+/* True if the block still holds the whole pattern of the stamp it starts with. */
+bool pattern_intact(const unsigned char *block, uint64_t *stamp);
+/* A list kept in the region: every entry starts with this link, and the
+ * list's head is a root.  Offsets, not pointers, so that any process can
+ * follow it wherever it maps the region. */
+struct list_link {
+    _Atomic uint64_t next; /* offset of the next entry, 0 at the end */
+};
+/* Append entry (which starts with a list_link) at the end of the list in
+ * root: a compare-and-swap of the 0 that ends it, so appenders may race. */
+void list_append(struct shalloc *h, unsigned root, struct list_link *entry);
+
+/* Map n bytes of anonymous shared memory for results children write. */
+void *map_shared(size_t n);
+void unmap_shared(void *p, size_t n);
+
+#endif

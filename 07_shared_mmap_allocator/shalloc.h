@@ -1,0 +1,175 @@
+/*
+ * shalloc.h - an allocator whose every byte of state lives in one shared
+ * memory region, usable at once by related (fork) and unrelated (shm_open)
+ * processes, at different addresses, and safe against any of them being
+ * killed with SIGKILL at any instant.
+ *
+ * The region is cut into 16 KiB spans, each holding blocks of one size
+ * class (16 to 4096 bytes).  Spans are claimed with an atomic fetch-add on
+ * a bump offset; freed blocks are reused through per-class free lists.
+ * Each process keeps a cache of free blocks per class, in the region, in a
+ * slot it owns (a robust mutex it holds for as long as it lives); the
+ * region-wide lists are guarded by a robust, process-shared mutex.  Every
+ * link stored in the region is an offset from its base, never a pointer:
+ * use shalloc_offset() and shalloc_pointer() to convert.
+ *
+ * A crash (SIGKILL anywhere) leaks nothing that can be reused except, at
+ * most, one span per crash killed in the few instructions between claiming
+ * it and recording its class ("lost spans").  Blocks the dead process had
+ * allocated stay allocated: only the application knows whether someone else
+ * still refers to them.  The blocks in a dead process's cache and the
+ * lists it was changing under the lock are repaired by the next process
+ * that takes the lock (EOWNERDEAD) or looks for a slot.
+ *
+ * The library calls no malloc and no stdio; a call that fails returns NULL
+ * or -1 with errno set and a reason in shalloc_error().  A handle belongs to
+ * the thread that first allocates through it (its slot lock is that
+ * thread's).  After fork() the child's copy of a handle takes a slot of its
+ * own on first use (detected with pthread_atfork).
+ */
+#ifndef SHALLOC_H
+#define SHALLOC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct shalloc_slot; /* a process's slot in the region (shalloc_layout.h) */
+
+enum {
+    SHALLOC_SPAN_BYTES = 16384, /* a span: blocks of one class */
+    SHALLOC_MAX_BLOCK = 4096,   /* the largest request served */
+    SHALLOC_CLASSES = 44,       /* 16..512 by 16, then 4 steps per power of two */
+    SHALLOC_SLOTS = 64,         /* processes that can allocate at the same time */
+    SHALLOC_ROOTS = 8,          /* offsets the application can find again */
+    SHALLOC_NAME_MAX = 200,     /* longest shm_open name accepted (without '/') */
+};
+
+/* One process's view of a region.  Process-local: never store it in the
+ * region.  Read base, size and data_off freely; treat the rest as private. */
+struct shalloc {
+    char *base;                          /* where the region is mapped in this process */
+    size_t size;                         /* its length in bytes */
+    uint64_t data_end;                   /* offset just past the last span */
+    uint64_t data_off;                   /* offset of the first span */
+    struct shalloc_slot *slot;           /* our slot in the region (valid when epoch is current) */
+    unsigned slot_no;                    /* its index */
+    uint64_t epoch;                      /* fork epoch the slot was taken in; 0: none yet */
+    pid_t pid;                           /* our pid when the slot was taken */
+    const char *error;                   /* why the last call failed */
+    uint32_t cache_max[SHALLOC_CLASSES]; /* blocks a cache may hold per class */
+};
+
+/* What a block (or a whole span) is, for walks and maps. */
+enum shalloc_state {
+    SHALLOC_FREE = 1,   /* on the region-wide free list of its class */
+    SHALLOC_CACHED = 2, /* free, in the cache of the process in slot */
+    SHALLOC_USED = 3,   /* handed out; owner allocated it */
+    SHALLOC_LOST = 4,   /* a whole span claimed by a process that died before formatting it */
+};
+
+struct shalloc_block_info {
+    uint64_t offset;          /* of the payload (what shalloc_offset gives) */
+    uint32_t span;            /* span index */
+    uint32_t bytes;           /* payload bytes (the class size); a lost span: its size */
+    enum shalloc_state state; /* see above */
+    unsigned slot;            /* cached: whose cache; used: the allocator's slot */
+    pid_t owner;              /* used: pid that allocated it; cached: the cache's owner */
+};
+
+/* Counts from a walk of the whole region. */
+struct shalloc_stats {
+    uint64_t region_bytes, data_offset, span_count;
+    uint64_t spans_claimed;   /* below the bump offset */
+    uint64_t spans_formatted; /* claimed and holding blocks */
+    uint64_t spans_lost;      /* claimed, never formatted (see the top of this file) */
+    uint64_t blocks_free, blocks_cached, blocks_used;
+    uint64_t bytes_free, bytes_cached, bytes_used; /* payload bytes */
+    uint64_t allocs, frees;    /* operations so far, all processes (one off per crash at most) */
+    uint64_t repairs;          /* lock found with a dead owner (EOWNERDEAD) and repaired */
+    uint64_t lock_timeouts;    /* waits for the lock that timed out and looked again */
+    uint64_t slots_reclaimed;  /* slots taken back from dead processes */
+    uint64_t blocks_reclaimed; /* free blocks found in their caches */
+    unsigned slots_live;       /* slots in use (some owners may have died, not yet reclaimed) */
+    struct {
+        uint32_t bytes;                     /* class size */
+        uint64_t spans, free, cached, used; /* blocks by state */
+    } class[SHALLOC_CLASSES];
+};
+
+/* The checker's verdict (shalloc_check). */
+struct shalloc_report {
+    bool ok;
+    char problem[200];        /* the first invariant found broken, in words */
+    uint64_t blocks, links;   /* blocks and list links checked */
+    uint64_t slots_reclaimed; /* dead slots repaired before checking */
+};
+
+/* Smallest region that holds the header, the slots and one span. */
+size_t shalloc_min_size(void);
+/* Largest region accepted. */
+size_t shalloc_max_size(void);
+/* True if name is acceptable to shalloc_create/attach/unlink: an optional
+ * '/', then 1 to SHALLOC_NAME_MAX of [A-Za-z0-9._-], not "." or "..". */
+bool shalloc_name_ok(const char *name, const char **why);
+
+/*
+ * Create a region of size bytes.  name NULL: anonymous shared memory,
+ * inherited by children across fork.  Otherwise a POSIX shared memory
+ * object (created O_EXCL, mode 0600, its memory reserved with
+ * posix_fallocate so a full /dev/shm is an error now rather than SIGBUS
+ * later), which the caller must eventually shalloc_unlink.  On failure
+ * nothing is left behind.  Returns 0, or -1 with errno.
+ */
+int shalloc_create(struct shalloc *h, const char *name, size_t size);
+/* Map an existing named region, checking that it is one.  0 or -1. */
+int shalloc_attach(struct shalloc *h, const char *name);
+/* Give this process's cached blocks back, free its slot, unmap.  After
+ * fork, in a child that never used the handle, only unmaps. */
+int shalloc_detach(struct shalloc *h);
+/* Remove a named region, after checking that it is one.  0, or -1 with
+ * errno and *why saying which step failed. */
+int shalloc_unlink(const char *name, const char **why);
+
+/* size bytes (1 to SHALLOC_MAX_BLOCK; 0 counts as 1), 16-byte aligned, or
+ * NULL with errno ENOMEM and a reason. */
+void *shalloc_alloc(struct shalloc *h, size_t size);
+/* Free a block from any process.  NULL is ignored; a pointer that is not
+ * a live block of this region aborts with a message. */
+void shalloc_free(struct shalloc *h, void *block);
+/* The usable size of a live block. */
+size_t shalloc_block_size(const struct shalloc *h, const void *block);
+
+/* Offsets: what to store in the region.  0 stands for NULL. */
+uint64_t shalloc_offset(const struct shalloc *h, const void *p);
+void *shalloc_pointer(const struct shalloc *h, uint64_t offset);
+/* The application's entry points: atomic offsets kept in the header. */
+_Atomic uint64_t *shalloc_root(struct shalloc *h, unsigned index);
+
+/* true: every operation takes the region lock (no per-process cache). */
+void shalloc_set_cache_off(struct shalloc *h, bool off);
+/* Give this process's cached blocks back to the region lists. */
+void shalloc_flush(struct shalloc *h);
+/* Hold the region-wide lock (the lists and counters in the header).  For
+ * demonstrations; allocation takes it itself when it needs it. */
+void shalloc_lock(struct shalloc *h);
+void shalloc_unlock(struct shalloc *h);
+
+/* Take back the slots of dead processes (their cached blocks go to the
+ * region lists).  Returns the number of slots reclaimed. */
+unsigned shalloc_recover(struct shalloc *h);
+/* Reclaim dead slots, then walk the region and verify every invariant
+ * (see shalloc_layout.h).  Call when no other process is allocating. */
+bool shalloc_check(struct shalloc *h, struct shalloc_report *report);
+/* Walk the region and count (safe while others allocate; then approximate). */
+void shalloc_stats(struct shalloc *h, struct shalloc_stats *stats);
+/* Call visit for every block of every claimed span, in address order. */
+void shalloc_walk(struct shalloc *h, void (*visit)(void *ctx, const struct shalloc_block_info *b),
+                  void *ctx);
+
+/* Why the last failing call failed ("shm_open", "region full: ..."). */
+const char *shalloc_error(const struct shalloc *h);
+
+#endif

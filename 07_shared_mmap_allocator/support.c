@@ -1,0 +1,163 @@
+/*
+ * support.c - helpers several commands share: opening a region, checking
+ * it, printing its classes, a crew of processes released together, and
+ * the fill pattern that detects overlapping blocks.
+ */
+#include "cli.h"
+#include "clock.h"
+#include "lesson07.h"
+#include "out.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+void open_region(struct shalloc *h, const char *name, size_t size)
+{
+    if (shalloc_create(h, name, size) != 0)
+        die_errno(shalloc_error(h));
+}
+
+void close_region(struct shalloc *h)
+{
+    if (shalloc_detach(h) != 0)
+        die_errno(shalloc_error(h));
+}
+
+void *alloc_or_die(struct shalloc *h, size_t size)
+{
+    void *p = shalloc_alloc(h, size);
+
+    if (p == NULL)
+        die_errno(shalloc_error(h));
+    return p;
+}
+
+bool report_check(struct shalloc *h)
+{
+    struct shalloc_report rep;
+
+    if (shalloc_check(h, &rep))
+        printf("checker: every invariant holds (%" PRIu64 " blocks, %" PRIu64
+               " list links walked%s)\n",
+               rep.blocks, rep.links, rep.slots_reclaimed ? ", after reclaiming dead slots" : "");
+    else
+        printf("checker: BROKEN: %s\n", rep.problem);
+    return rep.ok;
+}
+
+void print_class_table(struct shalloc *h)
+{
+    struct shalloc_stats st;
+
+    shalloc_stats(h, &st);
+    printf("  %6s %6s %8s %8s %8s\n", "class", "spans", "used", "cached", "free");
+    for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
+        if (st.class[c].spans > 0)
+            printf("  %6u %6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n", st.class[c].bytes,
+                   st.class[c].spans, st.class[c].used, st.class[c].cached, st.class[c].free);
+    printf("  spans claimed %" PRIu64 " of %" PRIu64 " (%" PRIu64 " lost), bytes in use %" PRIu64
+           ", cached %" PRIu64 ", free %" PRIu64 "\n",
+           st.spans_claimed, st.span_count, st.spans_lost, st.bytes_used, st.bytes_cached,
+           st.bytes_free);
+}
+
+void list_append(struct shalloc *h, unsigned root, struct list_link *entry)
+{
+    _Atomic uint64_t *link = shalloc_root(h, root);
+    uint64_t off = shalloc_offset(h, entry), expected = 0;
+
+    atomic_init(&entry->next, 0);
+    while (!atomic_compare_exchange_strong(link, &expected, off)) {
+        link = &((struct list_link *)shalloc_pointer(h, expected))->next;
+        expected = 0;
+    }
+}
+
+/* ---- crews ----------------------------------------------------------- */
+
+static int crew_member(void *arg)
+{
+    struct crew *c = arg;
+
+    gate_pass(&c->gate);
+    return c->body(c->ctx, c->index);
+}
+
+void crew_start(struct crew *c, unsigned n, int (*body)(void *ctx, unsigned index), void *ctx)
+{
+    c->n = n;
+    c->body = body;
+    c->ctx = ctx;
+    gate_init(&c->gate);
+    c->started_ns = now_ns();
+    for (unsigned i = 0; i < n; i++) {
+        c->index = i; /* the child's copy keeps its own index */
+        c->pid[i] = child_start(crew_member, c);
+    }
+}
+
+void crew_release(struct crew *c)
+{
+    gate_release(&c->gate, (int)c->n);
+}
+
+unsigned crew_wait(struct crew *c, int timeout_ms)
+{
+    unsigned failed = 0;
+    char what[64];
+
+    for (unsigned i = 0; i < c->n; i++) {
+        struct child_result r = child_wait(c->pid[i], c->started_ns, timeout_ms);
+        if (child_ok(&r))
+            continue;
+        failed++;
+        printf("process %u (pid %d): %s\n", i, (int)c->pid[i], child_describe(&r, what));
+    }
+    return failed;
+}
+
+/* ---- fill patterns --------------------------------------------------- */
+
+static unsigned char pattern_byte(uint64_t stamp, size_t i)
+{
+    return (unsigned char)((stamp >> (8 * (i % 6))) ^ (i * 0x9d));
+}
+
+void pattern_fill(unsigned char *block, uint64_t stamp)
+{
+    size_t size = stamp_size(stamp);
+
+    memcpy(block, &stamp, sizeof stamp);
+    for (size_t i = sizeof stamp; i < size; i++)
+        block[i] = pattern_byte(stamp, i);
+}
+
+bool pattern_intact(const unsigned char *block, uint64_t *stamp)
+{
+    memcpy(stamp, block, sizeof *stamp);
+    size_t size = stamp_size(*stamp);
+    if (size < sizeof *stamp || size > SHALLOC_MAX_BLOCK)
+        return false;
+    for (size_t i = sizeof *stamp; i < size; i++)
+        if (block[i] != pattern_byte(*stamp, i))
+            return false;
+    return true;
+}
+
+void *map_shared(size_t n)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        die_errno("mmap");
+    return p;
+}
+
+void unmap_shared(void *p, size_t n)
+{
+    if (munmap(p, n) != 0)
+        die_errno("munmap");
+}
