@@ -72,8 +72,6 @@ struct run {
     uint32_t increments;       /* additions per child */
     struct counter_page *page; /* MAP_SHARED, or MAP_PRIVATE for "private" */
     struct board *board;       /* MAP_SHARED */
-    struct gate gate;          /* releases the children together */
-    uint32_t index;            /* the child being forked: its report slot and CPU */
 };
 
 /* A mutex other processes can take.  Without PTHREAD_PROCESS_SHARED, glibc
@@ -164,17 +162,16 @@ static void meet_everyone(struct board *board, uint32_t procs)
         sched_yield(); /* give this CPU to a child still on its way; cannot fail */
 }
 
-/* A child: wait for the others on its CPU, count, report, and return
- * to child_start, which leaves with _exit.  An error ends it through die(),
- * which exits 1 from a child. */
-static int count_in_child(void *arg)
+/* A child, index-th of the crew, past the start gate: wait for the others
+ * on its CPU, count, report, and return to child_start, which leaves with
+ * _exit.  An error ends it through die(), which exits 1 from a child. */
+static int count_in_child(void *arg, unsigned index)
 {
     struct run *run = arg;
-    struct child_report *me = &run->board->reports[run->index];
+    struct child_report *me = &run->board->reports[index];
 
-    gate_pass(&run->gate);
-    pin_to_cpu(run->index); /* after the gate: a child that fails here is reaped
-                               and reported, not left waiting at the gate */
+    pin_to_cpu(index); /* after the gate: a child that fails here is reaped
+                          and reported, not left waiting at the gate */
     meet_everyone(run->board, run->procs);
     me->start_ns = now_ns();
     switch (run->method) {
@@ -190,24 +187,14 @@ static int count_in_child(void *arg)
 
 /* Reap every child against one deadline for the run; a child that did not
  * exit 0 (killed, timed out, or its own error) fails the run with exit 1. */
-static void reap_children(const struct run *run, const pid_t pids[], const uint64_t started[])
+static void reap_children(const struct run *run, struct crew *crew)
 {
     uint64_t total = (uint64_t)run->procs * run->increments;
-    uint64_t deadline = now_ns() + (DEADLINE_BASE_MS + total / 1000) * 1000000;
-    uint32_t failed = 0;
-    char first[128] = "", how[64];
+    unsigned failed = crew_wait(crew, (int)(DEADLINE_BASE_MS + total / 1000));
 
-    for (uint32_t i = 0; i < run->procs; i++) {
-        uint64_t now = now_ns();
-        int left_ms = now >= deadline ? 0 : (int)((deadline - now) / 1000000);
-        struct child_result r = child_wait(pids[i], started[i], left_ms);
-        if (!child_ok(&r) && failed++ == 0)
-            snprintf(first, sizeof first, "child %u (pid %d) %s", i, (int)pids[i],
-                     child_describe(&r, how));
-    }
     if (failed > 0)
         die("%s: %u of %u children failed; the first: %s", method_names[run->method], failed,
-            run->procs, first);
+            run->procs, crew->first_failure);
 }
 
 static int compare_ns(const void *a, const void *b)
@@ -263,20 +250,15 @@ void run_method(struct result *r, enum method method, uint32_t procs, uint32_t i
 {
     struct run run = {.method = method, .procs = procs, .increments = increments};
     size_t board_size = sizeof(struct board) + procs * sizeof(struct child_report);
-    pid_t pids[MAX_PROCS];
-    uint64_t started[MAX_PROCS];
+    struct crew crew;
 
     run.page = map_anonymous(sizeof *run.page, method == METHOD_PRIVATE ? MAP_PRIVATE : MAP_SHARED);
     run.board = map_anonymous(board_size, MAP_SHARED);
     if (method == METHOD_MUTEX)
         init_shared_mutex(&run.page->lock);
-    gate_init(&run.gate);
-    for (run.index = 0; run.index < procs; run.index++) {
-        started[run.index] = now_ns();
-        pids[run.index] = child_start(count_in_child, &run);
-    }
-    gate_release(&run.gate, (int)procs);
-    reap_children(&run, pids, started);
+    crew_start(&crew, procs, count_in_child, &run);
+    crew_release(&crew);
+    reap_children(&run, &crew);
 
     *r = (struct result){.final = read_counter(method, run.page)};
     summarise_reports(&run, r);

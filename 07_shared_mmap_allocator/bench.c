@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "lesson07.h"
+#include "memory.h"
 #include "out.h"
 #include "workload.h"
 
@@ -105,13 +106,13 @@ int run_bench(const struct options *o)
     printf("workload: random alloc/free of 16 to 527 bytes over %d slots per process;\n"
            "%d rounds, contenders in a different order each round, median shown\n",
            WORKLOAD_SLOTS, ROUNDS);
-    b.lanes = map_shared(MAX_PROCS * sizeof *b.lanes);
+    b.lanes = map_anonymous(MAX_PROCS * sizeof *b.lanes, MAP_SHARED);
     for (unsigned round = 0; round < ROUNDS; round++)
         for (unsigned k = 0; k < CONTENDERS; k++) {
             b.who = (enum contender)((k + round) % CONTENDERS);
             rate[b.who][round] = run_round(&b, o->procs, &failed[b.who]);
         }
-    unmap_shared(b.lanes, MAX_PROCS * sizeof *b.lanes);
+    unmap(b.lanes, MAX_PROCS * sizeof *b.lanes);
 
     printf("\n  %-15s %12s %12s %12s %12s\n", "allocator", "round 1", "round 2", "round 3",
            "median ops/s");

@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 #include "lesson07.h"
+#include "memory.h"
 #include "out.h"
 #include "procfs.h"
 
@@ -162,7 +163,7 @@ static void fork_and_probe(int *region, const char *advice, bool touch)
 int run_dontfork(const struct options *o)
 {
     size_t size = page_size();
-    int *region = map_shared(size);
+    int *region = map_anonymous(size, MAP_SHARED);
 
     (void)o;
     heading("dontfork: a shared region the child does not inherit");
@@ -175,6 +176,6 @@ int run_dontfork(const struct options *o)
     if (madvise(region, size, MADV_DOFORK) != 0)
         die_errno("madvise(MADV_DOFORK)");
     fork_and_probe(region, "dofork", false);
-    unmap_shared(region, size);
+    unmap(region, size);
     return 0;
 }

@@ -52,27 +52,6 @@ bool report_check(struct shalloc *h);
 /* A table of the size classes in use: spans and blocks by state. */
 void print_class_table(struct shalloc *h);
 
-/*
- * A crew: n children started at once, each running body(ctx, index) after
- * a start gate, so that they really run at the same time.
- */
-struct crew {
-    struct gate gate;
-    unsigned n;
-    pid_t pid[MAX_PROCS];
-    uint64_t started_ns;
-    int (*body)(void *ctx, unsigned index);
-    void *ctx;
-    unsigned index; /* in a child: which one it is */
-};
-/* Fork n children; each waits at the gate. */
-void crew_start(struct crew *c, unsigned n, int (*body)(void *ctx, unsigned index), void *ctx);
-/* Open the gate: all start now. */
-void crew_release(struct crew *c);
-/* Reap every child (killing any still running at the deadline); returns how
- * many did not exit with status 0, and says which. */
-unsigned crew_wait(struct crew *c, int timeout_ms);
-
 /* A stamp names a block's owner, its size (8 to 4096) and a sequence
  * number; the block is filled with a pattern derived from it. */
 static inline uint64_t make_stamp(unsigned owner, size_t size, uint32_t seq)
@@ -95,9 +74,5 @@ struct list_link {
 /* Append entry (which starts with a list_link) at the end of the list in
  * root: a compare-and-swap of the 0 that ends it, so appenders may race. */
 void list_append(struct shalloc *h, unsigned root, struct list_link *entry);
-
-/* Map n bytes of anonymous shared memory for results children write. */
-void *map_shared(size_t n);
-void unmap_shared(void *p, size_t n);
 
 #endif

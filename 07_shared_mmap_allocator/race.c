@@ -11,6 +11,7 @@
  */
 #include "cli.h"
 #include "lesson07.h"
+#include "memory.h"
 #include "out.h"
 
 #include <inttypes.h>
@@ -159,7 +160,7 @@ static void set_up(struct race *r, unsigned procs)
         return;
     }
     r->arena_bytes = (size_t)(total * BLOCK + 4096);
-    r->arena = map_shared(r->arena_bytes);
+    r->arena = map_anonymous(r->arena_bytes, MAP_SHARED);
     memset(r->arena, 0, r->arena_bytes); /* fault it in now, not during the race */
     atomic_init(&r->arena->offset, 64);  /* the arena's header, then blocks */
 }
@@ -171,7 +172,7 @@ static bool tear_down(struct race *r, unsigned procs)
     bool ok = true;
 
     if (r->kind != SHALLOC) {
-        unmap_shared(r->arena, r->arena_bytes);
+        unmap(r->arena, r->arena_bytes);
         return true;
     }
     for (uint64_t i = 0; i < procs * r->allocs; i++)
@@ -228,13 +229,13 @@ int run_race(const struct options *o)
     heading("race: a parent and %u child%s allocate from one shared region at once", o->procs - 1,
             o->procs == 2 ? "" : "ren");
     r.procs = o->procs;
-    r.arrived = map_shared(sizeof *r.arrived);
-    r.offsets = map_shared(o->procs * o->ops * sizeof *r.offsets);
+    r.arrived = map_anonymous(sizeof *r.arrived, MAP_SHARED);
+    r.offsets = map_anonymous(o->procs * o->ops * sizeof *r.offsets, MAP_SHARED);
     memset(r.offsets, 0, o->procs * o->ops * sizeof *r.offsets);
     for (int k = 0; k < KINDS; k++)
         overlaps[k] = run_kind(&r, (enum bump_kind)k, o->procs, &ok);
-    unmap_shared(r.offsets, o->procs * o->ops * sizeof *r.offsets);
-    unmap_shared((void *)r.arrived, sizeof *r.arrived);
+    unmap(r.offsets, o->procs * o->ops * sizeof *r.offsets);
+    unmap((void *)r.arrived, sizeof *r.arrived);
     printf("\n'offset += size' is a read and a write: between them another process reads the\n"
            "same offset. fetch-add does both in one indivisible step.\n");
     fact_word("command", "race");

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "lesson07.h"
+#include "memory.h"
 #include "out.h"
 #include "rng.h"
 
@@ -289,7 +290,7 @@ int run_crash(const struct options *o)
     heading("crash: %u processes killed with SIGKILL at random instants, %u at work at a time",
             o->kills, o->procs);
     set_up(&s, 32u << 20);
-    s.progress = map_shared(MAX_PROCS * sizeof *s.progress);
+    s.progress = map_anonymous(MAX_PROCS * sizeof *s.progress, MAP_SHARED);
     uint64_t holder_repairs = kill_lock_holder(&s.region);
 
     subheading("workers killed in the middle of alloc, free, flush and refill");
@@ -312,7 +313,7 @@ int run_crash(const struct options *o)
            kills, dead, j.freed, st.spans_lost, st.repairs, st.slots_reclaimed, st.blocks_reclaimed,
            st.lock_timeouts);
     bool ok = report_check(&s.region) && st.blocks_used == 0;
-    unmap_shared((void *)s.progress, MAX_PROCS * sizeof *s.progress);
+    unmap((void *)s.progress, MAX_PROCS * sizeof *s.progress);
     fact_word("command", "crash");
     fact_uint("procs", o->procs);
     fact_uint("holder_repairs", holder_repairs);

@@ -1,7 +1,7 @@
 /*
  * support.c - helpers several commands share: opening a region, checking
- * it, printing its classes, a crew of processes released together, and
- * the fill pattern that detects overlapping blocks.
+ * it, printing its classes, and the fill pattern that detects overlapping
+ * blocks.
  */
 #include "cli.h"
 #include "clock.h"
@@ -76,49 +76,6 @@ void list_append(struct shalloc *h, unsigned root, struct list_link *entry)
     }
 }
 
-/* ---- crews ----------------------------------------------------------- */
-
-static int crew_member(void *arg)
-{
-    struct crew *c = arg;
-
-    gate_pass(&c->gate);
-    return c->body(c->ctx, c->index);
-}
-
-void crew_start(struct crew *c, unsigned n, int (*body)(void *ctx, unsigned index), void *ctx)
-{
-    c->n = n;
-    c->body = body;
-    c->ctx = ctx;
-    gate_init(&c->gate);
-    c->started_ns = now_ns();
-    for (unsigned i = 0; i < n; i++) {
-        c->index = i; /* the child's copy keeps its own index */
-        c->pid[i] = child_start(crew_member, c);
-    }
-}
-
-void crew_release(struct crew *c)
-{
-    gate_release(&c->gate, (int)c->n);
-}
-
-unsigned crew_wait(struct crew *c, int timeout_ms)
-{
-    unsigned failed = 0;
-    char what[64];
-
-    for (unsigned i = 0; i < c->n; i++) {
-        struct child_result r = child_wait(c->pid[i], c->started_ns, timeout_ms);
-        if (child_ok(&r))
-            continue;
-        failed++;
-        printf("process %u (pid %d): %s\n", i, (int)c->pid[i], child_describe(&r, what));
-    }
-    return failed;
-}
-
 /* ---- fill patterns --------------------------------------------------- */
 
 static unsigned char pattern_byte(uint64_t stamp, size_t i)
@@ -145,19 +102,4 @@ bool pattern_intact(const unsigned char *block, uint64_t *stamp)
         if (block[i] != pattern_byte(*stamp, i))
             return false;
     return true;
-}
-
-void *map_shared(size_t n)
-{
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-    if (p == MAP_FAILED)
-        die_errno("mmap");
-    return p;
-}
-
-void unmap_shared(void *p, size_t n)
-{
-    if (munmap(p, n) != 0)
-        die_errno("munmap");
 }

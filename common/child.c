@@ -178,3 +178,53 @@ void gate_release(struct gate *g, int n)
     close(g->ready[0]);
     close(g->go[1]); /* EOF for everyone at once */
 }
+
+static int crew_member(void *arg)
+{
+    struct crew *c = arg;
+
+    gate_pass(&c->gate);
+    return c->body(c->ctx, c->index);
+}
+
+void crew_start(struct crew *c, unsigned n, int (*body)(void *ctx, unsigned index), void *ctx)
+{
+    if (n > CREW_MAX)
+        die("crew_start: %u children, more than %d", n, CREW_MAX);
+    c->n = n;
+    c->body = body;
+    c->ctx = ctx;
+    c->first_failure[0] = '\0';
+    gate_init(&c->gate);
+    c->started_ns = now_ns();
+    for (unsigned i = 0; i < n; i++) {
+        c->index = i; /* the child's copy keeps its own index */
+        c->pid[i] = child_start(crew_member, c);
+    }
+}
+
+void crew_release(struct crew *c)
+{
+    gate_release(&c->gate, (int)c->n);
+}
+
+unsigned crew_wait(struct crew *c, int timeout_ms)
+{
+    uint64_t deadline = now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
+    unsigned failed = 0;
+
+    for (unsigned i = 0; i < c->n; i++) {
+        uint64_t now = now_ns();
+        int left_ms = timeout_ms < 0 ? -1 : now >= deadline ? 0 : (int)((deadline - now) / 1000000);
+        struct child_result r = child_wait(c->pid[i], c->started_ns, left_ms);
+        char how[64], line[96];
+        if (child_ok(&r))
+            continue;
+        snprintf(line, sizeof line, "child %u (pid %d): %s", i, (int)c->pid[i],
+                 child_describe(&r, how));
+        printf("%s\n", line);
+        if (failed++ == 0)
+            memcpy(c->first_failure, line, sizeof line);
+    }
+    return failed;
+}

@@ -74,4 +74,34 @@ void gate_pass(struct gate *g);
  * Dies if a child ended before arriving. */
 void gate_release(struct gate *g, int n);
 
+/*
+ * A crew: n children (at most CREW_MAX) started at once, each running
+ * body(ctx, index) after a start gate, so that they really run together.
+ *
+ *   crew_start(&c, n, body, ctx);   ...set up what the children wait for...
+ *   crew_release(&c);               all start now
+ *   failed = crew_wait(&c, timeout_ms);
+ */
+enum { CREW_MAX = 64 };
+
+struct crew {
+    struct gate gate;
+    unsigned n;
+    pid_t pid[CREW_MAX];
+    uint64_t started_ns;
+    int (*body)(void *ctx, unsigned index);
+    void *ctx;
+    unsigned index;         /* in a child: which one it is */
+    char first_failure[96]; /* after crew_wait: "child 2 (pid 123): killed by SIGKILL" */
+};
+
+/* Fork n children; each waits at the gate.  Dies if n > CREW_MAX. */
+void crew_start(struct crew *c, unsigned n, int (*body)(void *ctx, unsigned index), void *ctx);
+/* Open the gate: all start now.  Dies if a child ended before reaching it. */
+void crew_release(struct crew *c);
+/* Reap every child against one deadline, timeout_ms from now (< 0: none),
+ * killing any still running then.  Prints a line for each child that did not
+ * exit 0, keeps the first in first_failure, and returns how many there were. */
+unsigned crew_wait(struct crew *c, int timeout_ms);
+
 #endif

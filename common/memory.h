@@ -5,6 +5,7 @@
 #define ASYM_MEMORY_H
 
 #include <stddef.h>
+#include <sys/mman.h> /* the MAP_ flags callers pass */
 
 /* mmap size bytes of readable, writable anonymous memory.  flags holds
  * MAP_PRIVATE or MAP_SHARED, plus any extra (MAP_POPULATE...).  Dies on
