@@ -15,6 +15,7 @@
 #include "lesson07.h"
 #include "memory.h"
 #include "out.h"
+#include "shalloc_workload.h"
 #include "workload.h"
 
 #include <stdio.h>
@@ -37,20 +38,10 @@ struct bench {
     uint64_t ops, seed;
 };
 
-static void *shared_alloc(void *ctx, size_t size)
-{
-    return shalloc_alloc(ctx, size);
-}
-
-static void shared_release(void *ctx, void *block)
-{
-    shalloc_free(ctx, block);
-}
-
 static int bench_worker(void *arg, unsigned index)
 {
     struct bench *b = arg;
-    struct alloc_api api = {shared_alloc, shared_release, &b->region};
+    struct alloc_api api = shalloc_workload_api(&b->region);
     struct workload_result result;
 
     if (b->who == GLIBC)

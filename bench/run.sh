@@ -9,8 +9,8 @@
 #
 # Every comparison is a ratio against a reference measured in the same run,
 # with the contenders alternating inside each repetition.  Results go to
-# stdout as tables and to $BIN_DIR/bench-results.jsonl, one JSON object per
-# row.  BIN_DIR defaults to build/.
+# stdout as tables and to $BIN_DIR/bench-results.jsonl (or $BENCH_RESULTS),
+# one JSON object per row.  BIN_DIR defaults to build/.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,7 +52,7 @@ done
 # shellcheck source=bench/lib.bash
 . "$root/bench/lib.bash"
 
-results=$bin/bench-results.jsonl
+results=${BENCH_RESULTS:-$bin/bench-results.jsonl}
 : >"$results"
 
 # record KEY=VALUE...: one JSON object in the results file.
@@ -101,10 +101,11 @@ title() {
 
 # ---------------------------------------------------------------- alloc
 # The allocation workload (common/workload.h) against each allocator, with
-# 1 and 2 workers; glibc's malloc is the reference.
+# 1 and 2 workers (threads; processes sharing one region for shared);
+# glibc's malloc is the reference.
 bench_alloc() {
   need alloc_bench
-  local allocators=(glibc zone) workers_list=(1 2) ops=10000000 a w rep out key
+  local allocators=(glibc zone shared) workers_list=(1 2) ops=10000000 a w rep out key
   ((quick)) && ops=1000000
   title "allocation throughput: $ops ops per worker, 16..527-byte blocks, 4096 slots per worker"
   declare -A rate rss overhead
@@ -131,11 +132,12 @@ bench_alloc() {
       read -r r lo hi < <(stats ${rate[$key]})
       # shellcheck disable=SC2086
       read -r kib _ _ < <(stats ${rss[$key]})
+      [[ -n ${rss[$key]// /} ]] || kib=-
       printf '%-8s %7s %12s %22s %8sx %15s %14s\n' "$a" "$w" "$(millions "$r")" \
         "$(millions "$lo")..$(millions "$hi")" "$(ratio "$r" "$glibc_rate")" "$kib" "${overhead[$key]:--}"
       record bench=alloc allocator="$a" workers="$w" ops_per_worker="$ops" median_ops_per_sec="$r" \
         min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$(ratio "$r" "$glibc_rate")" \
-        rss_growth_kib="$kib" mapped_per_requested_pct="${overhead[$key]:-null}"
+        rss_growth_kib="${kib/-/null}" mapped_per_requested_pct="${overhead[$key]:-null}"
     done
   done
 }

@@ -1,0 +1,97 @@
+#!/usr/bin/env bats
+# bench/: the benchmark programs give correct answers (their speed is never
+# asserted: timings are measured in `make bench`, not tested).
+
+load helper
+
+@test "alloc_bench runs the workload on every allocator with no failed allocation" {
+  for allocator in glibc zone shared; do
+    for workers in 1 2; do
+      run_prog alloc_bench --allocator $allocator --workers $workers --ops 200000
+      assert_success
+      assert_fact ops -eq $((200000 * workers)) allocator=$allocator
+      assert_fact ops_per_sec -gt 0 allocator=$allocator
+    done
+  done
+}
+
+@test "alloc_bench reports space overhead where the allocator can say" {
+  for allocator in zone shared; do
+    run_prog alloc_bench --allocator $allocator --ops 200000
+    assert_success
+    requested=$(fact peak_requested_bytes)
+    assert_fact peak_mapped_bytes -ge "$requested" allocator=$allocator
+  done
+}
+
+@test "alloc_trace gen is deterministic for a seed and differs across seeds" {
+  a=$BATS_TEST_TMPDIR/a b=$BATS_TEST_TMPDIR/b c=$BATS_TEST_TMPDIR/c
+  for kind in small realloc mixed; do
+    "$(prog alloc_trace)" gen --kind $kind --ops 20000 --seed 7 >"$a"
+    "$(prog alloc_trace)" gen --kind $kind --ops 20000 --seed 7 >"$b"
+    "$(prog alloc_trace)" gen --kind $kind --ops 20000 --seed 8 >"$c"
+    cmp -s "$a" "$b" || fail "two $kind traces with seed 7 are identical"
+    ! cmp -s "$a" "$c" || fail "$kind traces with seeds 7 and 8 differ"
+  done
+}
+
+@test "a trace frees every block it allocates" {
+  trace=$BATS_TEST_TMPDIR/trace
+  "$(prog alloc_trace)" gen --kind mixed --ops 20000 >"$trace"
+  allocs=$(grep -c '^a ' "$trace")
+  frees=$(grep -c '^f ' "$trace")
+  ((allocs == frees)) || fail "allocations ($allocs) equal frees ($frees)"
+}
+
+@test "replaying a trace sees the same live bytes whatever the allocator" {
+  trace=$BATS_TEST_TMPDIR/trace
+  for kind in small realloc mixed; do
+    "$(prog alloc_trace)" gen --kind $kind --ops 20000 >"$trace"
+    run_prog alloc_trace replay --allocator glibc --measure space "$trace"
+    assert_success
+    live=$(fact peak_live_bytes)
+    run_prog alloc_trace replay --allocator zone --measure space "$trace"
+    assert_success
+    assert_fact peak_live_bytes -eq "$live"
+    assert_fact utilisation_pct -le 100
+    assert_fact utilisation_pct -gt 0
+  done
+}
+
+@test "alloc_trace rejects a file that is not a trace, and bad commands" {
+  printf 'hello\n' >"$BATS_TEST_TMPDIR/junk"
+  run_prog alloc_trace replay --allocator zone "$BATS_TEST_TMPDIR/junk"
+  assert_runtime_error "not an alloc-trace"
+  printf '# alloc-trace v1 kind=small seed=1 ops=1 ids=4\nf 9\n' >"$BATS_TEST_TMPDIR/bad"
+  run_prog alloc_trace replay --allocator zone "$BATS_TEST_TMPDIR/bad"
+  assert_runtime_error ":2: not a trace call"
+  run_prog alloc_trace replay --allocator zone "$BATS_TEST_TMPDIR/missing"
+  assert_runtime_error ENOENT
+  run_prog alloc_trace
+  assert_usage_error "gen or replay"
+  run_prog alloc_trace gen
+  assert_usage_error "--kind"
+  run_prog alloc_trace replay "$BATS_TEST_TMPDIR/junk"
+  assert_usage_error "--allocator"
+}
+
+@test "bench/run.sh answers --help and rejects unknown sections with exit 2" {
+  run_cmd "$REPO_ROOT/bench/run.sh" --help
+  assert_success
+  assert_output_contains "Usage:"
+  run_cmd "$REPO_ROOT/bench/run.sh" sideways
+  assert_usage_error "sideways"
+  run_cmd "$REPO_ROOT/bench/run.sh" --reps 0
+  assert_usage_error "--reps"
+}
+
+@test "bench/run.sh --quick prints a table and one JSON line per row" {
+  SKIP_REASON="the benchmarks measure the plain build" skip_under_sanitizer asan ubsan tsan
+  results=$BATS_TEST_TMPDIR/results.jsonl
+  run_cmd env BIN_DIR="$BIN_DIR" BENCH_RESULTS="$results" "$REPO_ROOT/bench/run.sh" --quick --reps 1 traces
+  assert_success
+  assert_output_contains "machine:"
+  assert_output_contains "utilisation"
+  rows=$(grep -c '"bench":"traces"' "$results")
+  ((rows == 6)) || fail "the results file has 6 trace rows (it has $rows)"
+}
