@@ -110,8 +110,8 @@ static void logger_record(struct alloc_logger *lg, const char *op, size_t size, 
     pthread_mutex_lock(&lg->lock);
     if (lg->pending_bytes + RECORD_MAX > PENDING_CAP)
         logger_flush_locked(lg);
-    int n = snprintf(lg->pending + lg->pending_bytes, RECORD_MAX, "pid=%d op=%s size=%zu ptr=%#lx\n",
-                     (int)now, op, size, (unsigned long)ptr);
+    int n = snprintf(lg->pending + lg->pending_bytes, RECORD_MAX,
+                     "pid=%d op=%s size=%zu ptr=%#lx\n", (int)now, op, size, (unsigned long)ptr);
     lg->pending_bytes += n < RECORD_MAX ? (size_t)n : RECORD_MAX - 1;
     lg->pending_records++;
     lg->records++;
@@ -242,8 +242,8 @@ struct fork_outcome show_logger(const struct run_config *cfg)
         held += held_at_fork;
         noticed += note->noticed;
     }
-    printf("Last trial: the child %s.  Its logger saw getpid() change (its state belonged\n"
-           "to pid %d) and found:\n"
+    printf("Last trial: the child ended with %s.  Its logger saw getpid() change (its\n"
+           "state belonged to pid %d) and found:\n"
            "  the lock           %s\n"
            "  pending records    %u of the parent's, never written (writing them here would\n"
            "                     print them twice)\n"
@@ -252,8 +252,8 @@ struct fork_outcome show_logger(const struct run_config *cfg)
            child_describe(&r, how), (int)note->parent_pid,
            note->lock_held ? "held, by a thread that does not exist here" : "free",
            note->pending_records, note->records);
-    fact_uint("lock_held_at_fork", held);
-    fact_uint("fork_noticed", noticed);
+    fact_uint("forks_with_lock_held", held);
+    fact_uint("forks_noticed", noticed);
     fact_word("inherited_lock", note->lock_held ? "held" : "free");
     fact_uint("inherited_pending_records", note->pending_records);
     fact_uint("inherited_records", note->records);

@@ -53,6 +53,9 @@ void print_outcome(const char *mode, const struct fork_outcome *o);
 /* "ok", "deadlock" or "crashed": how the watchdog classes one child. */
 const char *result_word(const struct child_result *r);
 
+/* The line for an experiment whose own sacrificial process failed. */
+void report_failed_experiment(const struct child_result *r);
+
 /* safe_patterns.c: start this program again as "PROG --help", its output
  * thrown away, in a process group of its own, with posix_spawn.  Returns
  * its pid (for child_wait). */
@@ -73,9 +76,9 @@ struct child_result run_watched(int (*body)(void *arg), void *arg, int timeout_m
 /* The system call a thread is blocked in, from /proc/PID/task/TID/syscall:
  * its number, or one of these when there is none. */
 enum {
-    SYSCALL_RUNNING = -2,    /* on a CPU, or ready to run */
-    SYSCALL_NONE = -1,       /* asleep, but not in a system call */
-    SYSCALL_UNKNOWN = -3,    /* the file could not be read */
+    SYSCALL_RUNNING = -2, /* on a CPU, or ready to run */
+    SYSCALL_NONE = -1,    /* asleep, but not in a system call */
+    SYSCALL_UNKNOWN = -3, /* the file could not be read */
 };
 long syscall_of(pid_t pid, pid_t tid);
 

@@ -199,8 +199,7 @@ static void *drainer_main(void *arg)
 
     if (!receive_byte(p->go_pipe[0], &byte))
         die("drainer: the go pipe closed early");
-    p->seen->fork_blocked =
-        wait_until_in_syscall(getpid(), p->main_tid, SYS_futex, p->timeout_ms);
+    p->seen->fork_blocked = wait_until_in_syscall(getpid(), p->main_tid, SYS_futex, p->timeout_ms);
     p->seen->release_ns = now_ns();
     drain_until_eof(p->stats_pipe[0]);
     return NULL;
@@ -282,26 +281,29 @@ static int show_fork_waiting(void *arg)
     return 0;
 }
 
-static void report_fork_waiting(const struct arena_wait *seen)
+/* Say what the sacrificial process saw; true if fork() waited for the
+ * lock, as glibc's does. */
+static bool report_fork_waiting(const struct arena_wait *seen)
 {
     char how[64];
     bool after_release = seen->fork_return_ns > seen->release_ns;
+    bool waited = seen->fork_blocked && after_release;
 
-    printf("A thread called malloc_stats(), which holds the main arena's lock while it\n"
-           "prints - into a pipe we had filled: %s.\n",
+    printf("A thread called malloc_stats(), which holds the main arena's lock while\n"
+           "it prints - into a pipe we had filled: %s.\n",
            seen->holder_blocked ? "it is stuck in write(), lock held"
                                 : "it was NOT seen blocked in write()");
-    if (seen->fork_blocked && after_release)
-        printf("The main thread called fork(), which did not return: /proc showed it asleep\n"
-               "in futex().  Only when the pipe was drained and malloc_stats() let go of the\n"
-               "lock did fork() return (after %.1f ms).\n",
+    if (waited)
+        printf("The main thread called fork(), which did not return: /proc showed it\n"
+               "asleep in futex().  Only when the pipe was drained and malloc_stats()\n"
+               "let go of the lock did fork() return, %.1f ms after the call.\n",
                (double)seen->fork_ns / 1e6);
     else
         printf("The main thread called fork(), which returned without waiting for it\n"
-               "(%s, after %.1f ms): this malloc is not glibc's.\n",
-               seen->fork_blocked ? "briefly in futex()" : "never seen asleep",
+               "(%s, %.1f ms).\n",
+               seen->fork_blocked ? "briefly asleep in futex()" : "never seen asleep",
                (double)seen->fork_ns / 1e6);
-    printf("The child allocated: %s.\n", child_describe(&seen->child, how));
+    printf("Then the child allocated: %s.\n", child_describe(&seen->child, how));
     fact_word("lock_holder", "malloc_stats");
     fact_word("holder_blocked_in", seen->holder_blocked ? "write" : "unknown");
     fact_word("fork_blocked_in", seen->fork_blocked ? "futex" : "none");
@@ -309,6 +311,7 @@ static void report_fork_waiting(const struct arena_wait *seen)
     fact_uint("fork_ns", seen->fork_ns);
     fact_word("child", result_word(&seen->child));
     facts_end();
+    return waited;
 }
 
 /* Which malloc the program calls: a sanitizer brings its own. */
@@ -331,47 +334,66 @@ static const char *malloc_in_use(void)
 #endif
 }
 
-struct fork_outcome show_glibc(const struct run_config *cfg)
+static void print_setup(unsigned trials, bool one_arena)
 {
-    unsigned trials = trials_or(cfg, GLIBC_TRIALS);
-    char how[64];
-
-    heading("glibc: threads in glibc's malloc while the main thread forks");
-    bool one_arena = mallopt(M_ARENA_MAX, 1) == 1;
-    printf("C library: glibc %s; malloc: %s.  %d threads allocate and free without pause,\n"
-           "blocks of 16 bytes to 192 KiB (the thread cache, the arena, mmap), all in %s,\n"
-           "so the locks they take are the ones a child's malloc needs.  The main thread\n"
-           "forks %u times; each child allocates %d blocks of every kind and exits.\n",
+    printf("C library: glibc %s; malloc: %s.  %d threads allocate and free without\n"
+           "pause: blocks of 16 bytes to 192 KiB (the thread cache, the arena, mmap).\n"
+           "%s: their locks are the ones a child's malloc\n"
+           "needs.  The main thread forks %u times; each child allocates %d blocks\n"
+           "of every kind and exits.\n",
            gnu_get_libc_version(), malloc_in_use(), HAMMERS,
-           one_arena ? "one arena (M_ARENA_MAX=1)" : "their arenas", trials, CHILD_BLOCKS);
+           one_arena ? "They share one arena (M_ARENA_MAX=1)"
+                     : "mallopt(M_ARENA_MAX) had no effect",
+           trials, CHILD_BLOCKS);
     fact_word("libc", "glibc");
     fact_word("libc_version", gnu_get_libc_version());
     fact_word("malloc", malloc_in_use());
     fact_uint("threads", HAMMERS);
     fact_int("one_arena", one_arena);
     facts_end();
+}
 
-    uint64_t slowest_ns = 0;
-    struct fork_outcome o = fork_while_hammering(trials, cfg->timeout_ms, &slowest_ns);
-    printf("%u children: %u ok, %u deadlocked (watchdog %d ms), %u crashed.  The slowest\n"
-           "child that finished took %.1f ms, fork to exit.\n",
-           o.forks, o.ok, o.deadlocked, cfg->timeout_ms, o.crashed, (double)slowest_ns / 1e6);
+static void print_trials(const struct fork_outcome *o, uint64_t slowest_ns, int timeout_ms)
+{
+    printf("%u children: %u ok, %u deadlocked (watchdog %d ms), %u crashed.\n"
+           "The slowest child that finished took %.1f ms from fork to exit.\n",
+           o->forks, o->ok, o->deadlocked, timeout_ms, o->crashed, (double)slowest_ns / 1e6);
     fact_uint("slowest_child_ns", slowest_ns);
     facts_end();
+    if (o->deadlocked > 0 && strcmp(malloc_in_use(), "glibc") != 0)
+        printf("This build's malloc is the sanitizer's, not glibc's, and it takes no lock\n"
+               "at fork: a child that inherits one of its locks held waits for ever - the\n"
+               "seed's freeze, real for an allocator that does not prepare for fork.\n");
+}
+
+/* The sacrificial process of the second half, under the watchdog. */
+static void show_reason(int timeout_ms)
+{
+    struct arena_wait *seen = map_anonymous(sizeof *seen, MAP_SHARED);
 
     subheading("why: glibc's fork() takes malloc's locks first");
-    struct arena_wait *seen = map_anonymous(sizeof *seen, MAP_SHARED);
-    seen->timeout_ms = cfg->timeout_ms;
-    struct child_result r = run_watched(show_fork_waiting, seen, cfg->timeout_ms);
-    if (child_ok(&r))
-        report_fork_waiting(seen);
-    else
-        printf("The experiment's own process did not finish: %s.\n", child_describe(&r, how));
+    seen->timeout_ms = timeout_ms;
+    struct child_result r = run_watched(show_fork_waiting, seen, timeout_ms);
+    if (!child_ok(&r))
+        report_failed_experiment(&r);
+    else if (report_fork_waiting(seen))
+        printf("That is __malloc_fork_lock_parent() in glibc's fork(): every arena lock\n"
+               "is taken before the copy, so no thread is inside malloc at that instant,\n"
+               "and the child makes them new (__malloc_fork_unlock_child).  Locks glibc\n"
+               "knows about are safe; the next modes are about the ones it does not.\n");
     unmap(seen, sizeof *seen);
-    printf("That is __malloc_fork_lock_parent() in glibc's fork(): every arena lock is\n"
-           "taken before the copy, so no thread is inside malloc at that instant, and the\n"
-           "child makes them new (__malloc_fork_unlock_child).  Locks glibc knows about are\n"
-           "safe; the next modes are about the ones it does not.\n");
+}
+
+struct fork_outcome show_glibc(const struct run_config *cfg)
+{
+    unsigned trials = trials_or(cfg, GLIBC_TRIALS);
+    uint64_t slowest_ns = 0;
+
+    heading("glibc: threads in glibc's malloc while the main thread forks");
+    print_setup(trials, mallopt(M_ARENA_MAX, 1) == 1);
+    struct fork_outcome o = fork_while_hammering(trials, cfg->timeout_ms, &slowest_ns);
+    print_trials(&o, slowest_ns, cfg->timeout_ms);
+    show_reason(cfg->timeout_ms);
     print_outcome("glibc", &o);
     return o;
 }

@@ -102,6 +102,13 @@ const char *result_word(const struct child_result *r)
     return child_ok(r) ? "ok" : r->end == CHILD_TIMED_OUT ? "deadlock" : "crashed";
 }
 
+void report_failed_experiment(const struct child_result *r)
+{
+    char how[64];
+
+    printf("The experiment's own process failed: %s.\n", child_describe(r, how));
+}
+
 void print_outcome(const char *mode, const struct fork_outcome *o)
 {
     fact_word("mode", mode);

@@ -32,18 +32,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/single_threaded.h>
-#include <time.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
     SIGNAL_TRIALS = 3,
-    FORK_BUDGET = 100,  /* forks without a deadlock after which a run counts as ok */
+    FORK_BUDGET = 100,    /* forks without a deadlock after which a run counts as ok */
     RUN_BUDGET_MS = 1000, /* ... or this long, should forks be slow (sanitizers) */
-    TIMER_US = 1000,    /* one SIGALRM per millisecond */
-    SLOTS = 16,         /* blocks alive at once in the allocating loop */
+    TIMER_US = 1000,      /* one SIGALRM per millisecond */
+    SLOTS = 16,           /* blocks alive at once in the allocating loop */
 };
 
 /* One run of the sacrificial process: how to fork, with how many threads. */
@@ -205,8 +205,8 @@ struct signal_seen {
     struct child_result r;
     char glibc_believes; /* 'S': __libc_single_threaded, 'M': not, 0: unknown */
     unsigned forks_completed;
-    char last_word;   /* 'F': inside fork(); 'R': back in the loop; 0: nothing yet */
-    long blocked_in;  /* the main thread's system call when the watchdog fired */
+    char last_word;  /* 'F': inside fork(); 'R': back in the loop; 0: nothing yet */
+    long blocked_in; /* the main thread's system call when the watchdog fired */
 };
 
 /* Read what arrived; false at end of file (the process is gone). */
@@ -280,15 +280,16 @@ static void print_run(unsigned trial, const char *label, const struct signal_run
                       const struct signal_seen *seen)
 {
     bool in_fork = seen->r.end == CHILD_TIMED_OUT && seen->last_word == 'F';
-    char how[64];
 
-    if (seen->r.end == CHILD_TIMED_OUT)
-        printf("%s: stuck after %u completed forks, %s, asleep in %s() - killed\n", label,
+    if (seen->r.end == CHILD_TIMED_OUT) {
+        printf("%s: forks completed %u, then stuck %s, asleep in %s(): killed\n", label,
                seen->forks_completed, in_fork ? "inside fork()" : "outside fork()",
                syscall_name(seen->blocked_in));
-    else
-        printf("%s: %u forks completed, no deadlock (%s)\n", label, seen->forks_completed,
+    } else {
+        char how[64];
+        printf("%s: forks completed %u, no deadlock (%s)\n", label, seen->forks_completed,
                child_describe(&seen->r, how));
+    }
     if (trial > 0)
         fact_uint("trial", trial);
     fact_word("fork_call", run->underscore_fork ? "_Fork" : "fork");

@@ -55,8 +55,8 @@ struct pool {
 struct pool_seen {
     unsigned threads; /* in /proc/self/task */
     unsigned running, queued, finished;
-    unsigned progress_pct;    /* of the running jobs (all equal) */
-    unsigned job_locks_held;  /* trylock said EBUSY */
+    unsigned progress_pct;   /* of the running jobs (all equal) */
+    unsigned job_locks_held; /* trylock said EBUSY */
     bool pool_lock_held;
 };
 
@@ -195,14 +195,16 @@ struct fork_outcome show_threadpool(const struct run_config *cfg)
     printf("Parent at the fork: %u threads; %d workers each halfway through a job, holding\n"
            "the job's lock; %d jobs queued.\n",
            threads_in_parent, WORKERS, JOBS - WORKERS);
-    printf("Child: %u thread%s.  %u jobs running, frozen at %u%% - nobody is running them;\n"
-           "%u queued - no worker will take them; %u job locks held by threads that do not\n"
-           "exist here (pthread_mutex_trylock: EBUSY); the pool's lock %s.\n",
+    printf("Child: %u thread%s.\n"
+           "  jobs running   %u, frozen at %u%%: no thread is running them\n"
+           "  jobs queued    %u: no worker will ever take them\n"
+           "  job locks      %u held, by threads that do not exist here (trylock: EBUSY)\n"
+           "  pool lock      %s\n",
            threads_in_child_max, threads_in_child_max == 1 ? " (the one that called fork)" : "s",
            seen->running, seen->progress_pct, seen->queued, seen->job_locks_held,
-           seen->pool_lock_held ? "held too" : "free (nobody held it at the instant)");
-    printf("Parent afterwards: %u of %d jobs finished, as if nothing happened.\n",
-           parent_finished, JOBS);
+           seen->pool_lock_held ? "held too" : "free: no worker held it at the instant of fork");
+    printf("Parent afterwards: %u of %d jobs finished, as if nothing happened.\n", parent_finished,
+           JOBS);
     fact_uint("threads_in_parent", threads_in_parent);
     fact_uint("threads_in_child", threads_in_child_max);
     fact_uint("jobs_running", seen->running);

@@ -15,10 +15,10 @@
  */
 #include "fork_glitch.h"
 
+#include "../05_zone_malloc/zone_malloc.h"
 #include "cli.h"
 #include "memory.h"
 #include "out.h"
-#include "../05_zone_malloc/zone_malloc.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -40,7 +40,7 @@ static struct fork_outcome fork_while_held(unsigned trials, int timeout_ms, bool
         count_outcome(&o, &r);
         if (!per_trial)
             continue;
-        printf("trial %u: the child %s\n", i, child_describe(&r, how));
+        printf("trial %u: the child %s: %s\n", i, child_describe(&r, how), result_word(&r));
         fact_uint("trial", i);
         fact_int("fork_handlers", zm_fork_handlers());
         fact_word("result", result_word(&r));
@@ -171,14 +171,12 @@ static void print_handler_runs(const char *call, unsigned runs, const char *why)
 
 static void show_atfork_rules(int timeout_ms)
 {
-    char how[64];
-
     subheading("how pthread_atfork runs handlers, and where it does not");
     record = map_anonymous(sizeof *record, MAP_SHARED);
     struct handler_runs *runs = &record->runs;
     struct child_result r = run_watched(show_handler_order, NULL, timeout_ms);
     if (!child_ok(&r)) {
-        printf("The experiment's own process failed: %s.\n", child_describe(&r, how));
+        report_failed_experiment(&r);
     } else {
         printf("Sets 1, 2, 3 registered in that order.  prepare handlers ran %s, parent\n"
                "handlers %s, child handlers %s: the last registered prepares first, so\n"
