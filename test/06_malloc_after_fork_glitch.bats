@@ -84,7 +84,7 @@ SANITIZER_MALLOC="malloc is the sanitizer's own allocator, not glibc's"
 }
 
 @test "glibc: every child of a parent whose threads hammer malloc allocates" {
-  SKIP_REASON="$SANITIZER_MALLOC; it takes no lock at fork: 2-8 of 200 children deadlocked under ASan, about 1 in 400 under TSan" \
+  SKIP_REASON="$SANITIZER_MALLOC; it takes no lock at fork: 1-8 of 200 children deadlocked under ASan, 0-2 of 200 under TSan" \
     skip_under_sanitizer asan tsan
   default_run
   assert_fact trials -eq 200 mode=glibc
