@@ -197,20 +197,18 @@ static struct child_result trial(struct alloc_logger *lg, struct fork_note *note
         die_errno("pipe2");
     fill_pipe(sink[1]);
     logger_init(lg, sink[1]);
-    int err = pthread_create(&t.thread, NULL, logging_main, &t);
-    if (err != 0)
-        die_err("pthread_create", err);
+    t.thread = start_thread(logging_main, &t);
     if (read(t.tid_pipe[0], &tid, sizeof tid) != (ssize_t)sizeof tid)
         die_errno("read");
-    *held_at_fork = wait_until_in_syscall(getpid(), tid, SYS_write, timeout_ms);
+    /* in write() to the full pipe: inside a flush, which holds the lock */
+    *held_at_fork = wait_until_in_syscall(getpid(), tid, SYS_write, sink[1], timeout_ms);
 
     struct child_view view = {lg, note};
     struct child_result r = run_watched(child_logs, &view, timeout_ms);
 
     atomic_store(&t.stop, true);
     drain_until_eof(sink[0]);
-    if ((err = pthread_join(t.thread, NULL)) != 0)
-        die_err("pthread_join", err);
+    join_thread(t.thread);
     close(sink[0]);
     close(t.tid_pipe[0]);
     close(t.tid_pipe[1]);

@@ -19,6 +19,7 @@
 
 #include "../05_zone_malloc/fork_check.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -85,11 +86,12 @@ long syscall_of(pid_t pid, pid_t tid);
 /* "futex", "write", "read", "running", ... for the numbers above. */
 const char *syscall_name(long nr);
 
-/* Wait until thread tid of process pid is inside system call nr, looking
- * again and again (yielding the CPU in between) for at most timeout_ms.
- * True if it was seen there.  Reads /proc with open/read only: safe in the
- * child of a threaded process. */
-bool wait_until_in_syscall(pid_t pid, pid_t tid, long nr, int timeout_ms);
+/* Wait until thread tid of process pid is inside system call nr - with
+ * first argument arg0 unless arg0 is -1 (a write to one descriptor, say) -
+ * looking again and again (yielding the CPU in between) for at most
+ * timeout_ms.  True if it was seen there.  Reads /proc with open/read only:
+ * safe in the child of a threaded process. */
+bool wait_until_in_syscall(pid_t pid, pid_t tid, long nr, long arg0, int timeout_ms);
 
 /* Threads of the calling process, counted in /proc/self/task with
  * getdents64 (no malloc, no stdio: safe right after fork). */
@@ -105,6 +107,10 @@ unsigned fill_pipe(int write_fd);
 
 /* Read fd until end of file, throwing the bytes away. */
 void drain_until_eof(int fd);
+
+/* pthread_create and pthread_join, or die naming the call. */
+pthread_t start_thread(void *(*fn)(void *arg), void *arg);
+void join_thread(pthread_t thread);
 
 /* One byte through a pipe, retrying on EINTR; die on error.
  * receive_byte returns false at end of file. */

@@ -116,9 +116,7 @@ static void start_hammers(struct hammer *hammers, atomic_bool *stop)
 {
     for (int i = 0; i < HAMMERS; i++) {
         hammers[i] = (struct hammer){.seed = 1000u + (uint64_t)i, .stop = stop};
-        int err = pthread_create(&hammers[i].thread, NULL, hammer_main, &hammers[i]);
-        if (err != 0)
-            die_err("pthread_create", err);
+        hammers[i].thread = start_thread(hammer_main, &hammers[i]);
     }
 }
 
@@ -126,9 +124,7 @@ static void stop_hammers(struct hammer *hammers, atomic_bool *stop)
 {
     atomic_store(stop, true);
     for (int i = 0; i < HAMMERS; i++) {
-        int err = pthread_join(hammers[i].thread, NULL);
-        if (err != 0)
-            die_err("pthread_join", err);
+        join_thread(hammers[i].thread);
         if (hammers[i].failed)
             die("malloc returned NULL in an allocating thread");
     }
@@ -199,28 +195,11 @@ static void *drainer_main(void *arg)
 
     if (!receive_byte(p->go_pipe[0], &byte))
         die("drainer: the go pipe closed early");
-    p->seen->fork_blocked = wait_until_in_syscall(getpid(), p->main_tid, SYS_futex, p->timeout_ms);
+    p->seen->fork_blocked =
+        wait_until_in_syscall(getpid(), p->main_tid, SYS_futex, -1, p->timeout_ms);
     p->seen->release_ns = now_ns();
     drain_until_eof(p->stats_pipe[0]);
     return NULL;
-}
-
-static pthread_t start_thread(void *(*fn)(void *), void *arg)
-{
-    pthread_t thread;
-    int err = pthread_create(&thread, NULL, fn, arg);
-
-    if (err != 0)
-        die_err("pthread_create", err);
-    return thread;
-}
-
-static void join_thread(pthread_t thread)
-{
-    int err = pthread_join(thread, NULL);
-
-    if (err != 0)
-        die_err("pthread_join", err);
 }
 
 /* Make the full pipe our stderr: malloc_stats prints there.  Returns a
@@ -259,7 +238,9 @@ static int show_fork_waiting(void *arg)
     pthread_t holder = start_thread(holder_main, &p);
     if (read(p.tid_pipe[0], &holder_tid, sizeof holder_tid) != (ssize_t)sizeof holder_tid)
         die_errno("read");
-    p.seen->holder_blocked = wait_until_in_syscall(getpid(), holder_tid, SYS_write, p.timeout_ms);
+    /* in write() to stderr, now the full pipe: inside malloc_stats, lock held */
+    p.seen->holder_blocked =
+        wait_until_in_syscall(getpid(), holder_tid, SYS_write, STDERR_FILENO, p.timeout_ms);
     pthread_t drainer = start_thread(drainer_main, &p);
 
     /* A raw fork, not child_start(): its fflush(NULL) would wait for

@@ -13,9 +13,11 @@
  * returned, through a pipe.  Silence for --timeout-ms with the last word
  * 'F' and the main thread asleep in futex() is the verdict: deadlock.
  *
- * Two contrasts, same loop and same handler: _Fork() (glibc 2.34, POSIX
- * 2024), which takes no lock, and fork() in a process with one thread,
- * where glibc skips malloc's locks (since 2.24) - neither deadlocks.
+ * Two contrasts, same loop and same handler.  _Fork() (glibc 2.34, POSIX
+ * 2024) takes no lock and never deadlocks.  fork() with one thread left -
+ * the second one started and joined before the loop - still deadlocks:
+ * glibc's fork() skips malloc's locks only while __libc_single_threaded is
+ * set, and starting a thread clears it for good.
  */
 #include "fork_glitch.h"
 
@@ -119,9 +121,7 @@ static pthread_t start_idle_thread(int *idle_pipe)
     if (pipe2(idle_pipe, O_CLOEXEC) != 0)
         die_errno("pipe2");
     pthread_sigmask(SIG_BLOCK, &alarm, &old); /* the thread inherits the mask */
-    int err = pthread_create(&thread, NULL, idle_main, (void *)(intptr_t)idle_pipe[0]);
-    if (err != 0)
-        die_err("pthread_create", err);
+    thread = start_thread(idle_main, (void *)(intptr_t)idle_pipe[0]);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return thread;
 }
@@ -136,9 +136,7 @@ static void start_second_thread(bool keep)
     if (keep)
         return;
     close(idle_pipe[1]); /* end of file: it returns */
-    int err = pthread_join(thread, NULL);
-    if (err != 0)
-        die_err("pthread_join", err);
+    join_thread(thread);
     close(idle_pipe[0]);
 }
 

@@ -117,9 +117,7 @@ static void pool_start(struct pool *p)
     if (pipe2(p->at_half, O_CLOEXEC) != 0 || pipe2(p->resume, O_CLOEXEC) != 0)
         die_errno("pipe2");
     for (int i = 0; i < WORKERS; i++) {
-        int err = pthread_create(&p->workers[i], NULL, worker_main, p);
-        if (err != 0)
-            die_err("pthread_create", err);
+        p->workers[i] = start_thread(worker_main, p);
     }
     char byte;
     for (int i = 0; i < WORKERS; i++) /* from here on, every worker is mid-job */
@@ -135,9 +133,7 @@ static unsigned pool_finish(struct pool *p)
     for (int i = 0; i < WORKERS; i++)
         send_byte(p->resume[1], 'r');
     for (int i = 0; i < WORKERS; i++) {
-        int err = pthread_join(p->workers[i], NULL);
-        if (err != 0)
-            die_err("pthread_join", err);
+        join_thread(p->workers[i]);
     }
     for (int i = 0; i < JOBS; i++) {
         finished += p->jobs[i].state == JOB_FINISHED;

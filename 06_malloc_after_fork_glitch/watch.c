@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -61,8 +62,16 @@ static bool read_small_file(const char *path, char *buf, size_t cap)
     return true;
 }
 
-long syscall_of(pid_t pid, pid_t tid)
+/* The system call a thread is in, and its first argument: the file reads
+ * "nr arg0 arg1 ... sp pc" (arguments in hex), "running", or "-1 sp pc". */
+struct syscall_now {
+    long nr;
+    unsigned long arg0;
+};
+
+static struct syscall_now syscall_now(pid_t pid, pid_t tid)
 {
+    struct syscall_now now = {.nr = SYSCALL_UNKNOWN};
     char path[64], text[256];
     size_t len = 0;
 
@@ -73,15 +82,22 @@ long syscall_of(pid_t pid, pid_t tid)
     append_text(path, &len, "/syscall");
     path[len] = '\0';
     if (!read_small_file(path, text, sizeof text))
-        return SYSCALL_UNKNOWN;
-    if (strncmp(text, "running", 7) == 0)
-        return SYSCALL_RUNNING;
-    if (text[0] == '-')
-        return SYSCALL_NONE; /* "-1 sp pc": blocked, not in a system call */
-    long nr = 0;
-    for (const char *c = text; *c >= '0' && *c <= '9'; c++)
-        nr = nr * 10 + (*c - '0');
-    return nr;
+        return now;
+    if (strncmp(text, "running", 7) == 0) {
+        now.nr = SYSCALL_RUNNING;
+    } else if (text[0] == '-') {
+        now.nr = SYSCALL_NONE; /* "-1 sp pc": blocked, not in a system call */
+    } else {
+        char *end;
+        now.nr = strtol(text, &end, 10);
+        now.arg0 = strtoul(end, NULL, 16); /* " 0x..." */
+    }
+    return now;
+}
+
+long syscall_of(pid_t pid, pid_t tid)
+{
+    return syscall_now(pid, tid).nr;
 }
 
 const char *syscall_name(long nr)
@@ -149,11 +165,16 @@ struct child_result run_watched(int (*body)(void *arg), void *arg, int timeout_m
     return r;
 }
 
-bool wait_until_in_syscall(pid_t pid, pid_t tid, long nr, int timeout_ms)
+static bool is_in(struct syscall_now now, long nr, long arg0)
+{
+    return now.nr == nr && (arg0 < 0 || now.arg0 == (unsigned long)arg0);
+}
+
+bool wait_until_in_syscall(pid_t pid, pid_t tid, long nr, long arg0, int timeout_ms)
 {
     uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
 
-    while (syscall_of(pid, tid) != nr) {
+    while (!is_in(syscall_now(pid, tid), nr, arg0)) {
         if (now_ns() >= deadline)
             return false;
         sched_yield(); /* a look every few microseconds: a condition, not a delay */
@@ -235,6 +256,24 @@ void drain_until_eof(int fd)
     while ((got = read(fd, buf, sizeof buf)) != 0)
         if (got < 0 && errno != EINTR)
             die_errno("read pipe");
+}
+
+pthread_t start_thread(void *(*fn)(void *arg), void *arg)
+{
+    pthread_t thread;
+    int err = pthread_create(&thread, NULL, fn, arg);
+
+    if (err != 0)
+        die_err("pthread_create", err);
+    return thread;
+}
+
+void join_thread(pthread_t thread)
+{
+    int err = pthread_join(thread, NULL);
+
+    if (err != 0)
+        die_err("pthread_join", err);
 }
 
 void send_byte(int fd, char byte)
