@@ -87,9 +87,12 @@ static void usage(void)
            "                        all         each in turn and a summary (default)\n"
            "  -n, --trials N        trials per mode, 1..%d (default: each mode's own:\n"
            "                        glibc and atfork 200, others 1 to 5)\n"
-           "  -t, --timeout-ms T    the watchdog, %d..%d ms (default %d)\n"
+           "  -t, --timeout-ms T    the watchdog, %d..%d ms (default %d): a child still\n"
+           "                        waiting for a lock after T ms is killed (a deadlock);\n"
+           "                        one still working gets up to %d times as long\n"
            "  -h, --help            show this help\n",
-           prog_name(), MAX_TRIALS, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
+           prog_name(), MAX_TRIALS, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS,
+           SLOW_DEADLINES);
 }
 
 unsigned trials_or(const struct run_config *cfg, unsigned mode_default)
