@@ -34,7 +34,7 @@ struct run_config {
  * more, up to SLOW_DEADLINES deadlines in all: on a loaded machine a
  * healthy child can wait for a CPU longer than a deadlocked one needs to
  * be recognised. */
-enum { DEFAULT_TIMEOUT_MS = 300, SLOW_DEADLINES = 10 };
+enum { DEFAULT_TIMEOUT_MS = 200, SLOW_DEADLINES = 10 };
 
 /* The modes.  Each prints its part and returns the tally of its trials. */
 struct fork_outcome show_glibc(const struct run_config *cfg);

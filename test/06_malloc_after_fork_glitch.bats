@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Lesson 06: fork() in a multithreaded process.
 #
-# The default run (every mode, about 3 s; 15-20 s under a sanitizer) runs
+# The default run (every mode, about 2.5 s; 15-25 s under a sanitizer) runs
 # once, in setup_file; most tests read its output.
 
 load helper
