@@ -10,6 +10,7 @@
 #include "zone_malloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -81,7 +82,7 @@ static int child_allocates(void *arg)
     return zm_check_heap() == 0 ? 0 : 4;
 }
 
-static void count_outcome(struct fork_outcome *o, const struct child_result *r)
+void count_outcome(struct fork_outcome *o, const struct child_result *r)
 {
     o->forks++;
     if (child_ok(r))
@@ -154,21 +155,22 @@ static void *holder_main(void *arg)
     return NULL;
 }
 
-struct child_result fork_while_locked(int timeout_ms)
+struct child_result run_while_locked(pid_t (*start)(void *arg), void *arg, int timeout_ms)
 {
     bool handlers = zm_fork_handlers();
     struct holder h;
     int err;
 
-    if (pipe(h.ready) != 0 || pipe(h.release) != 0)
-        die_errno("pipe");
+    /* close-on-exec: a process start() execs must not inherit them */
+    if (pipe2(h.ready, O_CLOEXEC) != 0 || pipe2(h.release, O_CLOEXEC) != 0)
+        die_errno("pipe2");
     if ((err = pthread_create(&h.thread, NULL, holder_main, &h)) != 0)
         die_err("pthread_create", err);
     read_byte(h.ready[0]); /* from here on, it holds every lock */
     uint64_t started = now_ns();
     if (handlers)
         write_byte(h.release[1]); /* fork's prepare handler will wait for it */
-    pid_t pid = child_start(child_allocates, NULL);
+    pid_t pid = start(arg);
     struct child_result r = child_wait(pid, started, timeout_ms);
     if (!handlers)
         write_byte(h.release[1]);
@@ -180,4 +182,14 @@ struct child_result fork_while_locked(int timeout_ms)
     close(h.release[0]);
     close(h.release[1]);
     return r;
+}
+
+static pid_t start_allocating_child(void *arg)
+{
+    return child_start(child_allocates, arg);
+}
+
+struct child_result fork_while_locked(int timeout_ms)
+{
+    return run_while_locked(start_allocating_child, NULL, timeout_ms);
 }

@@ -36,4 +36,15 @@ struct fork_outcome fork_while_allocating(unsigned threads, unsigned forks, uint
  */
 struct child_result fork_while_locked(int timeout_ms);
 
+/*
+ * The same with any process: while another thread holds every allocator
+ * lock, start(arg) starts a process (a fork body through child_start,
+ * posix_spawn, ...) and returns its pid, which is then watched for
+ * timeout_ms.  fork_while_locked is this with a child that allocates.
+ */
+struct child_result run_while_locked(pid_t (*start)(void *arg), void *arg, int timeout_ms);
+
+/* Add how one watched child ended to an experiment's tally. */
+void count_outcome(struct fork_outcome *o, const struct child_result *r);
+
 #endif

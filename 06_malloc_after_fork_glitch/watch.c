@@ -1,0 +1,298 @@
+/*
+ * watch.c - looking at processes and threads from outside, and the small
+ * helpers the parts share (see fork_glitch.h).
+ *
+ * Everything that may run in the child of a threaded process (reading
+ * /proc, counting threads) uses open/read/getdents64 into fixed buffers:
+ * no malloc, no stdio, whose locks another thread may have held at fork.
+ */
+#include "fork_glitch.h"
+
+#include "cli.h"
+#include "clock.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Append the decimal digits of n to buf at *len. */
+static void append_uint(char *buf, size_t *len, unsigned long n)
+{
+    char digits[24];
+    size_t count = 0;
+
+    do
+        digits[count++] = (char)('0' + n % 10);
+    while ((n /= 10) != 0);
+    while (count > 0)
+        buf[(*len)++] = digits[--count];
+}
+
+static void append_text(char *buf, size_t *len, const char *text)
+{
+    size_t n = strlen(text);
+
+    memcpy(buf + *len, text, n);
+    *len += n;
+}
+
+/* Read a small /proc file into buf (NUL-terminated); false if we cannot. */
+static bool read_small_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got;
+
+    if (fd < 0)
+        return false;
+    do
+        got = read(fd, buf, cap - 1);
+    while (got < 0 && errno == EINTR);
+    close(fd);
+    if (got <= 0)
+        return false;
+    buf[got] = '\0';
+    return true;
+}
+
+/* The system call a thread is in, and its first argument: the file reads
+ * "nr arg0 arg1 ... sp pc" (arguments in hex), "running", or "-1 sp pc". */
+struct syscall_now {
+    long nr;
+    unsigned long arg0;
+};
+
+static struct syscall_now syscall_now(pid_t pid, pid_t tid)
+{
+    struct syscall_now now = {.nr = SYSCALL_UNKNOWN};
+    char path[64], text[256];
+    size_t len = 0;
+
+    append_text(path, &len, "/proc/");
+    append_uint(path, &len, (unsigned long)pid);
+    append_text(path, &len, "/task/");
+    append_uint(path, &len, (unsigned long)tid);
+    append_text(path, &len, "/syscall");
+    path[len] = '\0';
+    if (!read_small_file(path, text, sizeof text))
+        return now;
+    if (strncmp(text, "running", 7) == 0) {
+        now.nr = SYSCALL_RUNNING;
+    } else if (text[0] == '-') {
+        now.nr = SYSCALL_NONE; /* "-1 sp pc": blocked, not in a system call */
+    } else {
+        char *end;
+        now.nr = strtol(text, &end, 10);
+        now.arg0 = strtoul(end, NULL, 16); /* " 0x..." */
+    }
+    return now;
+}
+
+long syscall_of(pid_t pid, pid_t tid)
+{
+    return syscall_now(pid, tid).nr;
+}
+
+const char *syscall_name(long nr)
+{
+    switch (nr) {
+    case SYS_futex: return "futex";
+    case SYS_write: return "write";
+    case SYS_read: return "read";
+    case SYS_wait4: return "wait4";
+    case SYS_poll: return "poll";
+    case SYSCALL_RUNNING: return "running";
+    case SYSCALL_NONE: return "none";
+    case SYSCALL_UNKNOWN: return "unknown";
+    default: return "other";
+    }
+}
+
+/* True if fd reaches end of file within timeout_ms (whatever is read on
+ * the way is dropped). */
+static bool eof_within(int fd, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+    char buf[64];
+
+    for (;;) {
+        uint64_t now = now_ns();
+        int left_ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+        int ready = poll(&pfd, 1, left_ms);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready < 0)
+            die_errno("poll");
+        if (ready == 0)
+            return false;
+        ssize_t got = read(fd, buf, sizeof buf);
+        if (got == 0)
+            return true;
+        if (got < 0 && errno != EINTR)
+            die_errno("read pipe");
+    }
+}
+
+struct child_result run_watched(int (*body)(void *arg), void *arg, int timeout_ms)
+{
+    int alive[2]; /* the child holds the write end until it exits */
+
+    if (pipe2(alive, O_CLOEXEC) != 0)
+        die_errno("pipe2");
+    uint64_t started = now_ns();
+    pid_t pid = child_start(body, arg);
+    close(alive[1]);
+    for (int deadline = 0; deadline < SLOW_DEADLINES; deadline++) {
+        if (eof_within(alive[0], timeout_ms)) {
+            close(alive[0]);
+            return child_wait(pid, started, -1); /* it is leaving: reap it */
+        }
+        if (syscall_of(pid, pid) == SYS_futex)
+            break; /* asleep on a lock: that is the deadlock we watch for */
+    }
+    close(alive[0]);
+    struct child_result r = child_wait(pid, started, 0); /* SIGKILL, group and all */
+    if (r.end == CHILD_TIMED_OUT)
+        r.code = (int)(r.elapsed_ns / 1000000u); /* what child_describe shows */
+    return r;
+}
+
+static bool is_in(struct syscall_now now, long nr, long arg0)
+{
+    return now.nr == nr && (arg0 < 0 || now.arg0 == (unsigned long)arg0);
+}
+
+bool wait_until_in_syscall(pid_t pid, pid_t tid, long nr, long arg0, int timeout_ms)
+{
+    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+
+    while (!is_in(syscall_now(pid, tid), nr, arg0)) {
+        if (now_ns() >= deadline)
+            return false;
+        sched_yield(); /* a look every few microseconds: a condition, not a delay */
+    }
+    return true;
+}
+
+unsigned count_threads(void)
+{
+    /* getdents64 fills buf with records: d_ino, d_off, d_reclen, d_type, d_name */
+    char buf[4096];
+    unsigned threads = 0;
+    long got;
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0)
+        die_errno("open /proc/self/task");
+    while ((got = getdents64(fd, buf, sizeof buf)) > 0) {
+        for (long at = 0; at < got;) {
+            unsigned short reclen;
+            memcpy(&reclen, buf + at + offsetof(struct dirent64, d_reclen), sizeof reclen);
+            threads += buf[at + offsetof(struct dirent64, d_name)] != '.'; /* not . or .. */
+            at += reclen;
+        }
+    }
+    if (got < 0)
+        die_errno("getdents64 /proc/self/task");
+    close(fd);
+    return threads;
+}
+
+unsigned children_left(void)
+{
+    siginfo_t info;
+
+    memset(&info, 0, sizeof info);
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+        if (errno == ECHILD)
+            return 0; /* no child at all, running or zombie */
+        die_errno("waitid");
+    }
+    return 1; /* a zombie (si_pid set) or a running child (si_pid 0) */
+}
+
+/* Write chunk-byte pieces of nothing in particular until the pipe says
+ * EAGAIN; add what went in to *bytes. */
+static void write_until_full(int fd, size_t chunk, unsigned *bytes)
+{
+    static const char junk[512];
+    ssize_t n;
+
+    while ((n = write(fd, junk, chunk)) > 0)
+        *bytes += (unsigned)n;
+    if (errno != EAGAIN)
+        die_errno("write pipe");
+}
+
+unsigned fill_pipe(int write_fd)
+{
+    unsigned bytes = 0;
+    int flags = fcntl(write_fd, F_GETFL);
+
+    if (fcntl(write_fd, F_SETPIPE_SZ, (int)sysconf(_SC_PAGESIZE)) < 0)
+        die_errno("fcntl F_SETPIPE_SZ");
+    if (flags < 0 || fcntl(write_fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        die_errno("fcntl O_NONBLOCK");
+    write_until_full(write_fd, 512, &bytes); /* big pieces first, */
+    write_until_full(write_fd, 1, &bytes);   /* then the last gap, byte by byte */
+    if (fcntl(write_fd, F_SETFL, flags) != 0)
+        die_errno("fcntl");
+    return bytes;
+}
+
+void drain_until_eof(int fd)
+{
+    char buf[4096];
+    ssize_t got;
+
+    while ((got = read(fd, buf, sizeof buf)) != 0)
+        if (got < 0 && errno != EINTR)
+            die_errno("read pipe");
+}
+
+pthread_t start_thread(void *(*fn)(void *arg), void *arg)
+{
+    pthread_t thread;
+    int err = pthread_create(&thread, NULL, fn, arg);
+
+    if (err != 0)
+        die_err("pthread_create", err);
+    return thread;
+}
+
+void join_thread(pthread_t thread)
+{
+    int err = pthread_join(thread, NULL);
+
+    if (err != 0)
+        die_err("pthread_join", err);
+}
+
+void send_byte(int fd, char byte)
+{
+    ssize_t n;
+
+    while ((n = write(fd, &byte, 1)) < 0 && errno == EINTR)
+        ;
+    if (n != 1)
+        die_errno("write pipe");
+}
+
+bool receive_byte(int fd, char *byte)
+{
+    ssize_t n;
+
+    while ((n = read(fd, byte, 1)) < 0 && errno == EINTR)
+        ;
+    if (n < 0)
+        die_errno("read pipe");
+    return n == 1;
+}
