@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -115,50 +114,17 @@ const char *syscall_name(long nr)
     }
 }
 
-/* True if fd reaches end of file within timeout_ms (whatever is read on
- * the way is dropped). */
-static bool eof_within(int fd, int timeout_ms)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
-    char buf[64];
-
-    for (;;) {
-        uint64_t now = now_ns();
-        int left_ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
-        int ready = poll(&pfd, 1, left_ms);
-        if (ready < 0 && errno == EINTR)
-            continue;
-        if (ready < 0)
-            die_errno("poll");
-        if (ready == 0)
-            return false;
-        ssize_t got = read(fd, buf, sizeof buf);
-        if (got == 0)
-            return true;
-        if (got < 0 && errno != EINTR)
-            die_errno("read pipe");
-    }
-}
-
 struct child_result run_watched(int (*body)(void *arg), void *arg, int timeout_ms)
 {
-    int alive[2]; /* the child holds the write end until it exits */
-
-    if (pipe2(alive, O_CLOEXEC) != 0)
-        die_errno("pipe2");
     uint64_t started = now_ns();
     pid_t pid = child_start(body, arg);
-    close(alive[1]);
+
     for (int deadline = 0; deadline < SLOW_DEADLINES; deadline++) {
-        if (eof_within(alive[0], timeout_ms)) {
-            close(alive[0]);
-            return child_wait(pid, started, -1); /* it is leaving: reap it */
-        }
+        if (child_exited_within(pid, timeout_ms))
+            return child_wait(pid, started, -1); /* it has ended: reap it */
         if (syscall_of(pid, pid) == SYS_futex)
             break; /* asleep on a lock: that is the deadlock we watch for */
     }
-    close(alive[0]);
     struct child_result r = child_wait(pid, started, 0); /* SIGKILL, group and all */
     if (r.end == CHILD_TIMED_OUT)
         r.code = (int)(r.elapsed_ns / 1000000u); /* what child_describe shows */

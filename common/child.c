@@ -66,10 +66,9 @@ static int reap(pid_t pid)
     return status;
 }
 
-/* Wait until pid exits or timeout_ms passes; true if it exited.  A pidfd
- * (Linux 5.3+) becomes readable when the process ends, so poll() gives us
- * a wait with a deadline and no signal handler. */
-static int wait_exit_by(pid_t pid, int timeout_ms)
+/* A pidfd (Linux 5.3+) becomes readable when the process ends, so poll()
+ * gives us a wait with a deadline and no signal handler. */
+bool child_exited_within(pid_t pid, int timeout_ms)
 {
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     struct pollfd pfd;
@@ -95,7 +94,7 @@ struct child_result child_wait(pid_t pid, uint64_t started_ns, int timeout_ms)
 {
     struct child_result r;
 
-    if (timeout_ms >= 0 && !wait_exit_by(pid, timeout_ms)) {
+    if (timeout_ms >= 0 && !child_exited_within(pid, timeout_ms)) {
         kill(-pid, SIGKILL); /* the whole group: what it forked goes too */
         kill(pid, SIGKILL);  /* in case it left its group */
         reap(pid);

@@ -8,6 +8,7 @@
 #ifndef ASYM_CHILD_H
 #define ASYM_CHILD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -44,6 +45,11 @@ pid_t child_start(int (*body)(void *arg), void *arg);
  * the result says CHILD_TIMED_OUT.  The child is always reaped.
  */
 struct child_result child_wait(pid_t pid, uint64_t started_ns, int timeout_ms);
+
+/* True if the child ends (exits or is killed) within timeout_ms; it is
+ * not reaped: child_wait does that.  For watchers that look at a child
+ * between deadlines. */
+bool child_exited_within(pid_t pid, int timeout_ms);
 
 /* child_start + child_wait. */
 struct child_result child_run(int (*body)(void *arg), void *arg, int timeout_ms);
