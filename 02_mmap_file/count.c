@@ -15,6 +15,7 @@
 #include "out.h"
 #include "procfs.h"
 #include "sigbus.h"
+#include "sort.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -281,16 +281,6 @@ struct pass {
     uint64_t max_rss_kib;                  /* the process's peak RSS so far */
 };
 
-/* The largest RSS this process has had, from getrusage (ru_maxrss, KiB). */
-static uint64_t peak_rss_kib(void)
-{
-    struct rusage usage;
-
-    if (getrusage(RUSAGE_SELF, &usage) != 0)
-        die_errno("getrusage");
-    return (uint64_t)usage.ru_maxrss;
-}
-
 static void run_pass(struct pass *p, int round, int fd, uint64_t size,
                      const struct count_request *request)
 {
@@ -306,21 +296,13 @@ static void run_pass(struct pass *p, int round, int fd, uint64_t size,
     p->max_rss_kib = peak_rss_kib();
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 /* The median of the rounds (the lower middle one for an even count). */
 static uint64_t median_ns(struct pass *p, unsigned rounds)
 {
     uint64_t sorted[COUNT_MAX_ROUNDS];
 
     memcpy(sorted, p->elapsed_ns, rounds * sizeof sorted[0]);
-    qsort(sorted, rounds, sizeof sorted[0], compare_u64);
-    return sorted[(rounds - 1) / 2];
+    return median_u64(sorted, rounds);
 }
 
 static void print_pass(struct pass *p, unsigned rounds, enum count_loop loop)

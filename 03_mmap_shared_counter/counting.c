@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "memory.h"
+#include "sort.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -197,13 +198,6 @@ static void reap_children(const struct run *run, struct crew *crew)
             run->procs, crew->first_failure);
 }
 
-static int compare_ns(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 /* How long two or more children were inside their loops at once (only then
  * can their updates collide): cut time at every start and end, and add up
  * the pieces that at least two children's [start, end) cover. */
@@ -216,7 +210,7 @@ static uint64_t overlap_ns(const struct child_report reports[], uint32_t procs)
         cuts[count++] = reports[i].start_ns;
         cuts[count++] = reports[i].end_ns;
     }
-    qsort(cuts, count, sizeof cuts[0], compare_ns);
+    sort_u64(cuts, count);
     for (size_t k = 0; k + 1 < count; k++) {
         uint32_t inside = 0;
         for (uint32_t i = 0; i < procs; i++)

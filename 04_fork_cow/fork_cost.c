@@ -16,6 +16,7 @@
 #include "memory.h"
 #include "out.h"
 #include "procfs.h"
+#include "sort.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,6 @@ void check_cost_fits(size_t size)
     }
 }
 
-/* A "Field: N kB" line of /proc/self/status, or -1. */
 /* 4 KiB pages throughout, whatever the THP setting: with 2 MiB pages fork
  * copies one entry per 2 MiB, and this experiment measures the 4 KiB case. */
 static void use_small_pages(char *block, size_t size)
@@ -62,13 +62,6 @@ static int leave_at_once(void *arg)
     return 0;
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 /* The median time fork() takes in the parent (child_start returns right
  * after it), over FORK_REPEATS children that exit at once. */
 static uint64_t median_fork_ns(void)
@@ -82,8 +75,7 @@ static uint64_t median_fork_ns(void)
         samples[i] = now_ns() - start;
         finish_child(pid, start);
     }
-    qsort(samples, FORK_REPEATS, sizeof samples[0], compare_u64);
-    return samples[FORK_REPEATS / 2];
+    return median_u64(samples, FORK_REPEATS);
 }
 
 /* Touch the block up to upto bytes, then time fork; print both and return

@@ -16,6 +16,7 @@
 #include "memory.h"
 #include "out.h"
 #include "shalloc_workload.h"
+#include "sort.h"
 #include "workload.h"
 
 #include <stdio.h>
@@ -80,13 +81,6 @@ static uint64_t run_round(struct bench *b, unsigned procs, uint64_t *failed)
     return (uint64_t)((double)b->ops * procs * 1e9 / (double)(last - first));
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 int run_bench(const struct options *o)
 {
     struct bench b = {.ops = o->ops, .seed = o->seed};
@@ -110,8 +104,7 @@ int run_bench(const struct options *o)
     for (unsigned k = 0; k < CONTENDERS; k++) {
         printf("  %-15s %12llu %12llu %12llu", contender_names[k], (unsigned long long)rate[k][0],
                (unsigned long long)rate[k][1], (unsigned long long)rate[k][2]);
-        qsort(rate[k], ROUNDS, sizeof rate[k][0], compare_u64);
-        median[k] = rate[k][ROUNDS / 2];
+        median[k] = median_u64(rate[k], ROUNDS);
         printf(" %12llu\n", (unsigned long long)median[k]);
     }
     for (unsigned k = 0; k < CONTENDERS; k++) {

@@ -13,6 +13,7 @@
 #include "lesson07.h"
 #include "memory.h"
 #include "out.h"
+#include "sort.h"
 
 #include <inttypes.h>
 #include <sched.h>
@@ -133,19 +134,12 @@ static uint64_t count_overwritten(struct race *r, unsigned procs)
     return overwritten;
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 /* Blocks handed out over bytes already given to another block. */
 static uint64_t count_overlaps(uint64_t *offsets, uint64_t n)
 {
     uint64_t overlaps = 0;
 
-    qsort(offsets, n, sizeof *offsets, compare_u64);
+    sort_u64(offsets, n);
     for (uint64_t i = 1; i < n; i++)
         overlaps += offsets[i] < offsets[i - 1] + BLOCK;
     return overlaps;

@@ -226,9 +226,9 @@ int main(int argc, char *argv[])
     /* In shared memory, so that worker processes can write their results. */
     size_t results_bytes = MAX_WORKERS * sizeof *r.results;
     r.results = map_anonymous(results_bytes, MAP_SHARED);
-    long long rss_before = proc_kib_field("/proc/self/status", "VmRSS");
+    uint64_t rss_before = rss_kib();
     chosen->run(&r);
-    report(chosen, &r, (uint64_t)(proc_kib_field("/proc/self/status", "VmHWM") - rss_before));
+    report(chosen, &r, peak_rss_kib() - rss_before);
     unmap(r.results, results_bytes);
     return 0;
 }

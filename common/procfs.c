@@ -128,6 +128,11 @@ uint64_t minor_faults(void)
     return (uint64_t)self_usage().ru_minflt;
 }
 
+uint64_t peak_rss_kib(void)
+{
+    return (uint64_t)self_usage().ru_maxrss;
+}
+
 uint64_t major_faults(void)
 {
     return (uint64_t)self_usage().ru_majflt;

@@ -18,6 +18,10 @@ size_t page_size(void);
 /* Resident set size in KiB (/proc/self/statm, second field). Dies on error. */
 uint64_t rss_kib(void);
 
+/* The largest RSS this process has had so far, in KiB (getrusage
+ * ru_maxrss, the same as VmHWM in /proc/self/status). Dies on error. */
+uint64_t peak_rss_kib(void);
+
 /* Minor and major page faults taken so far by this process (all threads),
  * from getrusage(RUSAGE_SELF). Dies on error. */
 uint64_t minor_faults(void);
