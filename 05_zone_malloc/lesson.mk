@@ -1,35 +1,43 @@
-# 05_zone_malloc/lesson.mk - the allocator as two libraries, the lesson's
-# demo, and the test driver.
+# 05_zone_malloc/lesson.mk - the allocator (lib/) as two libraries, the
+# lesson's demo, and the test driver (test/).
 #
-#   build/libzone_malloc.a    the allocator under zm_ names (for the demo, the
-#                             test driver, bench/alloc_bench)
-#   build/libzone_malloc.so   the same plus the C library's names, for
-#                             LD_PRELOAD (position-independent objects)
-#   build/05_zone_malloc      the lesson program
+# Exported to the fragments read after this one (lesson 06, bench/):
+#   ZONE_MALLOC_INC   the directory of zone_malloc.h and zone_adapters.h
+#   ZONE_MALLOC_LIB   build/libzone_malloc.a: the allocator under its zm_ names
+#                     (and zone_adapters.c)
+#   ZONE_MALLOC_SO    build/libzone_malloc.so: the allocator under zm_ names and
+#                     the C library's (malloc, free, ...), for LD_PRELOAD
+#
+# Built here:
+#   build/05_zone_malloc      the lesson program (zone_malloc_demo.c)
 #   build/zone_malloc_test    the test driver (run by test/05_zone_malloc.bats)
 
-ZONE_MALLOC_SRCS := $(addprefix 05_zone_malloc/,arena.c block.c debug.c heap_check.c large.c \
-  malloc_api.c show_alloc_mem.c small.c text.c thread_cache.c tiny.c zone.c)
+ZONE_MALLOC_INC := 05_zone_malloc/lib
+# The library's files in layer order, bottom first: each calls only files
+# before it in this list (see lib/README.md; test/layers.bats checks it).
+ZONE_MALLOC_LAYERS := text report options state os size_class zone tiny small large block \
+  thread_cache heap_check debug malloc_api stats show_alloc_mem
+ZONE_MALLOC_SRCS := $(patsubst %,$(ZONE_MALLOC_INC)/%.c,$(ZONE_MALLOC_LAYERS))
+LIBRARIES += ZONE_MALLOC
 ZONE_MALLOC_LIB := $(BUILD)/libzone_malloc.a
 ZONE_MALLOC_SO := $(BUILD)/libzone_malloc.so
 
-$(ZONE_MALLOC_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(ZONE_MALLOC_SRCS))
+$(ZONE_MALLOC_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(ZONE_MALLOC_SRCS) $(ZONE_MALLOC_INC)/zone_adapters.c)
 	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 # -Bsymbolic-functions: calls inside the library bind to the library, so
 # malloc -> zm_malloc is a direct jump, not a trip through the PLT.
-$(ZONE_MALLOC_SO): $(patsubst %.c,$(BUILD)/pic/%.o,$(ZONE_MALLOC_SRCS) 05_zone_malloc/libc_names.c)
+$(ZONE_MALLOC_SO): $(patsubst %.c,$(BUILD)/pic/%.o,$(ZONE_MALLOC_SRCS) $(ZONE_MALLOC_INC)/libc_names.c)
 	@mkdir -p $(@D)
 	$(LINK) -shared -Wl,-Bsymbolic-functions -o $@ $^
 
-05_zone_malloc_SRCS := $(addprefix 05_zone_malloc/,zone_malloc_demo.c fork_check.c zone_workload.c)
+05_zone_malloc_INCLUDES := $(ZONE_MALLOC_INC)
 05_zone_malloc_DEPS := $(ZONE_MALLOC_LIB)
 05_zone_malloc_LDLIBS := $(ZONE_MALLOC_LIB)
 
-ZONE_MALLOC_TEST_SRCS := $(addprefix 05_zone_malloc/,zone_malloc_test.c test_zones.c \
-  test_misuse.c test_trace.c test_threads.c fork_check.c)
-ZONE_MALLOC_TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(ZONE_MALLOC_TEST_SRCS))
+ZONE_MALLOC_TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard 05_zone_malloc/test/*.c))
+$(ZONE_MALLOC_TEST_OBJS): ASYM_CPPFLAGS += -I$(ZONE_MALLOC_INC)
 $(BUILD)/zone_malloc_test: $(ZONE_MALLOC_TEST_OBJS) $(ZONE_MALLOC_LIB) $(COMMON_LIB)
 	$(LINK) -o $@ $(ZONE_MALLOC_TEST_OBJS) $(ZONE_MALLOC_LIB) $(COMMON_LIB) $(LDLIBS)
 

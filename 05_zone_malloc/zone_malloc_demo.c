@@ -8,9 +8,9 @@
  * three kinds and show_alloc_mem; a freed block coming straight back; two
  * free neighbours merged into one block; realloc in place and moved; a
  * LARGE block mapped and unmapped; TINY zones going back to the kernel
- * once empty; what it all cost; its speed against
- * glibc's malloc on the vault's workload; and fork() while other threads
- * allocate, with and without the allocator's fork handlers.
+ * once empty; what it all cost; its speed against glibc's malloc on the
+ * project's allocation workload; and fork() while other threads allocate,
+ * with and without the allocator's fork handlers.
  *
  * Usage: 05_zone_malloc [--part all|zones|reuse|coalesce|realloc|large|release|speed|fork]
  *
@@ -21,12 +21,12 @@
  * handlers on, child=deadlocked with them off.
  */
 #include "cli.h"
-#include "fork_check.h"
 #include "out.h"
 #include "procfs.h"
+#include "sort.h"
 #include "workload.h"
+#include "zone_adapters.h"
 #include "zone_malloc.h"
-#include "zone_workload.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -269,17 +269,6 @@ static void show_release(void)
     facts_end();
 }
 
-static uint64_t median(uint64_t v[SPEED_ROUNDS])
-{
-    for (int i = 1; i < SPEED_ROUNDS; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            uint64_t t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return v[SPEED_ROUNDS / 2];
-}
-
 /* The two allocators alternately, several rounds, medians: the machine's
  * noise hits both alike. */
 static void show_speed(void)
@@ -294,7 +283,7 @@ static void show_speed(void)
         workload_run(&workload_libc_api, SPEED_OPS, 1, &r);
         glibc[i] = r.ops * 1000000000u / r.elapsed_ns;
     }
-    uint64_t z = median(zone), g = median(glibc);
+    uint64_t z = median_u64(zone, SPEED_ROUNDS), g = median_u64(glibc, SPEED_ROUNDS);
     printf("%d rounds of %d random malloc/free steps (16..527 bytes, 4096 slots), medians:\n"
            "  zone  %6.1f million ops/s\n  glibc %6.1f million ops/s\n"
            "(a quick look; bench/alloc_bench measures with threads, and space)\n",
@@ -310,7 +299,8 @@ static void show_fork(void)
     char how[64];
 
     heading("fork: other threads are inside the allocator at the instant of fork");
-    struct fork_outcome o = fork_while_allocating(3, FORKS, 7, 2000);
+    struct fork_outcome o =
+        fork_while_hammering(&zone_workload_api, 3, 7, FORKS, &zone_child_job, child_run, 2000);
     printf("3 threads allocate without pause; %u forks; every child allocates TINY, SMALL and\n"
            "LARGE blocks and checks the heap: %u ok, %u deadlocked, %u crashed.\n"
            "The allocator's pthread_atfork handlers took every lock before each fork.\n",
@@ -323,7 +313,9 @@ static void show_fork(void)
 
     subheading("the same handlers switched off, a thread holding the locks at the fork");
     zm_set_fork_handlers(0);
-    struct child_result r = fork_while_locked(FORK_TIMEOUT_MS);
+    struct held_locks locks = zone_held_locks();
+    struct child_result r =
+        run_while_held(&locks, start_child_job, (void *)&zone_child_job, FORK_TIMEOUT_MS);
     zm_set_fork_handlers(1);
     printf("The child inherited locks held by a thread that does not exist in it;\n"
            "its first allocation that needed a lock waited for ever.  The watchdog: %s.\n"

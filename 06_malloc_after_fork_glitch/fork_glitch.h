@@ -3,7 +3,7 @@
  *
  * Each mode is one experiment in its own file, printing its own prose and
  * fact lines and returning how its children ended:
- *   glibc_fork.c     the seed's experiment with glibc's malloc, and the reason
+ *   glibc_fork.c     the claimed glibc freeze, tried, and the reason
  *                    it survives: fork() waits for malloc's lock
  *   zone_locks.c     userlock and atfork: lesson 05's allocator without and with
  *                    its fork handlers; how pthread_atfork runs handlers, and where not
@@ -17,7 +17,8 @@
 #ifndef FORK_GLITCH_H
 #define FORK_GLITCH_H
 
-#include "../05_zone_malloc/fork_check.h"
+#include "child.h"
+#include "sync.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -107,14 +108,5 @@ unsigned fill_pipe(int write_fd);
 
 /* Read fd until end of file, throwing the bytes away. */
 void drain_until_eof(int fd);
-
-/* pthread_create and pthread_join, or die naming the call. */
-pthread_t start_thread(void *(*fn)(void *arg), void *arg);
-void join_thread(pthread_t thread);
-
-/* One byte through a pipe, retrying on EINTR; die on error.
- * receive_byte returns false at end of file. */
-void send_byte(int fd, char byte);
-bool receive_byte(int fd, char *byte);
 
 #endif

@@ -4,8 +4,8 @@
  *
  * fork() copies the whole address space but only the calling thread.  A
  * lock another thread held at that instant is copied held, and nobody in
- * the child will ever release it.  The seed predicts that glibc's malloc
- * then freezes or crashes the child; it does not, because glibc's fork()
+ * the child will ever release it.  A popular tutorial says that glibc's
+ * malloc then freezes or crashes the child; it does not, because glibc's fork()
  * takes malloc's locks first.  Every other lock is fair game.  Each
  * experiment that can block runs in a child under a watchdog, which kills
  * it (and what it started) after --timeout-ms and reports result=deadlock:

@@ -16,9 +16,10 @@
  */
 #include "fork_glitch.h"
 
-#include "../05_zone_malloc/zone_malloc.h"
 #include "cli.h"
 #include "out.h"
+#include "zone_adapters.h"
+#include "zone_malloc.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -132,7 +133,9 @@ struct fork_outcome show_safe(const struct run_config *cfg)
     for (unsigned i = 0; i < trials; i++) {
         struct fork_outcome round = {0};
         for (int p = 0; p < PATTERNS; p++) {
-            last[p] = run_while_locked(patterns[p].start, NULL, SLOW_DEADLINES * cfg->timeout_ms);
+            struct held_locks locks = zone_held_locks();
+            last[p] =
+                run_while_held(&locks, patterns[p].start, NULL, SLOW_DEADLINES * cfg->timeout_ms);
             count_outcome(&round, &last[p]);
         }
         /* a round is ok when all its patterns are; else it counts as the worst */

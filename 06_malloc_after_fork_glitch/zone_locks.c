@@ -3,7 +3,7 @@
  *
  * userlock: the allocator's fork handlers are switched off, and a thread
  * holds every allocator lock at the instant of fork() - made certain by a
- * handshake through a pipe (fork_while_locked, lesson 05).  The child's
+ * handshake through a pipe (run_while_held, common/child.h).  The child's
  * first allocation that needs a lock waits for a thread that does not
  * exist in the child: for ever, until the watchdog kills it.
  *
@@ -15,10 +15,12 @@
  */
 #include "fork_glitch.h"
 
-#include "../05_zone_malloc/zone_malloc.h"
 #include "cli.h"
+#include "hammer.h"
 #include "memory.h"
 #include "out.h"
+#include "zone_adapters.h"
+#include "zone_malloc.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -36,7 +38,9 @@ static struct fork_outcome fork_while_held(unsigned trials, int timeout_ms, bool
     char how[64];
 
     for (unsigned i = 1; i <= trials; i++) {
-        struct child_result r = fork_while_locked(timeout_ms);
+        struct held_locks locks = zone_held_locks();
+        struct child_result r =
+            run_while_held(&locks, start_child_job, (void *)&zone_child_job, timeout_ms);
         count_outcome(&o, &r);
         if (!per_trial)
             continue;
@@ -207,7 +211,8 @@ struct fork_outcome show_atfork(const struct run_config *cfg)
     struct fork_outcome o = fork_while_held(trials, SLOW_DEADLINES * cfg->timeout_ms, trials <= 10);
     printf("%u of %u children allocated and exited cleanly.\n", o.ok, o.forks);
     struct fork_outcome h =
-        fork_while_allocating(HAMMER_THREADS, HAMMERED_FORKS, 7, SLOW_DEADLINES * cfg->timeout_ms);
+        fork_while_hammering(&zone_workload_api, HAMMER_THREADS, 7, HAMMERED_FORKS, &zone_child_job,
+                             child_run, SLOW_DEADLINES * cfg->timeout_ms);
     printf("And forking while %d threads allocate without pause: %u of %u children ok.\n",
            HAMMER_THREADS, h.ok, h.forks);
     fact_uint("hammered_forks", h.forks);

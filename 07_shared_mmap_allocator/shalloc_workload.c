@@ -15,5 +15,5 @@ static void shared_release(void *ctx, void *block)
 
 struct alloc_api shalloc_workload_api(struct shalloc *h)
 {
-    return (struct alloc_api){shared_alloc, shared_release, h};
+    return (struct alloc_api){.alloc = shared_alloc, .release = shared_release, .ctx = h};
 }

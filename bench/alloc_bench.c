@@ -15,15 +15,15 @@
  * (the workload's own count); for zone and shared, peak_mapped_bytes and
  * mapped_per_requested_pct, the space overhead.
  */
-#include "../05_zone_malloc/zone_malloc.h"
-#include "../05_zone_malloc/zone_workload.h"
-#include "../07_shared_mmap_allocator/shalloc_workload.h"
 #include "child.h"
 #include "cli.h"
 #include "memory.h"
 #include "out.h"
 #include "procfs.h"
+#include "shalloc_workload.h"
 #include "workload.h"
+#include "zone_adapters.h"
+#include "zone_malloc.h"
 
 #include <getopt.h>
 #include <inttypes.h>

@@ -19,11 +19,11 @@
  * Space is measured in a run of its own so that its bookkeeping does not
  * slow the timed one.
  */
-#include "../05_zone_malloc/zone_malloc.h"
 #include "cli.h"
 #include "clock.h"
 #include "out.h"
 #include "rng.h"
+#include "zone_malloc.h"
 
 #include <errno.h>
 #include <getopt.h>

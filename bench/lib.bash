@@ -1,7 +1,8 @@
 # bench/lib.bash - what the benchmark scripts share (sourced, not run).
 #
-# Expects $root (the repository) to be set by the script that sources it.
-# shellcheck disable=SC2154 # $root comes from that script
+# Expects $root (the repository) and, for record, $results (the JSON lines
+# file) to be set by the script that sources it.
+# shellcheck disable=SC2154 # $root and $results come from that script
 
 # fact KEY [KEY=VALUE...] < output: one fact from a program's output (the
 # same reader the tests use).
@@ -38,4 +39,82 @@ elapsed_ns() {
   "$@" >/dev/null
   end=$EPOCHREALTIME
   echo $(((${end/./} - ${start/./}) * 1000))
+}
+
+# --- the skeleton every benchmark follows -------------------------------
+# 1. alternate REPS MEASURE VARIANT...: for each repetition, MEASURE VARIANT
+#    REP for every variant in turn, so that the machine's noise hits all of
+#    them alike.  MEASURE runs one program and keeps what it printed with
+#    add_sample.
+# 2. summary KEY: "median min max" of the samples kept under KEY.
+# 3. emit_row FORMAT VALUE... -- KEY=VALUE...: the table row for people
+#    (printf FORMAT with the VALUEs) and the same row as one JSON object in
+#    the results file (the KEY=VALUEs; see record).
+
+declare -A SAMPLES=()
+
+# add_sample KEY VALUE: keep one measured value under KEY ("zone/2 rate").
+add_sample() {
+  SAMPLES[$1]+="$2 "
+}
+
+# summary KEY: "median min max" of KEY's samples ("0 0 0" when none).
+summary() {
+  local -a values
+  read -ra values <<<"${SAMPLES[$1]:-}"
+  stats "${values[@]}"
+}
+
+# has_samples KEY: true if anything was kept under KEY.
+has_samples() {
+  [[ -n ${SAMPLES[$1]// /} ]]
+}
+
+alternate() {
+  local reps=$1 measure=$2 rep variant
+  shift 2
+  for ((rep = 0; rep < reps; rep++)); do
+    for variant in "$@"; do
+      "$measure" "$variant" "$rep"
+    done
+  done
+}
+
+emit_row() {
+  local format=$1 values=()
+  shift
+  while (($#)) && [[ $1 != -- ]]; do
+    values+=("$1")
+    shift
+  done
+  shift
+  # shellcheck disable=SC2059 # the format is the caller's table layout
+  printf "$format\n" "${values[@]}"
+  record "$@"
+}
+
+# record KEY=VALUE...: one JSON object in $results (numbers and null bare,
+# everything else as a string).
+record() {
+  local first=1 pair key value
+  {
+    printf '{'
+    for pair in "$@"; do
+      key=${pair%%=*}
+      value=${pair#*=}
+      ((first)) || printf ','
+      first=0
+      if [[ $value == null || $value =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; then
+        printf '"%s":%s' "$key" "$value"
+      else
+        printf '"%s":"%s"' "$key" "$value"
+      fi
+    done
+    printf '}\n'
+  } >>"$results"
+}
+
+# millions N: N / 1e6 with one decimal.
+millions() {
+  awk -v n="$1" 'BEGIN { printf "%.1f", n / 1e6 }'
 }

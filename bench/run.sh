@@ -55,26 +55,6 @@ done
 results=${BENCH_RESULTS:-$bin/bench-results.jsonl}
 : >"$results"
 
-# record KEY=VALUE...: one JSON object in the results file.
-record() {
-  local first=1 pair key value
-  {
-    printf '{'
-    for pair in "$@"; do
-      key=${pair%%=*}
-      value=${pair#*=}
-      ((first)) || printf ','
-      first=0
-      if [[ $value == null || $value =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; then
-        printf '"%s":%s' "$key" "$value"
-      else
-        printf '"%s":"%s"' "$key" "$value"
-      fi
-    done
-    printf '}\n'
-  } >>"$results"
-}
-
 need() {
   local program
   for program in "$@"; do
@@ -103,170 +83,148 @@ title() {
 # The allocation workload (common/workload.h) against each allocator, with
 # 1 and 2 workers (threads; processes sharing one region for shared);
 # glibc's malloc is the reference.
-bench_alloc() {
-  need alloc_bench
-  local allocators=(glibc zone shared) workers_list=(1 2) ops=10000000 a w rep out key
-  ((quick)) && ops=1000000
-  title "allocation throughput: $ops ops per worker, 16..527-byte blocks, 4096 slots per worker"
-  declare -A rate rss overhead
-  for ((rep = 0; rep < reps; rep++)); do
-    for w in "${workers_list[@]}"; do
-      for a in "${allocators[@]}"; do
-        out=$("$bin/alloc_bench" --allocator "$a" --workers "$w" --ops "$ops" --seed $((rep + 1)))
-        key=$a/$w
-        rate[$key]+="$(fact ops_per_sec <<<"$out") "
-        rss[$key]+="$(fact rss_growth_kib <<<"$out") "
-        overhead[$key]=$(fact mapped_per_requested_pct <<<"$out")
-      done
-    done
-  done
-  printf '%-8s %7s %12s %22s %9s %15s %14s\n' allocator workers "M ops/s" "spread" "vs glibc" \
-    "RSS growth KiB" "mapped/req %"
-  local glibc_rate r lo hi kib
-  for w in "${workers_list[@]}"; do
-    # shellcheck disable=SC2086 # the lists of numbers are meant to be split
-    read -r glibc_rate _ _ < <(stats ${rate[glibc/$w]})
-    for a in "${allocators[@]}"; do
-      key=$a/$w
-      # shellcheck disable=SC2086
-      read -r r lo hi < <(stats ${rate[$key]})
-      # shellcheck disable=SC2086
-      read -r kib _ _ < <(stats ${rss[$key]})
-      [[ -n ${rss[$key]// /} ]] || kib=-
-      printf '%-8s %7s %12s %22s %8sx %15s %14s\n' "$a" "$w" "$(millions "$r")" \
-        "$(millions "$lo")..$(millions "$hi")" "$(ratio "$r" "$glibc_rate")" "$kib" "${overhead[$key]:--}"
-      record bench=alloc allocator="$a" workers="$w" ops_per_worker="$ops" median_ops_per_sec="$r" \
-        min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$(ratio "$r" "$glibc_rate")" \
-        rss_growth_kib="${kib/-/null}" mapped_per_requested_pct="${overhead[$key]:-null}"
-    done
-  done
+alloc_once() { # VARIANT=allocator/workers REP
+  local out
+  out=$("$bin/alloc_bench" --allocator "${1%/*}" --workers "${1#*/}" --ops "$alloc_ops" \
+    --seed $(($2 + 1)))
+  add_sample "$1 rate" "$(fact ops_per_sec <<<"$out")"
+  add_sample "$1 rss" "$(fact rss_growth_kib <<<"$out")"
+  add_sample "$1 overhead" "$(fact mapped_per_requested_pct <<<"$out")"
 }
 
-# millions N: N / 1e6 with one decimal.
-millions() {
-  awk -v n="$1" 'BEGIN { printf "%.1f", n / 1e6 }'
+bench_alloc() {
+  need alloc_bench
+  local allocators=(glibc zone shared) variants=() a w glibc_rate r lo hi kib overhead
+  alloc_ops=10000000
+  ((quick)) && alloc_ops=1000000
+  for w in 1 2; do
+    for a in "${allocators[@]}"; do variants+=("$a/$w"); done
+  done
+  title "allocation throughput: $alloc_ops ops per worker, 16..527-byte blocks, 4096 slots per worker"
+  alternate "$reps" alloc_once "${variants[@]}"
+  printf '%-8s %7s %12s %22s %9s %15s %14s\n' allocator workers "M ops/s" "spread" "vs glibc" \
+    "RSS growth KiB" "mapped/req %"
+  for v in "${variants[@]}"; do
+    a=${v%/*} w=${v#*/}
+    read -r glibc_rate _ _ < <(summary "glibc/$w rate")
+    read -r r lo hi < <(summary "$v rate")
+    kib=- overhead=-
+    has_samples "$v rss" && read -r kib _ _ < <(summary "$v rss")
+    has_samples "$v overhead" && read -r overhead _ _ < <(summary "$v overhead")
+    emit_row '%-8s %7s %12s %22s %8sx %15s %14s' "$a" "$w" "$(millions "$r")" \
+      "$(millions "$lo")..$(millions "$hi")" "$(ratio "$r" "$glibc_rate")" "$kib" "$overhead" -- \
+      bench=alloc allocator="$a" workers="$w" ops_per_worker="$alloc_ops" median_ops_per_sec="$r" \
+      min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$(ratio "$r" "$glibc_rate")" \
+      rss_growth_kib="${kib/-/null}" mapped_per_requested_pct="${overhead/-/null}"
+  done
 }
 
 # ---------------------------------------------------------------- traces
 # Replays of generated traces shaped like programs, glibc against zone:
 # throughput, and utilisation (peak live bytes over peak mapped bytes).
+trace_once() { # VARIANT=kind/allocator REP
+  local out
+  out=$("$bin/alloc_trace" replay --allocator "${1#*/}" "$trace_dir/${1%/*}.trace")
+  add_sample "$1 rate" "$(fact ops_per_sec <<<"$out")"
+}
+
 bench_traces() {
   need alloc_trace
-  local kinds=(small realloc mixed) allocators=(glibc zone) ops=500000 dir k a rep out
-  ((quick)) && ops=50000
-  dir=$bin/bench-traces
-  mkdir -p "$dir"
-  title "allocation traces: $ops calls each, generated with fixed seeds (bench/alloc_trace.c)"
-  declare -A rate live mapped util
+  local kinds=(small realloc mixed) variants=() calls=500000 k a v out glibc_rate r lo hi
+  ((quick)) && calls=50000
+  trace_dir=$bin/bench-traces
+  mkdir -p "$trace_dir"
+  title "allocation traces: $calls calls each, generated with fixed seeds (bench/alloc_trace.c)"
   for k in "${kinds[@]}"; do
-    "$bin/alloc_trace" gen --kind "$k" --ops "$ops" --seed 1 >"$dir/$k.trace"
+    "$bin/alloc_trace" gen --kind "$k" --ops "$calls" --seed 1 >"$trace_dir/$k.trace"
+    variants+=("$k/glibc" "$k/zone")
   done
-  for ((rep = 0; rep < reps; rep++)); do
-    for k in "${kinds[@]}"; do
-      for a in "${allocators[@]}"; do
-        out=$("$bin/alloc_trace" replay --allocator "$a" "$dir/$k.trace")
-        rate[$k/$a]+="$(fact ops_per_sec <<<"$out") "
-      done
-    done
-  done
-  for k in "${kinds[@]}"; do
-    for a in "${allocators[@]}"; do
-      out=$("$bin/alloc_trace" replay --allocator "$a" --measure space "$dir/$k.trace")
-      live[$k/$a]=$(fact peak_live_bytes <<<"$out")
-      mapped[$k/$a]=$(fact peak_mapped_bytes <<<"$out")
-      util[$k/$a]=$(fact utilisation_pct <<<"$out")
-    done
-  done
+  alternate "$reps" trace_once "${variants[@]}"
   printf '%-8s %-9s %9s %18s %9s %12s %12s %12s\n' trace allocator "M ops/s" spread "vs glibc" \
     "peak live" "peak mapped" "utilisation"
-  local glibc_rate r lo hi
-  for k in "${kinds[@]}"; do
-    # shellcheck disable=SC2086
-    read -r glibc_rate _ _ < <(stats ${rate[$k/glibc]})
-    for a in "${allocators[@]}"; do
-      # shellcheck disable=SC2086
-      read -r r lo hi < <(stats ${rate[$k/$a]})
-      printf '%-8s %-9s %9s %18s %8sx %12s %12s %11s%%\n' "$k" "$a" "$(millions "$r")" \
-        "$(millions "$lo")..$(millions "$hi")" "$(ratio "$r" "$glibc_rate")" "${live[$k/$a]}" \
-        "${mapped[$k/$a]}" "${util[$k/$a]}"
-      record bench=traces trace="$k" allocator="$a" calls="$ops" median_ops_per_sec="$r" \
-        min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$(ratio "$r" "$glibc_rate")" \
-        peak_live_bytes="${live[$k/$a]}" peak_mapped_bytes="${mapped[$k/$a]}" \
-        utilisation_pct="${util[$k/$a]}"
-    done
+  for v in "${variants[@]}"; do
+    k=${v%/*} a=${v#*/}
+    out=$("$bin/alloc_trace" replay --allocator "$a" --measure space "$trace_dir/$k.trace")
+    read -r glibc_rate _ _ < <(summary "$k/glibc rate")
+    read -r r lo hi < <(summary "$v rate")
+    emit_row '%-8s %-9s %9s %18s %8sx %12s %12s %11s%%' "$k" "$a" "$(millions "$r")" \
+      "$(millions "$lo")..$(millions "$hi")" "$(ratio "$r" "$glibc_rate")" \
+      "$(fact peak_live_bytes <<<"$out")" "$(fact peak_mapped_bytes <<<"$out")" \
+      "$(fact utilisation_pct <<<"$out")" -- \
+      bench=traces trace="$k" allocator="$a" calls="$calls" median_ops_per_sec="$r" \
+      min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$(ratio "$r" "$glibc_rate")" \
+      peak_live_bytes="$(fact peak_live_bytes <<<"$out")" \
+      peak_mapped_bytes="$(fact peak_mapped_bytes <<<"$out")" \
+      utilisation_pct="$(fact utilisation_pct <<<"$out")"
   done
-  rm -rf "$dir"
+  rm -rf "$trace_dir"
 }
 
 # ---------------------------------------------------------------- faults
 # Lesson 01's modes on 1 GiB: faults, time, time per fault.
+faults_once() { # VARIANT=mode REP
+  local out
+  out=$("$bin/01_mmap_large_array" --size "$faults_size" --mode "$1")
+  [[ $(fact skipped mode="$1" <<<"$out") == 1 ]] && return
+  add_sample "$1 faults" \
+    "$(($(fact mmap_minor_faults mode="$1" <<<"$out") + $(fact minor_faults mode="$1" <<<"$out")))"
+  add_sample "$1 ns" "$(($(fact mmap_ns mode="$1" <<<"$out") + $(fact touch_ns mode="$1" <<<"$out")))"
+}
+
 bench_faults() {
   need 01_mmap_large_array
-  local size=1G modes=(touch populate hugepage malloc) mode out rep
-  ((quick)) && size=64M
-  title "page faults: lesson 01's modes on $size (faults counted by getrusage)"
-  declare -A times faults
-  for ((rep = 0; rep < reps; rep++)); do
-    for mode in "${modes[@]}"; do
-      out=$("$bin/01_mmap_large_array" --size "$size" --mode "$mode")
-      [[ $(fact skipped mode="$mode" <<<"$out") == 1 ]] && continue
-      faults[$mode]+="$(($(fact mmap_minor_faults mode="$mode" <<<"$out") + $(fact minor_faults mode="$mode" <<<"$out"))) "
-      times[$mode]+="$(($(fact mmap_ns mode="$mode" <<<"$out") + $(fact touch_ns mode="$mode" <<<"$out"))) "
-    done
-  done
-  local touch_ns f t lo hi per
-  # shellcheck disable=SC2086 # the lists of numbers are meant to be split
-  read -r touch_ns _ _ < <(stats ${times[touch]})
+  local modes=(touch populate hugepage malloc) mode touch_ns f t lo hi per
+  faults_size=1G
+  ((quick)) && faults_size=64M
+  title "page faults: lesson 01's modes on $faults_size (faults counted by getrusage)"
+  alternate "$reps" faults_once "${modes[@]}"
+  read -r touch_ns _ _ < <(summary "touch ns")
   printf '%-9s %10s %10s %18s %9s %9s\n' mode faults "median ms" "spread ms" "ns/fault" "vs touch"
   for mode in "${modes[@]}"; do
-    if [[ -z ${times[$mode]:-} ]]; then
-      printf '%-9s %10s\n' "$mode" skipped
-      record bench=faults size="$size" mode="$mode" skipped=1
+    if ! has_samples "$mode ns"; then
+      emit_row '%-9s %10s' "$mode" skipped -- bench=faults size="$faults_size" mode="$mode" skipped=1
       continue
     fi
-    # shellcheck disable=SC2086
-    read -r f _ _ < <(stats ${faults[$mode]})
-    # shellcheck disable=SC2086
-    read -r t lo hi < <(stats ${times[$mode]})
+    read -r f _ _ < <(summary "$mode faults")
+    read -r t lo hi < <(summary "$mode ns")
     per=$((f ? t / f : 0))
-    printf '%-9s %10s %10s %18s %9s %8sx\n' "$mode" "$f" "$(ms "$t")" "$(ms "$lo")..$(ms "$hi")" \
-      "$per" "$(ratio "$t" "$touch_ns")"
-    record bench=faults size="$size" mode="$mode" faults="$f" median_ns="$t" min_ns="$lo" max_ns="$hi" \
-      ns_per_fault="$per" vs_touch="$(ratio "$t" "$touch_ns")"
+    emit_row '%-9s %10s %10s %18s %9s %8sx' "$mode" "$f" "$(ms "$t")" "$(ms "$lo")..$(ms "$hi")" \
+      "$per" "$(ratio "$t" "$touch_ns")" -- \
+      bench=faults size="$faults_size" mode="$mode" faults="$f" median_ns="$t" min_ns="$lo" \
+      max_ns="$hi" ns_per_fault="$per" vs_touch="$(ratio "$t" "$touch_ns")"
   done
 }
 
 # ---------------------------------------------------------------- fork
 # Lesson 04: fork time against the parent's touched memory.
+fork_once() { # VARIANT=size REP
+  local out
+  out=$("$bin/04_fork_cow" --mode cost --size "$1")
+  add_sample "$1 ns" "$(fact fork_ns heap=large <<<"$out")"
+  add_sample "$1 pte" "$(fact vm_pte_kib heap=large <<<"$out")"
+}
+
 bench_fork() {
   need 04_fork_cow
-  local sizes=(16M 256M 1G) size out rep
+  local sizes=(16M 256M 1G) size base t lo hi pte
   ((quick)) && sizes=(16M 64M)
   title "fork cost: lesson 04, fork() time against the parent's touched memory"
-  declare -A forks ptes
-  for ((rep = 0; rep < reps; rep++)); do
-    for size in "${sizes[@]}"; do
-      out=$("$bin/04_fork_cow" --mode cost --size "$size")
-      forks[$size]+="$(fact fork_ns heap=large <<<"$out") "
-      ptes[$size]=$(fact vm_pte_kib heap=large <<<"$out")
-    done
-  done
-  local base t lo hi
-  # shellcheck disable=SC2086
-  read -r base _ _ < <(stats ${forks[${sizes[0]}]})
+  alternate "$reps" fork_once "${sizes[@]}"
+  read -r base _ _ < <(summary "${sizes[0]} ns")
   printf '%-8s %14s %10s %18s %9s\n' touched "page tables" "fork ms" "spread ms" "vs ${sizes[0]}"
   for size in "${sizes[@]}"; do
-    # shellcheck disable=SC2086
-    read -r t lo hi < <(stats ${forks[$size]})
-    printf '%-8s %11s kB %10s %18s %8sx\n' "$size" "${ptes[$size]}" "$(ms "$t" 3)" \
-      "$(ms "$lo" 3)..$(ms "$hi" 3)" "$(ratio "$t" "$base")"
-    record bench=fork touched="$size" vm_pte_kib="${ptes[$size]}" median_ns="$t" min_ns="$lo" \
-      max_ns="$hi" vs_smallest="$(ratio "$t" "$base")"
+    read -r t lo hi < <(summary "$size ns")
+    read -r pte _ _ < <(summary "$size pte")
+    emit_row '%-8s %11s kB %10s %18s %8sx' "$size" "$pte" "$(ms "$t" 3)" \
+      "$(ms "$lo" 3)..$(ms "$hi" 3)" "$(ratio "$t" "$base")" -- \
+      bench=fork touched="$size" vm_pte_kib="$pte" median_ns="$t" min_ns="$lo" max_ns="$hi" \
+      vs_smallest="$(ratio "$t" "$base")"
   done
 }
 
 # ---------------------------------------------------------------- file
-# Lesson 02's count, read() and mmap, against GNU wc -l on a cached file.
+# Lesson 02's count, read() and mmap, against GNU wc -l on a cached file
+# (bench/count_vs_wc.sh alternates and takes the medians itself).
 bench_file() {
   need 02_mmap_file
   local size=1G out name

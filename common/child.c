@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "sync.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -131,6 +132,65 @@ const char *child_describe(const struct child_result *r, char buf[static 64])
     case CHILD_TIMED_OUT: snprintf(buf, 64, "timed out after %d ms", r->code); break;
     }
     return buf;
+}
+
+void count_outcome(struct fork_outcome *o, const struct child_result *r)
+{
+    o->forks++;
+    if (child_ok(r)) {
+        o->ok++;
+        if (r->elapsed_ns > o->slowest_ok_ns)
+            o->slowest_ok_ns = r->elapsed_ns;
+    } else if (r->end == CHILD_TIMED_OUT)
+        o->deadlocked++;
+    else
+        o->crashed++;
+}
+
+struct holder {
+    const struct held_locks *locks;
+    int ready[2];   /* it sends a byte here once it holds the locks */
+    int release[2]; /* it lets go when a byte arrives here, and ends at the next */
+};
+
+static void *holder_main(void *arg)
+{
+    struct holder *h = arg;
+    char byte;
+
+    h->locks->lock();
+    send_byte(h->ready[1], 'r');
+    receive_byte(h->release[0], &byte);
+    h->locks->unlock();
+    receive_byte(h->release[0], &byte); /* alive until the start is over, as a thread would be */
+    return NULL;
+}
+
+struct child_result run_while_held(const struct held_locks *locks, pid_t (*start)(void *arg),
+                                   void *arg, int timeout_ms)
+{
+    struct holder h = {.locks = locks};
+    char byte;
+
+    /* close-on-exec: a process that start() execs must not inherit them */
+    if (pipe2(h.ready, O_CLOEXEC) != 0 || pipe2(h.release, O_CLOEXEC) != 0)
+        die_errno("pipe2");
+    pthread_t thread = start_thread(holder_main, &h);
+    if (!receive_byte(h.ready[0], &byte)) /* from here on, it holds the locks */
+        die("run_while_held: the holder ended early");
+    uint64_t started = now_ns();
+    if (locks->fork_waits)
+        send_byte(h.release[1], 'g'); /* fork's prepare handler will wait for it */
+    struct child_result r = child_wait(start(arg), started, timeout_ms);
+    if (!locks->fork_waits)
+        send_byte(h.release[1], 'g');
+    send_byte(h.release[1], 'e');
+    join_thread(thread);
+    close(h.ready[0]);
+    close(h.ready[1]);
+    close(h.release[0]);
+    close(h.release[1]);
+    return r;
 }
 
 void gate_init(struct gate *g)

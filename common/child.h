@@ -1,7 +1,7 @@
 /*
  * child.h - one way to start, release, watch and reap child processes.
  *
- * Every child the vault starts goes through here, so that none is left a
+ * Every child a lesson starts goes through here, so that none is left a
  * zombie, none runs the parent's exit handlers, and nothing that can block
  * forever is waited for without a deadline.
  */
@@ -59,6 +59,34 @@ int child_ok(const struct child_result *r);
 
 /* "exit 0", "killed by SIGSEGV", "timed out after 2000 ms" */
 const char *child_describe(const struct child_result *r, char buf[static 64]);
+
+/* How the children of one experiment ended. */
+struct fork_outcome {
+    unsigned forks, ok, deadlocked, crashed; /* deadlocked: timed out */
+    uint64_t slowest_ok_ns;                  /* the longest a child that exited 0 took */
+};
+
+/* Add how one watched child ended to an experiment's tally. */
+void count_outcome(struct fork_outcome *o, const struct child_result *r);
+
+/* Locks that another thread can hold while a process starts. */
+struct held_locks {
+    void (*lock)(void);
+    void (*unlock)(void);
+    bool fork_waits; /* fork() waits for them itself (atfork handlers that take them) */
+};
+
+/*
+ * While another thread holds locks - made certain by a handshake -
+ * start(arg) starts a process (a body through child_start, posix_spawn,
+ * ...) and returns its pid, which is watched for timeout_ms.  When
+ * fork_waits, the holder is told to let go just before start(), so that
+ * fork's prepare handler waits for it; otherwise it lets go only after the
+ * child has ended, so a child that needs the locks blocks until the
+ * deadline.  Returns how the child ended.
+ */
+struct child_result run_while_held(const struct held_locks *locks, pid_t (*start)(void *arg),
+                                   void *arg, int timeout_ms);
 
 /*
  * A start gate: N children arrive, block, and are released at once, so

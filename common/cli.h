@@ -1,5 +1,5 @@
 /*
- * cli.h - the command-line manners every program in the vault shares.
+ * cli.h - the command-line manners every program of the project shares.
  *
  * Exit statuses:
  *   0  success (and --help)

@@ -1,5 +1,5 @@
 /*
- * clock.h - one clock for every timing in the vault.
+ * clock.h - one clock for every timing in the project.
  *
  * CLOCK_MONOTONIC never jumps with wall-clock changes, so a difference of two
  * readings is an elapsed time.

@@ -65,4 +65,11 @@ static void libc_release(void *ctx, void *block)
     free(block);
 }
 
-const struct alloc_api workload_libc_api = {libc_alloc, libc_release, NULL};
+static void *libc_resize(void *ctx, void *block, size_t size)
+{
+    (void)ctx;
+    return realloc(block, size);
+}
+
+const struct alloc_api workload_libc_api = {
+    .alloc = libc_alloc, .release = libc_release, .resize = libc_resize};

@@ -1,5 +1,5 @@
 /*
- * workload.h - the allocation workload every allocator in the vault is
+ * workload.h - the allocation workload every allocator in this project is
  * measured on (lessons 05 and 07, bench/alloc_bench).
  *
  * A worker keeps WORKLOAD_SLOTS slots.  Each step picks a slot at random:
@@ -15,11 +15,14 @@
 
 enum { WORKLOAD_SLOTS = 4096, WORKLOAD_MIN_SIZE = 16, WORKLOAD_SIZE_SPREAD = 512 };
 
-/* The allocator under test, as two calls and a context. */
+/* The allocator under test, as calls and a context. */
 struct alloc_api {
     void *(*alloc)(void *ctx, size_t size); /* NULL on failure */
     void (*release)(void *ctx, void *block);
     void *ctx;
+    /* realloc, or NULL where the allocator has none (the workload does not
+     * use it; the fork hammer does, when it is there) */
+    void *(*resize)(void *ctx, void *block, size_t size);
 };
 
 struct workload_result {

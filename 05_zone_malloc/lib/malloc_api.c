@@ -7,12 +7,25 @@
  * LARGE size, a thread's first call, a debug option (which keeps the cache
  * off: empty, so malloc always misses, and free does not even read the
  * header before the debug path has checked the pointer) - goes to
- * malloc_slow or free_slow, below them.
+ * malloc_slow or free_slow, out of line below them.
  */
 #include "zm_internal.h"
 
 #include <errno.h>
 #include <string.h>
+
+static ZM_COLD void *malloc_slow(size_t size);
+static ZM_COLD void free_slow(void *ptr);
+
+/* Every call that leaves the fast path starts here: the allocator is set
+ * up, and so is the calling thread (its arena, its cache, its exit hook). */
+static inline struct thread_cache *enter_slow_path(void)
+{
+    zm_ensure_init();
+    if (likely(zm_thread_cache.state != CACHE_NEW))
+        return &zm_thread_cache;
+    return thread_start();
+}
 
 void *zm_malloc(size_t size)
 {
@@ -54,14 +67,12 @@ void zm_free(void *ptr)
 }
 
 /* Everything zm_malloc's fast path did not serve. */
-void *malloc_slow(size_t size)
+static void *malloc_slow(size_t size)
 {
-    struct thread_cache *c;
+    struct thread_cache *c = enter_slow_path();
 
-    zm_ensure_init();
-    if (zm.debug)
+    if (zm.options.debug)
         return debug_alloc("malloc", size, ALIGNMENT, false);
-    c = thread_start();
     if (size <= TINY_MAX && c->state == CACHE_ON)
         return cache_refill_pop(c, size);
     return block_alloc(size, ALIGNMENT);
@@ -69,18 +80,16 @@ void *malloc_slow(size_t size)
 
 /* Everything zm_free's fast path did not take: a full stack, a SMALL or
  * LARGE block, the debug path, or a pointer that fails the checks. */
-void free_slow(void *ptr)
+static void free_slow(void *ptr)
 {
+    struct thread_cache *c = enter_slow_path();
     struct block *b;
-    struct thread_cache *c;
 
-    zm_ensure_init();
-    if (zm.debug) {
+    if (zm.options.debug) {
         debug_free(ptr);
         return;
     }
     b = block_checked(ptr, "free");
-    c = thread_start();
     if (b->state == TINY_USED && c->state == CACHE_ON)
         cache_flush_push(c, ptr);
     else
@@ -96,8 +105,8 @@ void *zm_calloc(size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    zm_ensure_init();
-    if (zm.debug)
+    enter_slow_path();
+    if (zm.options.debug)
         return debug_alloc("calloc", total, ALIGNMENT, true);
     ptr = zm_malloc(total);
     if (ptr != NULL && total <= SMALL_MAX) /* a LARGE block is a fresh mapping: zeros */
@@ -121,8 +130,8 @@ void *zm_realloc(void *ptr, size_t size)
         zm_free(ptr);
         return NULL;
     }
-    zm_ensure_init();
-    if (zm.debug)
+    enter_slow_path();
+    if (zm.options.debug)
         return debug_realloc(ptr, size);
     b = block_checked(ptr, "realloc");
     moved = block_resize(b, size);
@@ -151,10 +160,10 @@ void *zm_reallocarray(void *ptr, size_t count, size_t size)
 /* The aligned calls end here, with align a power of two. */
 static void *alloc_aligned(const char *op, size_t align, size_t size)
 {
-    zm_ensure_init();
+    enter_slow_path();
     if (align < ALIGNMENT)
         align = ALIGNMENT;
-    if (zm.debug)
+    if (zm.options.debug)
         return debug_alloc(op, size, align, false);
     if (align == ALIGNMENT)
         return zm_malloc(size);

@@ -215,6 +215,7 @@ static void check_own_cache(struct check *c)
 /* Every invariant; zm_lock_all() held.  Returns the number of problems. */
 static int heap_check_locked(struct check *cp)
 {
+    zm_assert_global_held();
     struct check c = *cp;
 
     for (unsigned i = 0; i < zm.arena_count; i++)
@@ -258,44 +259,4 @@ int heap_check_quiet(struct heap_problem *first)
     zm_unlock_all();
     *first = c.first;
     return problems;
-}
-
-/* What ptr is, found without reading anything but our own zone headers. */
-static enum heap_lookup lookup_locked(uintptr_t p)
-{
-    for (unsigned i = 0; i < zm.arena_count; i++) {
-        for (const struct zone *z = zm.arenas[i].zones; z != NULL; z = z->next) {
-            uintptr_t first = (uintptr_t)z + ZONE_HEADER;
-            if (p < first + BLOCK_HEADER || p >= (uintptr_t)z + z->size)
-                continue;
-            if (z->kind == ZONE_TINY) {
-                size_t stride = tiny_stride(z->size_class);
-                bool start = p - BLOCK_HEADER < z->bump && (p - BLOCK_HEADER - first) % stride == 0;
-                return start ? LOOKUP_BLOCK : LOOKUP_NONE;
-            }
-            for (uintptr_t h = first; h < p; h += ((const struct block *)h)->size)
-                if (h + BLOCK_HEADER == p)
-                    return LOOKUP_BLOCK;
-            return LOOKUP_NONE;
-        }
-    }
-    for (const struct zone *z = zm.large; z != NULL; z = z->next)
-        if (p == z->bump + BLOCK_HEADER)
-            return LOOKUP_BLOCK;
-    for (unsigned i = 0; i <= TINY_CLASSES; i++) {
-        const struct zone *z = zm.spare[i];
-        if (z != NULL && p > (uintptr_t)z && p < (uintptr_t)z + z->size)
-            return LOOKUP_EMPTY_ZONE;
-    }
-    return LOOKUP_NONE;
-}
-
-enum heap_lookup heap_lookup(const void *ptr)
-{
-    enum heap_lookup found;
-
-    zm_lock_all();
-    found = lookup_locked((uintptr_t)ptr);
-    zm_unlock_all();
-    return found;
 }

@@ -1,5 +1,5 @@
 /*
- * arena.c - the allocator's state, its start, its arenas and locks, and
+ * state.c - the allocator's state, its start, its arenas and locks, and
  * what happens to them across fork().
  *
  * Each thread attaches to an arena of its own (up to ARENA_MAX; after that
@@ -13,8 +13,7 @@
 
 struct zm_state zm = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .stats_fd = 2,
-    .log_fd = -1,
+    .options = {.stats_fd = STDERR_FILENO, .log_fd = -1},
 };
 
 _Thread_local struct thread_cache zm_thread_cache __attribute__((tls_model("initial-exec")));
@@ -31,28 +30,27 @@ static void fork_child(void);
  */
 void zm_init(void)
 {
-    pthread_mutex_lock(&zm.lock);
+    global_lock();
     if (atomic_load_explicit(&zm.initialised, memory_order_relaxed)) {
-        pthread_mutex_unlock(&zm.lock);
+        global_unlock();
         return;
     }
     for (unsigned i = 0; i < ARENA_MAX; i++)
         pthread_mutex_init(&zm.arenas[i].lock, NULL);
     zm.page = (size_t)sysconf(_SC_PAGESIZE);
-    debug_read_options(); /* also sets fork_handlers_on from the environment */
-    if (pthread_key_create(&zm.thread_key, thread_exit) != 0)
-        zm.no_thread_key = true; /* no destructor: threads run without caches */
+    options_read(&zm.options);
+    atomic_store(&zm.fork_handlers_on, !zm.options.no_atfork);
     atomic_store_explicit(&zm.initialised, true, memory_order_release);
-    pthread_mutex_unlock(&zm.lock);
+    global_unlock();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /* The arena with no thread, or a new one, or the least used. */
-struct arena *arena_attach(void)
+static struct arena *arena_attach(void)
 {
     struct arena *best = NULL;
 
-    pthread_mutex_lock(&zm.lock);
+    global_lock();
     for (unsigned i = 0; i < zm.arena_count && best == NULL; i++)
         if (zm.arenas[i].threads == 0)
             best = &zm.arenas[i];
@@ -65,15 +63,24 @@ struct arena *arena_attach(void)
                 best = &zm.arenas[i];
     }
     best->threads++;
-    pthread_mutex_unlock(&zm.lock);
+    global_unlock();
     return best;
+}
+
+struct arena *thread_arena(void)
+{
+    struct thread_cache *c = &zm_thread_cache;
+
+    if (unlikely(c->arena == NULL))
+        c->arena = arena_attach();
+    return c->arena;
 }
 
 void arena_detach(struct arena *a)
 {
-    pthread_mutex_lock(&zm.lock);
+    global_lock();
     a->threads--;
-    pthread_mutex_unlock(&zm.lock);
+    global_unlock();
 }
 
 /* Every arena lock, lowest index first, then the global one: the order
@@ -82,15 +89,15 @@ void zm_lock_all(void)
 {
     zm_ensure_init();
     for (unsigned i = 0; i < ARENA_MAX; i++)
-        pthread_mutex_lock(&zm.arenas[i].lock);
-    pthread_mutex_lock(&zm.lock);
+        arena_lock(&zm.arenas[i]);
+    global_lock();
 }
 
 void zm_unlock_all(void)
 {
-    pthread_mutex_unlock(&zm.lock);
+    global_unlock();
     for (unsigned i = ARENA_MAX; i-- > 0;)
-        pthread_mutex_unlock(&zm.arenas[i].lock);
+        arena_unlock(&zm.arenas[i]);
 }
 
 void zm_set_fork_handlers(int on)
@@ -141,9 +148,11 @@ static void fork_child(void)
     atomic_store(&zm.locked_for_fork, false);
     for (unsigned i = 0; i < ARENA_MAX; i++) {
         pthread_mutex_init(&zm.arenas[i].lock, NULL);
+        zm.arenas[i].owner = NULL;
         zm.arenas[i].threads = 0;
     }
     pthread_mutex_init(&zm.lock, NULL);
+    zm.lock_owner = NULL;
     if (mine != NULL && zm_thread_cache.state != CACHE_EXITED)
         mine->threads = 1;
 }

@@ -57,6 +57,7 @@ unsigned small_bin_of(size_t bytes)
 
 static void bin_insert_locked(struct arena *a, struct block *b)
 {
+    zm_assert_held(a);
     unsigned bin = small_bin_of(b->size);
     struct block *head = a->bins[bin];
 
@@ -70,6 +71,7 @@ static void bin_insert_locked(struct arena *a, struct block *b)
 
 static void bin_remove_locked(struct arena *a, struct block *b)
 {
+    zm_assert_held(a);
     unsigned bin = small_bin_of(b->size);
     struct small_links *l = links_of(b);
 
@@ -87,6 +89,7 @@ static void bin_remove_locked(struct arena *a, struct block *b)
  * fits, else the head of the first non-empty bin above. */
 static struct block *bin_find_locked(struct arena *a, size_t bytes)
 {
+    zm_assert_held(a);
     unsigned bin = small_bin_of(bytes);
     uint64_t above;
 
@@ -99,6 +102,7 @@ static struct block *bin_find_locked(struct arena *a, size_t bytes)
 /* A new zone is one free block, not yet in a bin. */
 static struct block *zone_first_block_locked(struct arena *a)
 {
+    zm_assert_held(a);
     struct zone *z = zone_new_locked(a, ZONE_SMALL, 0);
     struct block *b;
 
@@ -123,6 +127,8 @@ static void small_release_locked(struct arena *a, struct block *b)
 {
     struct block *next = small_next_block(b), *prev = prev_block(b);
 
+    zm_assert_held(a);
+    zm_assert(b->magic == BLOCK_MAGIC && zone_of_small(b)->magic == ZONE_MAGIC);
     b->state = SMALL_FREE;
     if (next != NULL && next->state == SMALL_FREE) {
         bin_remove_locked(a, next);
@@ -148,6 +154,7 @@ static void small_release_locked(struct arena *a, struct block *b)
  * (and merges with a free right neighbour).  a->lock held. */
 static void split_locked(struct arena *a, struct block *b, size_t bytes)
 {
+    zm_assert_held(a);
     if (b->size - bytes < SMALL_MIN_BLOCK)
         return;
     struct block *rest = (struct block *)((uintptr_t)b + bytes);
@@ -171,6 +178,7 @@ static void split_locked(struct arena *a, struct block *b, size_t bytes)
  */
 static struct block *align_front_locked(struct arena *a, struct block *b, size_t align)
 {
+    zm_assert_held(a);
     uintptr_t user = (uintptr_t)user_of(b);
     uintptr_t aligned = (user + align - 1) & ~(uintptr_t)(align - 1);
 
@@ -199,14 +207,14 @@ void *small_alloc(struct arena *a, size_t size, size_t align)
     size_t search = align > ALIGNMENT ? bytes + align + SMALL_MIN_BLOCK : bytes;
     struct block *b;
 
-    pthread_mutex_lock(&a->lock);
+    arena_lock(a);
     b = bin_find_locked(a, search);
     if (b != NULL)
         bin_remove_locked(a, b);
     else
         b = zone_first_block_locked(a);
     if (b == NULL) {
-        pthread_mutex_unlock(&a->lock);
+        arena_unlock(a);
         errno = ENOMEM;
         return NULL;
     }
@@ -215,7 +223,7 @@ void *small_alloc(struct arena *a, size_t size, size_t align)
     b->state = SMALL_USED;
     split_locked(a, b, bytes);
     b->request = (uint32_t)size;
-    pthread_mutex_unlock(&a->lock);
+    arena_unlock(a);
     return user_of(b);
 }
 
@@ -224,9 +232,9 @@ void small_free(void *ptr)
     struct block *b = block_of(ptr);
     struct arena *a = zone_of_small(b)->arena; /* fixed while ptr is used */
 
-    pthread_mutex_lock(&a->lock);
+    arena_lock(a);
     small_release_locked(a, b);
-    pthread_mutex_unlock(&a->lock);
+    arena_unlock(a);
 }
 
 /*
@@ -241,7 +249,7 @@ bool small_resize(void *ptr, size_t size)
     size_t bytes = small_block_bytes(size);
     bool done = true;
 
-    pthread_mutex_lock(&a->lock);
+    arena_lock(a);
     next = small_next_block(b);
     if (bytes > b->size) {
         if (next != NULL && next->state == SMALL_FREE && b->size + next->size >= bytes) {
@@ -258,6 +266,6 @@ bool small_resize(void *ptr, size_t size)
         split_locked(a, b, bytes);
         b->request = (uint32_t)size;
     }
-    pthread_mutex_unlock(&a->lock);
+    arena_unlock(a);
     return done;
 }

@@ -22,6 +22,23 @@ static uint32_t cache_limit(unsigned size_class)
     return blocks < 16 ? 16 : blocks > 256 ? 256 : blocks;
 }
 
+static void thread_exit(void *arg);
+
+/* The key whose destructor flushes an exiting thread's cache, made by the
+ * first thread that starts.  False if the C library could not make one. */
+static bool thread_key_ready(void)
+{
+    bool ready;
+
+    global_lock();
+    if (zm.thread_key_state == KEY_NONE)
+        zm.thread_key_state =
+            pthread_key_create(&zm.thread_key, thread_exit) == 0 ? KEY_MADE : KEY_FAILED;
+    ready = zm.thread_key_state == KEY_MADE;
+    global_unlock();
+    return ready;
+}
+
 /*
  * A thread's first slow-path call: attach an arena, register for a
  * destructor at thread exit, and turn the cache on unless a debug option
@@ -36,10 +53,10 @@ struct thread_cache *thread_start(void)
     if (c->state != CACHE_NEW)
         return c;
     c->state = CACHE_OFF;
-    c->arena = arena_attach();
-    if (zm.no_thread_key || pthread_setspecific(zm.thread_key, c) != 0)
+    thread_arena();
+    if (!thread_key_ready() || pthread_setspecific(zm.thread_key, c) != 0)
         return c; /* no destructor to flush it: no cache */
-    if (zm.debug)
+    if (zm.options.debug)
         return c;
     for (unsigned i = 0; i < TINY_CLASSES; i++)
         c->bins[i].limit = cache_limit(i);
@@ -56,9 +73,9 @@ void *cache_refill_pop(struct thread_cache *c, size_t size)
     struct arena *a = c->arena;
     void *ptr;
 
-    pthread_mutex_lock(&a->lock);
+    arena_lock(a);
     bin->count += tiny_take_locked(a, size_class, bin->limit / 2, &bin->head);
-    pthread_mutex_unlock(&a->lock);
+    arena_unlock(a);
     ptr = bin->head;
     if (ptr == NULL) {
         errno = ENOMEM;
@@ -84,14 +101,14 @@ static void cache_flush(struct cache_bin *bin, uint32_t n)
         bin->count--;
         if (a != locked) {
             if (locked != NULL)
-                pthread_mutex_unlock(&locked->lock);
-            pthread_mutex_lock(&a->lock);
+                arena_unlock(locked);
+            arena_lock(a);
             locked = a;
         }
         tiny_give_back_locked(a, ptr);
     }
     if (locked != NULL)
-        pthread_mutex_unlock(&locked->lock);
+        arena_unlock(locked);
 }
 
 /* Push ptr on a full stack: give half of the stack back first. */
@@ -126,7 +143,7 @@ void zm_flush_thread_cache(void)
  * thread-local buffers): the cache stays off and those calls take the
  * uncached path.
  */
-void thread_exit(void *arg)
+static void thread_exit(void *arg)
 {
     struct thread_cache *c = arg;
 

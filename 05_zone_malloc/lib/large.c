@@ -18,6 +18,7 @@ struct zone *zone_of_large(const struct block *b)
 
 static void large_link_locked(struct zone *z)
 {
+    zm_assert_global_held();
     z->prev = NULL;
     z->next = zm.large;
     if (zm.large != NULL)
@@ -27,6 +28,7 @@ static void large_link_locked(struct zone *z)
 
 static void large_unlink_locked(struct zone *z)
 {
+    zm_assert_global_held();
     if (z->prev != NULL)
         z->prev->next = z->next;
     else
@@ -82,10 +84,10 @@ void *large_alloc(size_t size, size_t align)
         .state = LARGE_USED,
         .magic = BLOCK_MAGIC,
     };
-    pthread_mutex_lock(&zm.lock);
+    global_lock();
     large_link_locked(z);
     mapped_count_locked((int64_t)bytes, 1);
-    pthread_mutex_unlock(&zm.lock);
+    global_unlock();
     return user_of(b);
 }
 
@@ -93,10 +95,11 @@ void large_free(void *ptr)
 {
     struct zone *z = zone_of_large(block_of(ptr));
 
-    pthread_mutex_lock(&zm.lock);
+    zm_assert(block_of(ptr)->magic == BLOCK_MAGIC && z->magic == ZONE_MAGIC);
+    global_lock();
     large_unlink_locked(z);
     mapped_count_locked(-(int64_t)z->size, -1);
-    pthread_mutex_unlock(&zm.lock);
+    global_unlock();
     os_unmap(z, z->size);
 }
 
@@ -123,9 +126,14 @@ void *large_resize(void *ptr, size_t size)
         z->request = size;
         return ptr;
     }
-    pthread_mutex_lock(&zm.lock); /* off the list while its address may change */
+    /* Off the list, and out of the totals, while its address may change: a
+     * fork in between gives a child in which this block (like every block of
+     * a thread that is not there) is simply leaked, and the heap still adds
+     * up (M1). */
+    global_lock();
     large_unlink_locked(z);
-    pthread_mutex_unlock(&zm.lock);
+    mapped_total_locked(-(int64_t)old_bytes, -1);
+    global_unlock();
     moved = mremap(z, old_bytes, bytes, MREMAP_MAYMOVE);
     if (moved != MAP_FAILED) {
         z = moved;
@@ -133,10 +141,10 @@ void *large_resize(void *ptr, size_t size)
         z->bump = (uintptr_t)z + offset - BLOCK_HEADER;
         z->request = size;
     }
-    pthread_mutex_lock(&zm.lock);
+    global_lock();
     large_link_locked(z);
-    mapped_count_locked((int64_t)z->size - (int64_t)old_bytes, 0);
-    pthread_mutex_unlock(&zm.lock);
+    mapped_total_locked((int64_t)z->size, 1);
+    global_unlock();
     if (moved == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;

@@ -12,6 +12,7 @@
 
 static void partial_insert_locked(struct arena *a, struct zone *z)
 {
+    zm_assert_held(a);
     struct zone **head = &a->partial[z->size_class];
 
     z->prev_partial = NULL;
@@ -23,6 +24,7 @@ static void partial_insert_locked(struct arena *a, struct zone *z)
 
 static void partial_remove_locked(struct arena *a, struct zone *z)
 {
+    zm_assert_held(a);
     if (z->prev_partial != NULL)
         z->prev_partial->next_partial = z->next_partial;
     else
@@ -34,6 +36,7 @@ static void partial_remove_locked(struct arena *a, struct zone *z)
 /* One block of z: a freed one if any, else the next never-used one. */
 static void *zone_pop_locked(struct zone *z)
 {
+    zm_assert_held(z->arena);
     void *ptr = z->free;
 
     if (ptr != NULL) {
@@ -61,6 +64,7 @@ static void *zone_pop_locked(struct zone *z)
  */
 unsigned tiny_take_locked(struct arena *a, unsigned size_class, unsigned n, void **list)
 {
+    zm_assert_held(a);
     void *first = NULL, **tail = &first; /* in address order: the first pop is the lowest */
     unsigned taken = 0;
 
@@ -90,6 +94,8 @@ void tiny_give_back_locked(struct arena *a, void *ptr)
     struct block *b = block_of(ptr);
     struct zone *z = zone_of_tiny(b);
 
+    zm_assert_held(a);
+    zm_assert(b->magic == BLOCK_MAGIC && z->magic == ZONE_MAGIC && z->arena == a);
     b->state = TINY_FREE;
     *(void **)ptr = z->free;
     z->free = ptr;
@@ -106,9 +112,9 @@ void *tiny_alloc(struct arena *a, size_t size)
 {
     void *ptr = NULL;
 
-    pthread_mutex_lock(&a->lock);
+    arena_lock(a);
     unsigned got = tiny_take_locked(a, tiny_class_of(size), 1, &ptr);
-    pthread_mutex_unlock(&a->lock);
+    arena_unlock(a);
     if (got == 0) {
         errno = ENOMEM;
         return NULL;
@@ -122,7 +128,7 @@ void tiny_free(void *ptr)
 {
     struct arena *a = zone_of_tiny(block_of(ptr))->arena; /* fixed while ptr is used */
 
-    pthread_mutex_lock(&a->lock);
+    arena_lock(a);
     tiny_give_back_locked(a, ptr);
-    pthread_mutex_unlock(&a->lock);
+    arena_unlock(a);
 }

@@ -4,18 +4,7 @@
  */
 #include "zm_internal.h"
 
-#include <errno.h>
-
 enum { SMALL_ALIGN_MAX = 64 * 1024 }; /* beyond this, an aligned block is LARGE */
-
-static struct arena *thread_arena(void)
-{
-    struct thread_cache *c = &zm_thread_cache;
-
-    if (unlikely(c->arena == NULL))
-        thread_start();
-    return c->arena;
-}
 
 /* size bytes at a multiple of align (a power of two, at least 16). */
 void *block_alloc(size_t size, size_t align)
@@ -39,17 +28,17 @@ struct block *block_checked(const void *ptr, const char *op)
     struct block *b = block_of(ptr);
 
     if (((uintptr_t)ptr & (ALIGNMENT - 1)) != 0)
-        die_pointer(op, ptr, "not a pointer malloc returned (misaligned)");
-    if (zm.check) {
-        switch (heap_lookup(ptr)) {
+        zm_die_pointer(op, ptr, "not a pointer malloc returned (misaligned)");
+    if (zm.options.check) {
+        switch (zone_lookup(ptr)) {
         case LOOKUP_NONE:
-            die_pointer(op, ptr, "not a pointer malloc returned (or a freed LARGE one)");
-        case LOOKUP_EMPTY_ZONE: die_pointer(op, ptr, "double free: the block's zone is empty");
+            zm_die_pointer(op, ptr, "not a pointer malloc returned (or a freed LARGE one)");
+        case LOOKUP_EMPTY_ZONE: zm_die_pointer(op, ptr, "double free: the block's zone is empty");
         case LOOKUP_BLOCK: break;
         }
     }
     if (b->magic != BLOCK_MAGIC)
-        die_pointer(op, ptr, "corrupted block header (or not a pointer malloc returned)");
+        zm_die_pointer(op, ptr, "corrupted block header (or not a pointer malloc returned)");
     switch (b->state) {
     case TINY_USED:
         if (b->size_class < TINY_CLASSES && b->size == tiny_stride(b->size_class))
@@ -66,10 +55,10 @@ struct block *block_checked(const void *ptr, const char *op)
         break;
     case TINY_CACHED:
     case TINY_FREE:
-    case SMALL_FREE: die_pointer(op, ptr, "double free: the block is already free");
+    case SMALL_FREE: zm_die_pointer(op, ptr, "double free: the block is already free");
     default: break;
     }
-    die_pointer(op, ptr, "corrupted block header");
+    zm_die_pointer(op, ptr, "corrupted block header");
 }
 
 size_t block_usable(const struct block *b)
@@ -118,38 +107,4 @@ void *block_resize(struct block *b, size_t size)
     case SMALL_USED: return size <= SMALL_MAX && small_resize(ptr, size) ? ptr : NULL;
     default: return size > SMALL_MAX ? large_resize(ptr, size) : NULL;
     }
-}
-
-/* For the lesson's demo: where a live block is, and what is around it. */
-int zm_block_info(const void *ptr, struct zm_block_info *out)
-{
-    const struct block *b = block_of(ptr);
-    const struct zone *z;
-
-    if (ptr == NULL || ((uintptr_t)ptr & (ALIGNMENT - 1)) != 0 || heap_lookup(ptr) != LOOKUP_BLOCK)
-        return -1;
-    switch (b->state) {
-    case TINY_USED: z = zone_of_tiny(b); break;
-    case SMALL_USED: z = zone_of_small(b); break;
-    case LARGE_USED: z = zone_of_large(b); break;
-    default: return -1;
-    }
-    *out = (struct zm_block_info){
-        .kind = z->kind == ZONE_TINY    ? "TINY"
-                : z->kind == ZONE_SMALL ? "SMALL"
-                                        : "LARGE",
-        .zone = (uintptr_t)z,
-        .zone_bytes = z->size,
-        .zone_blocks = z->kind == ZONE_TINY ? z->capacity
-                       : z->kind == ZONE_SMALL
-                           ? (z->size - ZONE_HEADER) / small_block_bytes(SMALL_MAX)
-                           : 1,
-        .usable = block_usable(b),
-        .request = block_request(b),
-    };
-    if (b->state == SMALL_USED) {
-        const struct block *next = small_next_block(b);
-        out->neighbour = next == NULL ? 0 : (uintptr_t)user_of(next);
-    }
-    return 0;
 }

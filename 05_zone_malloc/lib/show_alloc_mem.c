@@ -13,6 +13,8 @@
  * for: start - end : size), then the sum.  Blocks freed into a thread cache
  * are free to the caller, so they are not listed.  The _ex variant adds a
  * hex dump of each block, the free blocks, and the spare zones.
+ *
+ * Also zm_block_info, for the lesson's demo: which zone a block is in.
  */
 #include "zm_internal.h"
 
@@ -165,4 +167,38 @@ void zm_show_alloc_mem(void)
 void zm_show_alloc_mem_ex(void)
 {
     show_heap(true);
+}
+
+/* For the lesson's demo: where a live block is, and what is around it. */
+int zm_block_info(const void *ptr, struct zm_block_info *out)
+{
+    const struct block *b = block_of(ptr);
+    const struct zone *z;
+
+    if (ptr == NULL || ((uintptr_t)ptr & (ALIGNMENT - 1)) != 0 || zone_lookup(ptr) != LOOKUP_BLOCK)
+        return -1;
+    switch (b->state) {
+    case TINY_USED: z = zone_of_tiny(b); break;
+    case SMALL_USED: z = zone_of_small(b); break;
+    case LARGE_USED: z = zone_of_large(b); break;
+    default: return -1;
+    }
+    *out = (struct zm_block_info){
+        .kind = z->kind == ZONE_TINY    ? "TINY"
+                : z->kind == ZONE_SMALL ? "SMALL"
+                                        : "LARGE",
+        .zone = (uintptr_t)z,
+        .zone_bytes = z->size,
+        .zone_blocks = z->kind == ZONE_TINY ? z->capacity
+                       : z->kind == ZONE_SMALL
+                           ? (z->size - ZONE_HEADER) / small_block_bytes(SMALL_MAX)
+                           : 1,
+        .usable = block_usable(b),
+        .request = block_request(b),
+    };
+    if (b->state == SMALL_USED) {
+        const struct block *next = small_next_block(b);
+        out->neighbour = next == NULL ? 0 : (uintptr_t)user_of(next);
+    }
+    return 0;
 }

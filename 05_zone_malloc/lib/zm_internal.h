@@ -65,8 +65,26 @@
  *
  * Locks, always taken in this order: arena locks (lowest index first), then
  * zm.lock.  A function whose name ends in _locked expects its arena's lock
- * (or, for global state, zm.lock) to be held by the caller.  The per-thread
- * cache needs no lock: only its own thread touches it.
+ * (or, for global state, zm.lock) to be held by the caller; with ASYM_ASSERT
+ * it checks so (zm_assert_held).  The per-thread cache needs no lock: only
+ * its own thread touches it.
+ *
+ * Layers, bottom first.  A file calls only into files above it in this
+ * list (test/check_layers verifies it on the objects); where a low layer
+ * must report a fatal misuse, it calls report.c, the lowest of all.
+ *   text.c report.c       formatting without stdio; fatal reports, zm_assert
+ *   options.c             the environment switches
+ *   state.c               the state, its start, arenas, locks, fork handlers
+ *   os.c                  mappings from the kernel and back
+ *   size_class.c          the TINY class tables
+ *   zone.c                zones: new, retired, spare, counted, looked up
+ *   tiny.c small.c large.c  one file per zone kind
+ *   block.c               one block, whatever its kind: alloc, check, free
+ *   thread_cache.c        each thread's stacks of free TINY blocks
+ *   heap_check.c          the invariants above, verified
+ *   debug.c               the path every call takes when a debug option is on
+ *   malloc_api.c          the public calls and their fast paths
+ *   stats.c show_alloc_mem.c  counters, the heap as text, where a block is
  */
 #ifndef ZM_INTERNAL_H
 #define ZM_INTERNAL_H
@@ -81,6 +99,17 @@
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
+/* A slow path: out of line and out of the fast path's cache lines. */
+#define ZM_COLD __attribute__((cold, noinline))
+
+/* Invariants checked as the code runs: compiled in by -DASYM_ASSERT=1 (the
+ * sanitizer and DEBUG=1 builds), out otherwise.  ZONE_MALLOC_CHECK=1 is the
+ * expensive level: the whole heap around every call. */
+#if defined(ASYM_ASSERT) && ASYM_ASSERT
+#define zm_assert(expr) ((expr) ? (void)0 : zm_assert_failed(#expr, __FILE__, __LINE__))
+#else
+#define zm_assert(expr) ((void)0)
+#endif
 
 enum {
     ALIGNMENT = 16,              /* alignof(max_align_t) on x86-64 */
@@ -149,6 +178,7 @@ struct zone {
  * fewer than ARENA_MAX, so threads do not wait for each other. */
 struct arena {
     pthread_mutex_t lock;
+    const void *owner;                  /* ASYM_ASSERT: the thread holding lock (zm_self) */
     unsigned threads;                   /* threads attached (guarded by zm.lock) */
     struct zone *zones;                 /* every TINY and SMALL zone it owns */
     unsigned small_zones;               /* how many of them are SMALL */
@@ -173,13 +203,23 @@ struct thread_cache {
 };
 
 /* Everything the allocator knows, in one place. */
+/* The environment switches (options.c), read once by zm_init. */
+struct zm_options {
+    bool debug; /* any of stats, scribble, check, a log: every call takes the debug path */
+    bool stats, scribble, check;
+    bool no_atfork; /* ZONE_MALLOC_NO_ATFORK: start with the fork handlers off */
+    int stats_fd;   /* where the statistics line goes: a copy of stderr */
+    int log_fd;     /* -1: no log */
+};
+
 struct zm_state {
     pthread_mutex_t lock;     /* guards the fields below marked (lock) */
-    atomic_bool initialised;  /* options read, locks and thread key made */
+    const void *lock_owner;   /* ASYM_ASSERT: the thread holding lock (zm_self) */
+    atomic_bool initialised;  /* options read, locks made */
     pthread_key_t thread_key; /* its destructor flushes an exiting thread's cache */
-    bool no_thread_key;       /* pthread_key_create failed: no thread caches */
-    size_t page;              /* the page size */
-    unsigned arena_count;     /* arenas handed out so far (lock) */
+    enum { KEY_NONE, KEY_MADE, KEY_FAILED } thread_key_state; /* (lock) */
+    size_t page;                                              /* the page size */
+    unsigned arena_count;                                     /* arenas handed out so far (lock) */
     struct arena arenas[ARENA_MAX];
     struct zone *spare[TINY_CLASSES + 1];     /* one empty zone per class, SMALL last (lock) */
     struct zone *large;                       /* every LARGE zone (lock) */
@@ -189,11 +229,7 @@ struct zm_state {
     /* Fork safety: */
     atomic_bool fork_handlers_on; /* the atfork handlers take the locks */
     atomic_bool locked_for_fork;  /* the prepare handler holds every lock */
-    /* Debug options (set once by zm_init, read-only after): */
-    bool debug; /* any of the below: every call takes the debug path */
-    bool stats, scribble, check;
-    int stats_fd; /* where the statistics line goes: a copy of stderr */
-    int log_fd;   /* -1: no log */
+    struct zm_options options;    /* set once by zm_init, read-only after */
     /* Counters of the debug path: */
     atomic_uint_fast64_t mallocs, frees, reallocs, live_bytes, peak_bytes;
 };
@@ -249,80 +285,7 @@ static inline struct zone *zone_of_small(const struct block *b)
     return (struct zone *)((uintptr_t)b & ~(uintptr_t)(SMALL_ZONE_BYTES - 1));
 }
 
-/* arena.c: init, arenas, locks, fork handlers */
-void zm_init(void);
-static inline void zm_ensure_init(void)
-{
-    if (unlikely(!atomic_load_explicit(&zm.initialised, memory_order_acquire)))
-        zm_init();
-}
-struct arena *arena_attach(void);
-void arena_detach(struct arena *a);
-
-/* zone.c: zones from and back to the kernel */
-void *os_map(size_t bytes, size_t align, size_t offset);
-void os_unmap(void *start, size_t bytes);
-void os_release_pages(void *start, size_t bytes);
-void mapped_count_locked(int64_t bytes, int zones);
-struct zone *zone_new_locked(struct arena *a, enum zone_kind kind, unsigned size_class);
-void zone_retire_locked(struct arena *a, struct zone *z);
-
-/* tiny.c */
-unsigned tiny_take_locked(struct arena *a, unsigned size_class, unsigned n, void **list);
-void tiny_give_back_locked(struct arena *a, void *ptr);
-void *tiny_alloc(struct arena *a, size_t size);
-void tiny_free(void *ptr);
-
-/* small.c */
-size_t small_block_bytes(size_t request);
-unsigned small_bin_of(size_t bytes);
-struct block *small_next_block(const struct block *b);
-void *small_alloc(struct arena *a, size_t size, size_t align);
-void small_free(void *ptr);
-bool small_resize(void *ptr, size_t size);
-
-/* large.c */
-struct zone *zone_of_large(const struct block *b);
-void *large_alloc(size_t size, size_t align);
-void large_free(void *ptr);
-void *large_resize(void *ptr, size_t size);
-
-/* thread_cache.c */
-struct thread_cache *thread_start(void);
-void *cache_refill_pop(struct thread_cache *c, size_t size);
-void cache_flush_push(struct thread_cache *c, void *ptr);
-void cache_flush_all(struct thread_cache *c);
-void thread_exit(void *arg);
-
-/* block.c: the uncached operations every path ends in */
-void *block_alloc(size_t size, size_t align);
-struct block *block_checked(const void *ptr, const char *op);
-size_t block_usable(const struct block *b);
-size_t block_request(const struct block *b);
-void block_free(struct block *b);
-void *block_resize(struct block *b, size_t size);
-
-/* malloc_api.c: the slow halves of zm_malloc and zm_free */
-void *malloc_slow(size_t size);
-void free_slow(void *ptr);
-
-/* debug.c: options, the debug path, statistics */
-void debug_read_options(void);
-void *debug_alloc(const char *op, size_t size, size_t align, bool zero);
-void debug_free(void *ptr);
-void *debug_realloc(void *ptr, size_t size);
-_Noreturn void die_pointer(const char *op, const void *ptr, const char *what);
-
-/* heap_check.c */
-struct heap_problem {
-    const char *rule, *what;
-    const void *where;
-};
-int heap_check_quiet(struct heap_problem *first);
-enum heap_lookup { LOOKUP_NONE, LOOKUP_BLOCK, LOOKUP_EMPTY_ZONE };
-enum heap_lookup heap_lookup(const void *ptr);
-
-/* text.c: formatting without stdio or malloc */
+/* --- text.c, report.c: formatting without stdio or malloc; last words */
 struct text {
     int fd;
     size_t len;
@@ -333,6 +296,120 @@ void text_uint(struct text *t, uint64_t v);
 void text_hex(struct text *t, uint64_t v);
 void text_byte(struct text *t, unsigned char byte);
 void text_flush(struct text *t);
+/* "zone_malloc: op(ptr): what" on stderr, then abort. */
+_Noreturn ZM_COLD void zm_die_pointer(const char *op, const void *ptr, const char *what);
+_Noreturn ZM_COLD void zm_assert_failed(const char *expr, const char *file, int line);
+
+/* --- options.c */
+void options_read(struct zm_options *out);
+
+/* --- state.c: the state, its start, arenas, locks, fork handlers */
+ZM_COLD void zm_init(void);
+static inline void zm_ensure_init(void)
+{
+    if (unlikely(!atomic_load_explicit(&zm.initialised, memory_order_acquire)))
+        zm_init();
+}
+/* The calling thread, as a lock owner: its cache's address is unique. */
+static inline const void *zm_self(void)
+{
+    return &zm_thread_cache;
+}
+static inline void arena_lock(struct arena *a)
+{
+    pthread_mutex_lock(&a->lock);
+#if defined(ASYM_ASSERT) && ASYM_ASSERT
+    a->owner = zm_self();
+#endif
+}
+static inline void arena_unlock(struct arena *a)
+{
+    zm_assert(a->owner == zm_self());
+#if defined(ASYM_ASSERT) && ASYM_ASSERT
+    a->owner = NULL;
+#endif
+    pthread_mutex_unlock(&a->lock);
+}
+static inline void global_lock(void)
+{
+    pthread_mutex_lock(&zm.lock);
+#if defined(ASYM_ASSERT) && ASYM_ASSERT
+    zm.lock_owner = zm_self();
+#endif
+}
+static inline void global_unlock(void)
+{
+    zm_assert(zm.lock_owner == zm_self());
+#if defined(ASYM_ASSERT) && ASYM_ASSERT
+    zm.lock_owner = NULL;
+#endif
+    pthread_mutex_unlock(&zm.lock);
+}
+#define zm_assert_held(a)       zm_assert((a)->owner == zm_self())
+#define zm_assert_global_held() zm_assert(zm.lock_owner == zm_self())
+/* The calling thread's arena, attached at its first need. */
+struct arena *thread_arena(void);
+void arena_detach(struct arena *a);
+
+/* --- os.c: mappings from the kernel and back (errno kept by unmap) */
+void *os_map(size_t bytes, size_t align, size_t offset);
+void os_unmap(void *start, size_t bytes);
+void os_release_pages(void *start, size_t bytes);
+
+/* --- zone.c */
+void mapped_total_locked(int64_t bytes, int zones);
+void mapped_count_locked(int64_t bytes, int zones);
+struct zone *zone_new_locked(struct arena *a, enum zone_kind kind, unsigned size_class);
+void zone_retire_locked(struct arena *a, struct zone *z);
+enum zone_lookup { LOOKUP_NONE, LOOKUP_BLOCK, LOOKUP_EMPTY_ZONE };
+/* What ptr is, found from our own zone headers alone (every lock taken). */
+enum zone_lookup zone_lookup(const void *ptr);
+
+/* --- tiny.c */
+unsigned tiny_take_locked(struct arena *a, unsigned size_class, unsigned n, void **list);
+void tiny_give_back_locked(struct arena *a, void *ptr);
+void *tiny_alloc(struct arena *a, size_t size);
+void tiny_free(void *ptr);
+
+/* --- small.c */
+size_t small_block_bytes(size_t request);
+unsigned small_bin_of(size_t bytes);
+struct block *small_next_block(const struct block *b);
+void *small_alloc(struct arena *a, size_t size, size_t align);
+void small_free(void *ptr);
+bool small_resize(void *ptr, size_t size);
+
+/* --- large.c */
+struct zone *zone_of_large(const struct block *b);
+void *large_alloc(size_t size, size_t align);
+void large_free(void *ptr);
+void *large_resize(void *ptr, size_t size);
+
+/* --- block.c: the uncached operations every path ends in */
+void *block_alloc(size_t size, size_t align);
+struct block *block_checked(const void *ptr, const char *op);
+size_t block_usable(const struct block *b);
+size_t block_request(const struct block *b);
+void block_free(struct block *b);
+void *block_resize(struct block *b, size_t size);
+
+/* --- thread_cache.c */
+ZM_COLD struct thread_cache *thread_start(void);
+ZM_COLD void *cache_refill_pop(struct thread_cache *c, size_t size);
+ZM_COLD void cache_flush_push(struct thread_cache *c, void *ptr);
+void cache_flush_all(struct thread_cache *c);
+
+/* --- heap_check.c */
+struct heap_problem {
+    const char *rule, *what;
+    const void *where;
+};
+int heap_check_quiet(struct heap_problem *first);
+
+/* --- debug.c: the path of every call while a debug option is on */
+ZM_COLD void *debug_alloc(const char *op, size_t size, size_t align, bool zero);
+ZM_COLD void debug_free(void *ptr);
+ZM_COLD void *debug_realloc(void *ptr, size_t size);
 
 #pragma GCC visibility pop
 

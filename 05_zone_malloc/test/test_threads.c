@@ -1,10 +1,12 @@
 /*
  * test_threads.c - the allocator and threads: threads that exit, and fork()
- * while other threads are inside the allocator (fork_check.c).
+ * while other threads are inside the allocator (common/hammer.h).
  */
 #include "cli.h"
-#include "fork_check.h"
+#include "hammer.h"
 #include "out.h"
+#include "sync.h"
+#include "zone_adapters.h"
 #include "zone_malloc.h"
 #include "zone_malloc_test.h"
 
@@ -16,7 +18,7 @@ enum { FORK_TIMEOUT_MS = 5000, HOLDER_TIMEOUT_MS = 500 };
 static void *exiting_thread(void *arg)
 {
     (void)arg;
-    expect(allocate_each_kind(), "a thread could not allocate");
+    expect(allocate_every_size(&zone_workload_api), "a thread could not allocate");
     return NULL;
 }
 
@@ -28,15 +30,12 @@ int test_thread_exit(const struct test_options *o)
     enum { WAVES = 50 };
     pthread_t threads[64];
     struct zm_stats s;
-    int err;
 
     for (int wave = 0; wave < WAVES; wave++) {
         for (unsigned i = 0; i < o->threads; i++)
-            if ((err = pthread_create(&threads[i], NULL, exiting_thread, NULL)) != 0)
-                die_err("pthread_create", err);
+            threads[i] = start_thread(exiting_thread, NULL);
         for (unsigned i = 0; i < o->threads; i++)
-            if ((err = pthread_join(threads[i], NULL)) != 0)
-                die_err("pthread_join", err);
+            join_thread(threads[i]);
     }
     zm_get_stats(&s);
     int problems = zm_check_heap();
@@ -53,8 +52,9 @@ int test_fork(const struct test_options *o)
 {
     if (o->handlers_off)
         zm_set_fork_handlers(0);
-    expect(allocate_each_kind(), "the parent could not allocate");
-    struct fork_outcome r = fork_while_allocating(o->threads, o->forks, o->seed, FORK_TIMEOUT_MS);
+    expect(allocate_every_size(&zone_workload_api), "the parent could not allocate");
+    struct fork_outcome r = fork_while_hammering(&zone_workload_api, o->threads, o->seed, o->forks,
+                                                 &zone_child_job, child_run, FORK_TIMEOUT_MS);
     int problems = zm_check_heap();
     fact_int("fork_handlers", zm_fork_handlers());
     fact_uint("threads", o->threads);
@@ -74,8 +74,10 @@ int test_fork_holder(const struct test_options *o)
 
     if (o->handlers_off)
         zm_set_fork_handlers(0);
-    expect(allocate_each_kind(), "the parent could not allocate");
-    struct child_result r = fork_while_locked(HOLDER_TIMEOUT_MS);
+    expect(allocate_every_size(&zone_workload_api), "the parent could not allocate");
+    struct held_locks locks = zone_held_locks();
+    struct child_result r =
+        run_while_held(&locks, start_child_job, (void *)&zone_child_job, HOLDER_TIMEOUT_MS);
     printf("fork handlers %s, another thread holding every allocator lock: the child %s\n",
            zm_fork_handlers() ? "on" : "off", child_describe(&r, how));
     fact_int("fork_handlers", zm_fork_handlers());
