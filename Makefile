@@ -115,7 +115,7 @@ run: all ## run every lesson's default demo (./run_all.sh)
 	./run_all.sh
 
 test: all ## run the bats test suite (installs bats locally if missing)
-	BIN_DIR=$(BUILD) SANITIZER=$(SAN) test/run
+	BIN_DIR=$(BUILD) SANITIZER=$(SAN) ASSERTS=$(if $(ASSERTS),1,0) test/run
 
 bench: all ## measure against references in the same run (bench/run.sh; BENCH_ARGS=...)
 	BIN_DIR=$(BUILD) bench/run.sh $(BENCH_ARGS)
@@ -138,13 +138,16 @@ SHELL_FILES := $(call SOURCES,'*.sh' '*.bash' run_all.sh test/run test/check_lay
 BATS_FILES := $(call SOURCES,'*.bats',-name '*.bats')
 INCLUDE_DIRS := $(sort $(dir $(filter %.h,$(C_FILES))))
 
-lint: ## clang-format check, cppcheck and shellcheck: all must be clean
-	clang-format --dry-run --Werror $(C_FILES)
-	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
+lint: ## clang-format check, cppcheck and shellcheck of every file: all must be clean
+	@echo "clang-format: $(words $(C_FILES)) C files"
+	@clang-format --dry-run --Werror $(C_FILES)
+	@echo "cppcheck (--std=$(CPPCHECK_STD), for -std=$(C_STD)): $(words $(C_FILES)) C files"
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
 	  --std=$(CPPCHECK_STD) --inline-suppr --suppressions-list=.cppcheck-suppressions \
 	  -D_GNU_SOURCE -D__GNUC__ -D__x86_64__ $(addprefix -I,$(INCLUDE_DIRS)) $(C_FILES)
-	shellcheck -x $(SHELL_FILES)
-	shellcheck --shell=bats $(BATS_FILES)
+	@echo "shellcheck: $(words $(SHELL_FILES)) scripts, $(words $(BATS_FILES)) bats files"
+	@shellcheck -x $(SHELL_FILES)
+	@shellcheck --shell=bats $(BATS_FILES)
 
 format: ## rewrite the C sources in the project's clang-format style
 	clang-format -i $(C_FILES)

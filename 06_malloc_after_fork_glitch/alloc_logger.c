@@ -148,10 +148,8 @@ struct logging_thread {
 static void *logging_main(void *arg)
 {
     struct logging_thread *t = arg;
-    pid_t tid = gettid();
 
-    if (write(t->tid_pipe[1], &tid, sizeof tid) != (ssize_t)sizeof tid)
-        die_errno("write");
+    send_tid(t->tid_pipe[1]);
     for (size_t size = 16; !atomic_load(&t->stop); size = size % 4000 + 16) {
         char *p = logged_malloc(t->lg, size);
         if (p == NULL)
@@ -198,8 +196,7 @@ static struct child_result trial(struct alloc_logger *lg, struct fork_note *note
     fill_pipe(sink[1]);
     logger_init(lg, sink[1]);
     t.thread = start_thread(logging_main, &t);
-    if (read(t.tid_pipe[0], &tid, sizeof tid) != (ssize_t)sizeof tid)
-        die_errno("read");
+    tid = receive_tid(t.tid_pipe[0]);
     /* in write() to the full pipe: inside a flush, which holds the lock */
     *held_at_fork = wait_until_in_syscall(getpid(), tid, SYS_write, sink[1], timeout_ms);
 

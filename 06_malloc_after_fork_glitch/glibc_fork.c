@@ -78,10 +78,8 @@ struct probe {
 static void *holder_main(void *arg)
 {
     struct probe *p = arg;
-    pid_t tid = gettid();
 
-    if (write(p->tid_pipe[1], &tid, sizeof tid) != (ssize_t)sizeof tid)
-        die_errno("write");
+    send_tid(p->tid_pipe[1]);
     malloc_stats();
     return NULL;
 }
@@ -137,8 +135,7 @@ static int show_fork_waiting(void *arg)
     int saved_stderr = stderr_into(p.stats_pipe[1]);
 
     pthread_t holder = start_thread(holder_main, &p);
-    if (read(p.tid_pipe[0], &holder_tid, sizeof holder_tid) != (ssize_t)sizeof holder_tid)
-        die_errno("read");
+    holder_tid = receive_tid(p.tid_pipe[0]);
     /* in write() to stderr, now the full pipe: inside malloc_stats, lock held */
     p.seen->holder_blocked =
         wait_until_in_syscall(getpid(), holder_tid, SYS_write, STDERR_FILENO, p.timeout_ms);
@@ -218,8 +215,8 @@ static const char *malloc_in_use(void)
 
 static void print_setup(unsigned trials, bool one_arena)
 {
-    printf("C library: glibc %s; malloc: %s.  %d threads allocate and free without\n"
-           "pause: blocks of 16 bytes to 192 KiB (the thread cache, the arena, mmap).\n"
+    printf("C library: glibc %s; malloc: %s.  %d threads allocate, resize and\n"
+           "free without pause: blocks of 16 bytes to 192 KiB (thread cache, arena, mmap).\n"
            "%s: their locks are the ones a child's malloc\n"
            "needs.  The main thread forks %u times; each child allocates %d blocks\n"
            "of every kind and exits.\n",

@@ -1,5 +1,5 @@
 /*
- * alloc_bench - the vault's allocation workload against one allocator.
+ * alloc_bench - the project's allocation workload against one allocator.
  *
  * Runs common/workload.h (random alloc/free of 16..527-byte blocks over
  * 4,096 slots per worker) in N workers at once, each with its own seed,
@@ -178,7 +178,7 @@ static void usage(void)
 {
     printf("Usage: %s [--allocator glibc|zone|shared] [--workers N] [--ops N] [--seed S]\n"
            "\n"
-           "Run the vault's random alloc/free workload (16..527-byte blocks, 4096 slots\n"
+           "Run the project's random alloc/free workload (16..527-byte blocks, 4096 slots\n"
            "per worker) in N workers against one allocator; print the throughput.\n"
            "\n"
            "  -a, --allocator NAME  glibc (the C library's malloc), zone (lesson 05), or\n"

@@ -46,3 +46,23 @@ bool receive_byte(int fd, char *byte)
         die_errno("read pipe");
     return n == 1;
 }
+
+void send_tid(int fd)
+{
+    pid_t tid = gettid();
+
+    if (write(fd, &tid, sizeof tid) != (ssize_t)sizeof tid)
+        die_errno("write tid pipe");
+}
+
+pid_t receive_tid(int fd)
+{
+    pid_t tid;
+    ssize_t n;
+
+    while ((n = read(fd, &tid, sizeof tid)) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof tid)
+        die_errno("read tid pipe");
+    return tid;
+}

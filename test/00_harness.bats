@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Every program the vault builds keeps the same command-line manners.
+# Every program the project builds keeps the same command-line manners.
 
 load helper
 

@@ -369,6 +369,14 @@ assert_diagnosis() {
     fail "one line: the rule broken and the block's address"
 }
 
+@test "with the internal checks compiled in, a zone header overwritten is caught when a block goes back to it" {
+  [[ $ASSERTS == 1 ]] || skip "zm_assert is compiled in only with -DASYM_ASSERT=1 (make DEBUG=1, sanitizer builds)"
+  run_prog $T zone-corrupt
+  assert_aborted
+  [[ $stderr =~ ^zone_malloc:\ internal\ check\ failed:\ .*magic.*\ \(.*tiny\.c:[0-9]+\)$ ]] ||
+    fail "one line naming the check, its file and its line"
+}
+
 @test "the test driver rejects an unknown test and a missing one" {
   run_prog $T no-such-test
   assert_usage_error "no-such-test"

@@ -1,12 +1,13 @@
 # helper.bash - loaded by every test file (`load helper`).
 #
-# Runs the vault's programs under coreutils `timeout`, so a hang fails one
+# Runs the project's programs under coreutils `timeout`, so a hang fails one
 # test instead of stalling the suite, and gives the few assertions the suite
 # needs.  Every failure message shows the command, its exit status, its
 # stdout and its stderr.
 #
 # Environment: BIN_DIR (default build/) holds the programs; SANITIZER is
-# empty, asan, ubsan or tsan; TEST_TIMEOUT is the per-command limit in
+# empty, asan, ubsan or tsan; ASSERTS is 1 when the build has the
+# allocators' internal checks; TEST_TIMEOUT is the per-command limit in
 # seconds (default 60).
 
 bats_require_minimum_version 1.5.0
@@ -15,6 +16,7 @@ REPO_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 BIN_DIR=${BIN_DIR:-build}
 [[ $BIN_DIR = /* ]] || BIN_DIR=$REPO_ROOT/$BIN_DIR
 SANITIZER=${SANITIZER:-}
+ASSERTS=${ASSERTS:-0} # 1: the build has the allocators' internal checks (-DASYM_ASSERT=1)
 TEST_TIMEOUT=${TEST_TIMEOUT:-60}
 export NO_COLOR=1 # plain output, whatever the terminal
 

@@ -2,6 +2,7 @@
  * test_misuse.c - the debug options' fixed call sequence, and misuse the allocator
  * must diagnose in one line before abort().
  */
+#include "cli.h"
 #include "out.h"
 #include "zone_malloc.h"
 #include "zone_malloc_test.h"
@@ -82,5 +83,21 @@ int test_overrun(const struct test_options *o)
     zm_free(zm_malloc(10)); /* ZONE_MALLOC_CHECK notices here */
     zm_free(q);             /* the cheap check, here */
     zm_free(p);
+    return 1;
+}
+
+/* A TINY zone's header overwritten (its magic): nothing on the way in sees
+ * it - the free goes to the thread cache - but giving the block back to its
+ * zone does, where the internal checks (-DASYM_ASSERT=1) are compiled in. */
+int test_zone_corrupt(const struct test_options *o)
+{
+    struct zm_block_info info;
+    (void)o;
+    char *p = zm_malloc(24);
+    if (p == NULL || zm_block_info(p, &info) != 0)
+        die("zm_malloc(24) gave no live block");
+    *(volatile uint32_t *)info.zone ^= 1; /* the zone's magic: its first word */
+    zm_free(p);
+    zm_flush_thread_cache();
     return 1;
 }

@@ -250,6 +250,7 @@ static const struct test {
     {"free-foreign", test_free_foreign, "freeing the program's own array aborts"},
     {"free-interior", test_free_interior, "freeing a pointer into a block aborts"},
     {"overrun", test_overrun, "an overrun into a header is caught"},
+    {"zone-corrupt", test_zone_corrupt, "a zone header overwritten (caught by zm_assert)"},
 };
 enum { TESTS = sizeof tests / sizeof tests[0] };
 

@@ -40,6 +40,7 @@ int test_double_free_large(const struct test_options *o);
 int test_free_foreign(const struct test_options *o);
 int test_free_interior(const struct test_options *o);
 int test_overrun(const struct test_options *o);
+int test_zone_corrupt(const struct test_options *o);
 int test_trace(const struct test_options *o);
 int test_trace_threads(const struct test_options *o);
 int test_thread_exit(const struct test_options *o);
