@@ -12,8 +12,9 @@
  * process sees getpid() changed and adopts the state it inherited: the
  * parent's pending records (writing them would print them twice), the
  * parent's counters, and a lock whose owner does not exist here.  It
- * reports that, starts afresh, and goes on.  Without the pid check the
- * child's first record would wait for that lock for ever (as in userlock).
+ * reports that, starts afresh, and goes on.  Without the pid check
+ * (--no-pid-check) the child's first record waits for that lock for ever,
+ * as in userlock, until the watchdog kills it.
  */
 #include "fork_glitch.h"
 
@@ -45,6 +46,7 @@ struct fork_note {
 
 struct alloc_logger {
     pthread_mutex_t lock; /* guards everything below */
+    bool check_pid;       /* notice a fork by getpid() (the lesson's fix) */
     pid_t pid;            /* the process this state belongs to */
     int fd;               /* where flushed records go */
     char pending[PENDING_CAP];
@@ -54,10 +56,11 @@ struct alloc_logger {
     struct fork_note after_fork;
 };
 
-static void logger_init(struct alloc_logger *lg, int fd)
+static void logger_init(struct alloc_logger *lg, int fd, bool check_pid)
 {
     memset(lg, 0, sizeof *lg);
     pthread_mutex_init(&lg->lock, NULL);
+    lg->check_pid = check_pid;
     lg->pid = getpid();
     lg->fd = fd;
 }
@@ -105,7 +108,7 @@ static void logger_record(struct alloc_logger *lg, const char *op, size_t size, 
 {
     pid_t now = getpid();
 
-    if (now != lg->pid) /* before the lock: it may be held by a thread we lack */
+    if (lg->check_pid && now != lg->pid) /* before the lock: a thread we lack may hold it */
         logger_adopt(lg, now);
     pthread_mutex_lock(&lg->lock);
     if (lg->pending_bytes + RECORD_MAX > PENDING_CAP)
@@ -185,7 +188,7 @@ static int child_logs(void *arg)
 /* One trial: a logging thread stuck in write() with the lock, a fork, the
  * child's first records, then the pipe drained and the thread stopped. */
 static struct child_result trial(struct alloc_logger *lg, struct fork_note *note,
-                                 bool *held_at_fork, int timeout_ms)
+                                 bool *held_at_fork, const struct run_config *cfg)
 {
     struct logging_thread t = {.lg = lg};
     int sink[2];
@@ -194,14 +197,14 @@ static struct child_result trial(struct alloc_logger *lg, struct fork_note *note
     if (pipe2(sink, O_CLOEXEC) != 0 || pipe2(t.tid_pipe, O_CLOEXEC) != 0)
         die_errno("pipe2");
     fill_pipe(sink[1]);
-    logger_init(lg, sink[1]);
+    logger_init(lg, sink[1], !cfg->no_pid_check);
     t.thread = start_thread(logging_main, &t);
     tid = receive_tid(t.tid_pipe[0]);
     /* in write() to the full pipe: inside a flush, which holds the lock */
-    *held_at_fork = wait_until_in_syscall(getpid(), tid, SYS_write, sink[1], timeout_ms);
+    *held_at_fork = wait_until_in_syscall(getpid(), tid, SYS_write, sink[1], cfg->timeout_ms);
 
     struct child_view view = {lg, note};
-    struct child_result r = run_watched(child_logs, &view, timeout_ms);
+    struct child_result r = run_watched(child_logs, &view, cfg->timeout_ms);
 
     atomic_store(&t.stop, true);
     drain_until_eof(sink[0]);
@@ -213,6 +216,34 @@ static struct child_result trial(struct alloc_logger *lg, struct fork_note *note
     return r;
 }
 
+/* What the trials showed, in words chosen from how they ended. */
+static void explain_logger(const struct run_config *cfg, const struct fork_outcome *o,
+                           unsigned noticed, const struct fork_note *note,
+                           const struct child_result *last)
+{
+    char how[64];
+
+    if (noticed > 0) {
+        printf("%u of %u children's loggers saw getpid() change.  In the last, the state\n"
+               "belonged to pid %d and it found:\n"
+               "  the lock           %s\n"
+               "  pending records    %u of the parent's, never written (writing them here would\n"
+               "                     print them twice)\n"
+               "  records made       %lu, the parent's count\n"
+               "It dropped them, made a new lock, and logged the child's own calls: %s.\n",
+               noticed, o->forks, (int)note->parent_pid,
+               note->lock_held ? "held, by a thread that does not exist here" : "free",
+               note->pending_records, note->records, child_describe(last, how));
+        return;
+    }
+    printf("%s: each child's first record asked for\n"
+           "the lock it inherited, held by a thread that does not exist in it.  %u of %u\n"
+           "children deadlocked (the watchdog killed them); %u ended otherwise.\n",
+           cfg->no_pid_check ? "No logger checked getpid() (--no-pid-check)"
+                             : "No logger noticed the fork",
+           o->deadlocked, o->forks, o->forks - o->deadlocked);
+}
+
 struct fork_outcome show_logger(const struct run_config *cfg)
 {
     unsigned trials = trials_or(cfg, LOGGER_TRIALS);
@@ -220,9 +251,9 @@ struct fork_outcome show_logger(const struct run_config *cfg)
     struct alloc_logger logger, *lg = &logger;
     struct fork_note *note = map_anonymous(sizeof *note, MAP_SHARED);
     unsigned held = 0, noticed = 0;
-    char how[64];
 
-    heading("logger: an allocation logger that notices the pid change");
+    heading(cfg->no_pid_check ? "logger: an allocation logger, without its pid check"
+                              : "logger: an allocation logger that notices the pid change");
     printf("logged_malloc/logged_free log each call under the logger's lock and write the\n"
            "buffer out past %d bytes, lock held.  A thread logs allocations into a pipe\n"
            "nobody reads: at the fork it is blocked in write(), holding the lock.  The\n"
@@ -232,26 +263,19 @@ struct fork_outcome show_logger(const struct run_config *cfg)
     for (unsigned i = 0; i < trials; i++) {
         bool held_at_fork;
         *note = (struct fork_note){0};
-        r = trial(lg, note, &held_at_fork, cfg->timeout_ms);
+        r = trial(lg, note, &held_at_fork, cfg);
         count_outcome(&o, &r);
         held += held_at_fork;
         noticed += note->noticed;
     }
-    printf("Last trial: the child ended with %s.  Its logger saw getpid() change (its\n"
-           "state belonged to pid %d) and found:\n"
-           "  the lock           %s\n"
-           "  pending records    %u of the parent's, never written (writing them here would\n"
-           "                     print them twice)\n"
-           "  records made       %lu, the parent's count\n"
-           "It dropped them, made a new lock, and logged the child's own calls.\n",
-           child_describe(&r, how), (int)note->parent_pid,
-           note->lock_held ? "held, by a thread that does not exist here" : "free",
-           note->pending_records, note->records);
+    explain_logger(cfg, &o, noticed, note, &r);
     fact_uint("forks_with_lock_held", held);
     fact_uint("forks_noticed", noticed);
-    fact_word("inherited_lock", note->lock_held ? "held" : "free");
-    fact_uint("inherited_pending_records", note->pending_records);
-    fact_uint("inherited_records", note->records);
+    if (noticed > 0) { /* what the last child's logger found */
+        fact_word("inherited_lock", note->lock_held ? "held" : "free");
+        fact_uint("inherited_pending_records", note->pending_records);
+        fact_uint("inherited_records", note->records);
+    }
     facts_end();
     unmap(note, sizeof *note);
     print_outcome("logger", &o);

@@ -28,8 +28,18 @@
 /* What the command line asked for; 0 trials means each mode's own default. */
 struct run_config {
     unsigned trials;
-    int timeout_ms; /* the watchdog's deadline (see run_watched) */
+    int timeout_ms;               /* the watchdog's deadline (see run_watched) */
+    size_t block_min, block_max;  /* signal: the sizes the interrupted loop allocates */
+    bool no_pid_check;            /* logger: without its getpid() check */
 };
+
+/* glibc 2.36's per-thread cache (tcache) serves requests up to this size
+ * without a lock, while it has blocks of the size. */
+enum { TCACHE_MAX_BYTES = 1032 };
+
+/* The signal mode's default block sizes: above the thread cache, so every
+ * malloc and free takes the arena lock. */
+enum { SIGNAL_BLOCK_MIN = 1100, SIGNAL_BLOCK_MAX = 8100 };
 
 /* A child still busy at its deadline - not waiting for a lock - is given
  * more, up to SLOW_DEADLINES deadlines in all: on a loaded machine a

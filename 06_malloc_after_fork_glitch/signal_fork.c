@@ -2,7 +2,8 @@
  * signal_fork.c - fork() from a signal handler that interrupted malloc.
  *
  * A sacrificial process allocates blocks above glibc's per-thread cache
- * limit (about 1 KiB), which take the arena lock, in a loop; a timer sends
+ * limit (about 1 KiB; --block-sizes changes them), which take the arena
+ * lock, in a loop; a timer sends
  * it SIGALRM every millisecond, and the handler calls fork().  In a process
  * with a second thread, glibc's fork() takes malloc's locks first - and the
  * interrupted malloc below the handler holds one of them.  The thread waits
@@ -46,6 +47,7 @@ enum {
     RUN_BUDGET_MS = 1000, /* ... or this long, should forks be slow (sanitizers) */
     TIMER_US = 1000,      /* one SIGALRM per millisecond */
     SLOTS = 16,           /* blocks alive at once in the allocating loop */
+    TOUCHED_BYTES = 64,   /* written into each block */
 };
 
 /* One run of the sacrificial process: how to fork, with how many threads. */
@@ -53,7 +55,8 @@ struct signal_run {
     bool underscore_fork; /* _Fork() instead of fork() in the handler */
     bool idle_thread;     /* a second thread alive during the run; else one started
                              and joined before it, leaving one thread */
-    int progress_fd;      /* the write end of the watcher's pipe */
+    size_t block_min, block_max; /* the sizes the loop allocates */
+    int progress_fd;             /* the write end of the watcher's pipe */
 };
 
 /* What the handler needs; a signal handler gets no argument. */
@@ -183,14 +186,16 @@ static int allocate_under_signals(void *arg)
     create_timer();
     arm_timer();
     uint64_t deadline = now_ns() + RUN_BUDGET_MS * 1000000ull;
+    size_t spread = run->block_max - run->block_min + 1;
     for (unsigned i = 0; handler.forks_done < FORK_BUDGET && now_ns() < deadline; i++) {
         void **slot = &slots[i % SLOTS];
-        size_t size = 1100 + rng_next(&rng) % 7000; /* above the tcache: the arena lock */
+        size_t size = run->block_min + rng_next(&rng) % spread;
         free(*slot);
         *slot = malloc(size);
         if (*slot == NULL)
             return 3;
-        memset(*slot, 0x5a, 64); /* used, so the compiler keeps malloc and free */
+        /* used, so that the compiler keeps malloc and free; never past its end */
+        memset(*slot, 0x5a, size < TOUCHED_BYTES ? size : TOUCHED_BYTES);
     }
     stop_signals();
     for (int i = 0; i < SLOTS; i++)
@@ -302,42 +307,90 @@ static void print_run(unsigned trial, const char *label, const struct signal_run
     facts_end();
 }
 
+/* Where the loop's sizes fall against glibc's thread cache. */
+static const char *cache_words(const struct run_config *cfg)
+{
+    if (cfg->block_min > TCACHE_MAX_BYTES)
+        return "past the thread cache: each malloc and free takes the arena lock";
+    if (cfg->block_max <= TCACHE_MAX_BYTES)
+        return "within the thread cache: most calls take no lock at all";
+    return "partly past the thread cache: the larger ones take the arena lock";
+}
+
+/* What the trials showed, in words chosen from how they ended. */
+static void explain_trials(const struct run_config *cfg, unsigned in_fork, unsigned trials)
+{
+    if (in_fork > 0)
+        printf("%u of %u trials hung inside fork(): the handler's fork() ran on top of a\n"
+               "malloc that held the arena lock, and fork() waits for every arena lock -\n"
+               "one its own thread holds.  It is the parent that hangs, not the child.\n",
+               in_fork, trials);
+    if (in_fork < trials && cfg->block_max <= TCACHE_MAX_BYTES)
+        printf("%u of %u trials did not hang: blocks this small come from the thread\n"
+               "cache without the arena lock, so a signal rarely lands while it is held.\n",
+               trials - in_fork, trials);
+    else if (in_fork < trials)
+        printf("%u of %u trials did not hang inside fork() this time: no signal landed\n"
+               "while the loop held the arena lock.\n",
+               trials - in_fork, trials);
+}
+
+/* The two contrasts, in words chosen from how they ended. */
+static void explain_contrasts(const struct signal_seen *underscore, const struct signal_seen *one)
+{
+    if (child_ok(&underscore->r))
+        printf("_Fork() took no lock and ran no pthread_atfork handler: %u forks, no\n"
+               "deadlock.  It is the async-signal-safe fork (and its child may call only\n"
+               "async-signal-safe functions).\n",
+               underscore->forks_completed);
+    else
+        printf("_Fork() did not finish cleanly this time (%s).\n", result_word(&underscore->r));
+    if (one->r.end == CHILD_TIMED_OUT)
+        printf("One thread is not enough to make fork() safe: glibc's fork() skips\n"
+               "malloc's locks only in a process that never started a thread\n"
+               "(__libc_single_threaded still set); joining the thread does not set it back.\n");
+    else
+        printf("fork() with one thread left did not hang this time (%u forks), though\n"
+               "glibc still takes malloc's locks in it (single_threaded_flag=%d).\n",
+               one->forks_completed, one->glibc_believes == 'S');
+}
+
 struct fork_outcome show_signal(const struct run_config *cfg)
 {
-    static const struct signal_run two_threads = {.idle_thread = true};
-    static const struct signal_run underscore = {.underscore_fork = true, .idle_thread = true};
-    static const struct signal_run one_left = {.idle_thread = false};
-    unsigned trials = trials_or(cfg, SIGNAL_TRIALS);
+    const struct signal_run two_threads = {
+        .idle_thread = true, .block_min = cfg->block_min, .block_max = cfg->block_max};
+    const struct signal_run underscore = {.underscore_fork = true,
+                                          .idle_thread = true,
+                                          .block_min = cfg->block_min,
+                                          .block_max = cfg->block_max};
+    const struct signal_run one_left = {
+        .idle_thread = false, .block_min = cfg->block_min, .block_max = cfg->block_max};
+    unsigned trials = trials_or(cfg, SIGNAL_TRIALS), in_fork = 0;
     struct fork_outcome o = {0};
     char label[32];
 
     heading("signal: fork() in a signal handler that interrupted malloc");
-    printf("A process with two threads allocates blocks of 1100 to 8100 bytes (past the\n"
-           "thread cache: each malloc and free takes the arena lock) in a loop; SIGALRM\n"
-           "%d us after the start and after each handler; the handler calls fork() and\n"
-           "waits for the child.  Up to %d forks per trial; silence for %d ms, asleep in\n"
-           "futex(), is a deadlock.\n",
-           TIMER_US, FORK_BUDGET, cfg->timeout_ms);
+    printf("A process with two threads allocates blocks of %zu to %zu bytes (%s)\n"
+           "in a loop; SIGALRM %d us after the start and after each handler; the handler\n"
+           "calls fork() and waits for the child.  Up to %d forks per trial; silence for\n"
+           "%d ms, asleep in futex(), is a deadlock.\n",
+           cfg->block_min, cfg->block_max, cache_words(cfg), TIMER_US, FORK_BUDGET,
+           cfg->timeout_ms);
     for (unsigned i = 1; i <= trials; i++) {
         struct signal_seen seen = run_once(two_threads, cfg->timeout_ms);
         count_outcome(&o, &seen.r);
+        in_fork += seen.r.end == CHILD_TIMED_OUT && seen.last_word == 'F';
         snprintf(label, sizeof label, "trial %u", i);
         print_run(i, label, &two_threads, &seen);
     }
-    printf("The handler's fork() runs on top of a malloc that holds the arena lock;\n"
-           "fork() takes every arena lock before copying the process, and waits for\n"
-           "one its own thread holds.  It is the parent that hangs, not the child.\n");
+    explain_trials(cfg, in_fork, trials);
 
     subheading("the same handler with _Fork(); and fork() with one thread left");
-    struct signal_seen seen = run_once(underscore, cfg->timeout_ms);
-    print_run(0, "_Fork(), 2 threads        ", &underscore, &seen);
-    seen = run_once(one_left, cfg->timeout_ms);
-    print_run(0, "fork(), 1 thread (had 2)  ", &one_left, &seen);
-    printf("_Fork() takes no lock and runs no pthread_atfork handler: it is the\n"
-           "async-signal-safe fork (and its child may call only async-signal-safe\n"
-           "functions).  One thread is not enough to make fork() safe: glibc's fork()\n"
-           "skips malloc's locks only in a process that never started a thread\n"
-           "(__libc_single_threaded still set); joining the thread does not set it back.\n");
+    struct signal_seen with_underscore = run_once(underscore, cfg->timeout_ms);
+    print_run(0, "_Fork(), 2 threads        ", &underscore, &with_underscore);
+    struct signal_seen with_one = run_once(one_left, cfg->timeout_ms);
+    print_run(0, "fork(), 1 thread (had 2)  ", &one_left, &with_one);
+    explain_contrasts(&with_underscore, &with_one);
     print_outcome("signal", &o);
     return o;
 }

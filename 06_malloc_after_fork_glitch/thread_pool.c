@@ -191,16 +191,20 @@ struct fork_outcome show_threadpool(const struct run_config *cfg)
     printf("Parent at the fork: %u threads; %d workers each halfway through a job, holding\n"
            "the job's lock; %d jobs queued.\n",
            threads_in_parent, WORKERS, JOBS - WORKERS);
+    bool alone = threads_in_child_max == 1;
     printf("Child: %u thread%s.\n"
-           "  jobs running   %u, frozen at %u%%: no thread is running them\n"
-           "  jobs queued    %u: no worker will ever take them\n"
-           "  job locks      %u held, by threads that do not exist here (trylock: EBUSY)\n"
+           "  jobs running   %u, at %u%%%s\n"
+           "  jobs queued    %u%s\n"
+           "  job locks      %u held%s\n"
            "  pool lock      %s\n",
-           threads_in_child_max, threads_in_child_max == 1 ? " (the one that called fork)" : "s",
-           seen->running, seen->progress_pct, seen->queued, seen->job_locks_held,
+           threads_in_child_max, alone ? " (the one that called fork)" : "s", seen->running,
+           seen->progress_pct, alone && seen->running ? ": frozen, no thread is running them" : "",
+           seen->queued, alone && seen->queued ? ": no worker will ever take them" : "",
+           seen->job_locks_held,
+           seen->job_locks_held ? ", by threads that do not exist here (trylock: EBUSY)" : "",
            seen->pool_lock_held ? "held too" : "free: no worker held it at the instant of fork");
-    printf("Parent afterwards: %u of %d jobs finished, as if nothing happened.\n", parent_finished,
-           JOBS);
+    printf("Parent afterwards: %u of %d jobs finished%s.\n", parent_finished, JOBS,
+           parent_finished == JOBS ? ", as if nothing happened" : "");
     fact_uint("threads_in_parent", threads_in_parent);
     fact_uint("threads_in_child", threads_in_child_max);
     fact_uint("jobs_running", seen->running);

@@ -202,6 +202,21 @@ size_t opt_size(const char *option, const char *text)
     return size;
 }
 
+void opt_size_range(const char *option, const char *text, size_t *min, size_t *max)
+{
+    const char *dash = strchr(text, '-'), *why;
+    char low[32];
+
+    if (dash == NULL || (size_t)(dash - text) >= sizeof low)
+        usage_error("%s: invalid range '%s' (expected MIN-MAX, e.g. 16-1000)", option, text);
+    memcpy(low, text, (size_t)(dash - text));
+    low[dash - text] = '\0';
+    if (!parse_size(low, min, &why) || !parse_size(dash + 1, max, &why))
+        usage_error("%s: invalid range '%s': %s", option, text, why);
+    if (*min > *max)
+        usage_error("%s: invalid range '%s': the minimum is above the maximum", option, text);
+}
+
 uint64_t opt_uint(const char *option, const char *text, uint64_t min, uint64_t max)
 {
     uint64_t value;

@@ -60,6 +60,9 @@ bool parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out, con
 /* Option wrappers: parse or exit 2 with a line naming the option. */
 size_t opt_size(const char *option, const char *text);
 uint64_t opt_uint(const char *option, const char *text, uint64_t min, uint64_t max);
+/* "MIN-MAX", two sizes as opt_size takes them with MIN <= MAX (e.g.
+ * "16-1000", "1K-8K"), or exit 2. */
+void opt_size_range(const char *option, const char *text, size_t *min, size_t *max);
 /* Return the index of text in the NULL-terminated list choices, or exit 2. */
 int opt_choice(const char *option, const char *text, const char *const choices[]);
 

@@ -50,11 +50,12 @@ bool hammer_stop(struct hammer_crew *crew);
 size_t hammer_size(uint64_t random);
 
 /* What a child of a hammered parent does: allocate EVERY_SIZE_BLOCKS blocks
- * on every path (fixed sizes, the same every time; more small ones than a
- * thread cache holds), touch them, then free them all.  Nothing but api
- * and memset: no stdio, whose locks another thread may have held at the
- * fork.  False if an allocation failed. */
-enum { EVERY_SIZE_BLOCKS = 300 };
+ * on the three paths in turn (fixed sizes, the same every time: small ones
+ * of many classes, whose caches start empty, so every lock is taken), touch
+ * them, then free them all.  Nothing but api and memset: no stdio, whose
+ * locks another thread may have held at the fork.  False if an allocation
+ * failed. */
+enum { EVERY_SIZE_BLOCKS = 200 };
 bool allocate_every_size(const struct alloc_api *api);
 
 /* What the child of a fork experiment does (child_allocates). */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Lesson 06: fork() in a multithreaded process.
 #
-# The default run (every mode, about 2.5 s; 15-25 s under a sanitizer) runs
+# The default run (every mode, 2.5 to 5 s; 15-25 s under a sanitizer) runs
 # once, in setup_file; most tests read its output.
 
 load helper
@@ -186,6 +186,37 @@ SANITIZER_MALLOC="malloc is the sanitizer's own allocator, not glibc's"
   assert_fact inherited_records -ge 1
 }
 
+@test "logger --no-pid-check: every child waits for the inherited lock, and the text says so" {
+  run_prog $P --mode logger --no-pid-check --trials 2
+  assert_success
+  assert_fact deadlock -eq 2 mode=logger
+  assert_fact forks_noticed -eq 0
+  [[ -z $(fact inherited_lock) ]] || fail "no inherited_* facts when no logger noticed the fork"
+  [[ $output != *"saw getpid() change"* ]] || fail "the text does not claim the pid check ran"
+  assert_output_contains "No logger checked getpid()"
+}
+
+@test "signal --block-sizes 16-1000: blocks the thread cache serves, no crash, an honest verdict" {
+  run_prog $P --mode signal --block-sizes 16-1000
+  assert_success
+  assert_fact crashed -eq 0 mode=signal
+  assert_output_contains "blocks of 16 to 1000 bytes (within the thread cache"
+  trials=$(fact trials mode=signal)
+  deadlocks=$(fact deadlock mode=signal)
+  if ((deadlocks < trials)); then
+    assert_output_contains "trials did not hang"
+  fi
+  if ((deadlocks > 0)); then
+    assert_output_contains "trials hung inside fork()"
+  fi
+}
+
+@test "the summary says whether every mode ended as predicted" {
+  default_run
+  assert_fact modes_not_as_predicted -eq 0
+  assert_output_contains "Every mode ended as the lesson predicts."
+}
+
 @test "safe: with the lock held, async-signal-safe child, fork+exec and posix_spawn all work" {
   default_run
   for pattern in async_signal_safe fork_exec posix_spawn; do
@@ -233,4 +264,8 @@ SANITIZER_MALLOC="malloc is the sanitizer's own allocator, not glibc's"
   assert_usage_error "--timeout-ms"
   run_prog $P all
   assert_usage_error "all"
+  for range in 16 1000-16 0-100 16-1x -16 16-2M; do
+    run_prog $P --mode signal --block-sizes "$range"
+    assert_usage_error "--block-sizes"
+  done
 }
