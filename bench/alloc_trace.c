@@ -26,12 +26,14 @@
 #include "zone_malloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum kind { KIND_SMALL, KIND_REALLOC, KIND_MIXED };
 static const char *const kind_names[] = {"small", "realloc", "mixed", NULL};
@@ -159,17 +161,105 @@ struct trace {
     uint32_t ids;
 };
 
+/* The trace file, opened without blocking (a FIFO with no writer would hang
+ * open()) and accepted only if it is a regular file.  Dies otherwise. */
+static FILE *open_trace(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0)
+        die_errno(path);
+    if (fstat(fd, &st) != 0)
+        die_errno(path);
+    if (S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        die_errno(path);
+    }
+    if (!S_ISREG(st.st_mode))
+        die("%s: not a regular file (a trace is read whole, from a file)", path);
+    if (fcntl(fd, F_SETFL, 0) != 0) /* back to blocking reads */
+        die_errno(path);
+    FILE *f = fdopen(fd, "r");
+    if (f == NULL)
+        die_errno(path);
+    return f;
+}
+
+/* The next space-separated field of *rest, or NULL; *rest moves past it. */
+static char *next_field(char **rest)
+{
+    char *field = *rest;
+
+    if (*field == '\0')
+        return NULL;
+    char *space = strchr(field, ' ');
+    if (space != NULL) {
+        *space = '\0';
+        *rest = space + 1;
+    } else {
+        *rest = field + strlen(field);
+    }
+    return field;
+}
+
+/* One call from one line: "a ID SIZE", "r ID SIZE" or "f ID", one space
+ * between fields and nothing after them; ID below ids, SIZE from 1 to
+ * UINT32_MAX.  False with *why when the line is anything else. */
+static bool parse_call(char *line, uint32_t ids, struct call *c, const char **why)
+{
+    char *rest = line, *op = next_field(&rest), *id = next_field(&rest);
+    char *size = op != NULL && op[0] != 'f' ? next_field(&rest) : NULL;
+    uint64_t value;
+
+    *why = "expected 'a ID SIZE', 'r ID SIZE' or 'f ID'";
+    if (op == NULL || op[1] != '\0' || strchr("arf", op[0]) == NULL || id == NULL)
+        return false;
+    if (op[0] != 'f' && size == NULL)
+        return false;
+    if (*rest != '\0') {
+        *why = "junk after the call";
+        return false;
+    }
+    c->op = op[0];
+    if (!parse_uint(id, 0, ids - 1, &value, why))
+        return false;
+    c->id = (uint32_t)value;
+    if (size != NULL) {
+        if (!parse_uint(size, 1, UINT32_MAX, &value, why))
+            return false;
+        c->size = (uint32_t)value;
+    }
+    return true;
+}
+
+/* A line of the file, without its newline; false at the end of the file.
+ * Dies on a line too long to be a call. */
+static bool read_line(FILE *f, const char *path, unsigned long line_no, char *line, size_t cap)
+{
+    if (fgets(line, (int)cap, f) == NULL) {
+        if (ferror(f))
+            die_errno(path);
+        return false;
+    }
+    size_t len = strlen(line);
+    if (len > 0 && line[len - 1] == '\n')
+        line[len - 1] = '\0';
+    else if (!feof(f))
+        die("%s:%lu: line too long for a trace call", path, line_no);
+    return true;
+}
+
 /* Read a whole trace into memory, so that replaying it does no I/O. */
 static void trace_load(const char *path, struct trace *t)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = open_trace(path);
     char line[128];
     size_t cap = 1 << 16;
     unsigned long line_no = 1;
+    const char *why;
 
-    if (f == NULL)
-        die_errno(path);
-    if (fgets(line, sizeof line, f) == NULL ||
+    if (!read_line(f, path, line_no, line, sizeof line) ||
         sscanf(line, "# alloc-trace v1 kind=%*s seed=%*s ops=%*s ids=%" SCNu32, &t->ids) != 1 ||
         t->ids == 0 || t->ids > (1u << 24))
         die("%s: not an alloc-trace v1 file", path);
@@ -177,13 +267,10 @@ static void trace_load(const char *path, struct trace *t)
     t->calls = malloc(cap * sizeof *t->calls);
     if (t->calls == NULL)
         die_errno("malloc");
-    while (fgets(line, sizeof line, f) != NULL) {
+    while (read_line(f, path, ++line_no, line, sizeof line)) {
         struct call c = {0};
-        line_no++;
-        int fields = sscanf(line, "%c %" SCNu32 " %" SCNu32, &c.op, &c.id, &c.size);
-        if (c.id >= t->ids || !((c.op == 'f' && fields == 2) ||
-                                ((c.op == 'a' || c.op == 'r') && fields == 3 && c.size > 0)))
-            die("%s:%lu: not a trace call", path, line_no);
+        if (!parse_call(line, t->ids, &c, &why))
+            die("%s:%lu: not a trace call: %s", path, line_no, why);
         if (t->count == cap) {
             cap *= 2;
             struct call *grown = realloc(t->calls, cap * sizeof *t->calls);
@@ -193,8 +280,6 @@ static void trace_load(const char *path, struct trace *t)
         }
         t->calls[t->count++] = c;
     }
-    if (ferror(f))
-        die_errno(path);
     fclose(f);
 }
 

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,39 @@ const char *prog_name(void)
     return program_invocation_short_name;
 }
 
+/*
+ * At the main process's exit: what is left in stdout's buffer written and
+ * the stream closed - or the output is lost (a full disk, a closed or
+ * broken descriptor) and the exit status must say so, as coreutils do.
+ * Children leave with _exit() and never come here.
+ */
+static void close_stdout(void)
+{
+    char name_buf[24];
+    bool earlier = ferror(stdout) != 0;
+    int err = 0;
+
+    if (getpid() != main_pid)
+        return;
+    if (fflush(stdout) != 0)
+        err = errno;
+    if (fclose(stdout) != 0 && err == 0)
+        err = errno;
+    if (err == 0 && !earlier)
+        return;
+    if (err != 0)
+        fprintf(stderr, "%s: write to standard output: %s (%s)\n", prog_name(), strerror(err),
+                errno_name(err, name_buf));
+    else
+        fprintf(stderr, "%s: write to standard output: an earlier write failed\n", prog_name());
+    _exit(EXIT_FAILURE); /* exit() again, from an exit handler, is undefined */
+}
+
 void cli_init(void)
 {
     main_pid = getpid();
+    if (atexit(close_stdout) != 0)
+        die("atexit: cannot register the check of standard output");
 }
 
 void leave(int status)

@@ -24,7 +24,10 @@ const char *prog_name(void);
 
 /* Record the calling process as the program's main process.  Call once at
  * the top of main().  die() in any other process (a child after fork) leaves
- * with _exit(), so the child never runs the parent's atexit cleanup. */
+ * with _exit(), so the child never runs the parent's atexit cleanup.  At
+ * the main process's exit, standard output is flushed and closed, and a
+ * failure (a full disk, a closed descriptor) is one line on stderr and
+ * exit status 1: a result that was not written is not a success. */
 void cli_init(void);
 
 /* "prog: <message>: <strerror> (<ERRNO_NAME>)", exit 1. */

@@ -75,6 +75,27 @@ load helper
   assert_usage_error "--allocator"
 }
 
+@test "alloc_trace rejects every malformed call: junk after it, a size past 32 bits, no size" {
+  local header='# alloc-trace v1 kind=small seed=1 ops=1 ids=4' line
+  for line in 'a 1 10 junk' 'f 1 zz' 'a 1 99999999999' 'a 1 4294967296' 'a 1' 'a 1 0' \
+    'x 1 10' 'a  1 10' 'a 1 10 ' 'f -1' 'r 4 10' 'aa 1 10' ''; do
+    printf '%s\n%s\n' "$header" "$line" >"$BATS_TEST_TMPDIR/bad"
+    run_prog alloc_trace replay --allocator zone "$BATS_TEST_TMPDIR/bad"
+    assert_runtime_error ":2: not a trace call"
+  done
+  printf '%s\na 1 100000\nr 1 200000\nf 1\n' "$header" >"$BATS_TEST_TMPDIR/good"
+  run_prog alloc_trace replay --allocator zone "$BATS_TEST_TMPDIR/good"
+  assert_success
+}
+
+@test "alloc_trace replay refuses a directory and a FIFO at once, without blocking" {
+  run_prog alloc_trace replay --allocator zone "$BATS_TEST_TMPDIR"
+  assert_runtime_error EISDIR
+  mkfifo "$BATS_TEST_TMPDIR/fifo"
+  TEST_TIMEOUT=10 run_prog alloc_trace replay --allocator zone "$BATS_TEST_TMPDIR/fifo"
+  assert_runtime_error "not a regular file"
+}
+
 @test "bench/run.sh answers --help and rejects unknown sections with exit 2" {
   run_cmd "$REPO_ROOT/bench/run.sh" --help
   assert_success
