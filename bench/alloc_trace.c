@@ -208,11 +208,14 @@ static char *next_field(char **rest)
  * UINT32_MAX.  False with *why when the line is anything else. */
 static bool parse_call(char *line, uint32_t ids, struct call *c, const char **why)
 {
-    char *rest = line, *op = next_field(&rest), *id = next_field(&rest);
-    char *size = op != NULL && op[0] != 'f' ? next_field(&rest) : NULL;
+    size_t len = strlen(line);
     uint64_t value;
 
     *why = "expected 'a ID SIZE', 'r ID SIZE' or 'f ID'";
+    if (len == 0 || line[0] == ' ' || line[len - 1] == ' ' || strstr(line, "  ") != NULL)
+        return false; /* fields are separated by exactly one space */
+    char *rest = line, *op = next_field(&rest), *id = next_field(&rest);
+    char *size = op != NULL && op[0] != 'f' ? next_field(&rest) : NULL;
     if (op == NULL || op[1] != '\0' || strchr("arf", op[0]) == NULL || id == NULL)
         return false;
     if (op[0] != 'f' && size == NULL)
