@@ -28,9 +28,9 @@
 /* What the command line asked for; 0 trials means each mode's own default. */
 struct run_config {
     unsigned trials;
-    int timeout_ms;               /* the watchdog's deadline (see run_watched) */
-    size_t block_min, block_max;  /* signal: the sizes the interrupted loop allocates */
-    bool no_pid_check;            /* logger: without its getpid() check */
+    int timeout_ms;              /* the watchdog's deadline (see run_watched) */
+    size_t block_min, block_max; /* signal: the sizes the interrupted loop allocates */
+    bool no_pid_check;           /* logger: without its getpid() check */
 };
 
 /* glibc 2.36's per-thread cache (tcache) serves requests up to this size

@@ -166,13 +166,12 @@ static void print_summary(const struct fork_outcome outcomes[], const struct run
         const struct fork_outcome *o = &outcomes[m];
         struct prediction p = predict(m, cfg);
         bool held = as_predicted(p, o);
-        printf("%-11s %7u %6u %9u %8u   %s: %s%s\n", mode_names[m], o->forks, o->ok,
-               o->deadlocked, o->crashed, outcome_words[p.outcome], p.why,
-               held ? "" : "  <- not as predicted");
+        printf("%-11s %7u %6u %9u %8u   %s: %s%s\n", mode_names[m], o->forks, o->ok, o->deadlocked,
+               o->crashed, outcome_words[p.outcome], p.why, held ? "" : "  <- not as predicted");
         surprises += !held;
     }
     printf("%s\n", surprises == 0 ? "Every mode ended as the lesson predicts."
-                                   : "Some modes did not end as predicted: read their sections.");
+                                  : "Some modes did not end as predicted: read their sections.");
     fact_uint("modes_not_as_predicted", surprises);
     facts_end();
 }

@@ -52,8 +52,8 @@ enum {
 
 /* One run of the sacrificial process: how to fork, with how many threads. */
 struct signal_run {
-    bool underscore_fork; /* _Fork() instead of fork() in the handler */
-    bool idle_thread;     /* a second thread alive during the run; else one started
+    bool underscore_fork;        /* _Fork() instead of fork() in the handler */
+    bool idle_thread;            /* a second thread alive during the run; else one started
                              and joined before it, leaving one thread */
     size_t block_min, block_max; /* the sizes the loop allocates */
     int progress_fd;             /* the write end of the watcher's pipe */
