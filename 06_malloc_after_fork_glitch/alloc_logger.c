@@ -221,9 +221,8 @@ static void explain_logger(const struct run_config *cfg, const struct fork_outco
                            unsigned noticed, const struct fork_note *note,
                            const struct child_result *last)
 {
-    char how[64];
-
     if (noticed > 0) {
+        char how[64];
         printf("%u of %u children's loggers saw getpid() change.  In the last, the state\n"
                "belonged to pid %d and it found:\n"
                "  the lock           %s\n"

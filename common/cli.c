@@ -28,7 +28,6 @@ const char *prog_name(void)
  */
 static void close_stdout(void)
 {
-    char name_buf[24];
     bool earlier = ferror(stdout) != 0;
     int err = 0;
 
@@ -40,10 +39,11 @@ static void close_stdout(void)
         err = errno;
     if (err == 0 && !earlier)
         return;
-    if (err != 0)
+    if (err != 0) {
+        char name_buf[24];
         fprintf(stderr, "%s: write to standard output: %s (%s)\n", prog_name(), strerror(err),
                 errno_name(err, name_buf));
-    else
+    } else
         fprintf(stderr, "%s: write to standard output: an earlier write failed\n", prog_name());
     _exit(EXIT_FAILURE); /* exit() again, from an exit handler, is undefined */
 }

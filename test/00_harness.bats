@@ -53,21 +53,16 @@ setup() {
 
 @test "every program fails with exit 1 and one line when its output cannot be written" {
   for p in "${programs[@]}"; do
-    run --separate-stderr timeout -k 5 "$TEST_TIMEOUT" bash -c '"$1" --help >/dev/full' _ "$(prog "$p")"
-    LAST_COMMAND="$p --help >/dev/full"
+    run_prog_stdout /dev/full "$p" --help
     assert_status 1
     [[ $stderr == "$p: write to standard output: No space left on device (ENOSPC)" ]] ||
       fail "$p says which write failed and why"
-    run --separate-stderr timeout -k 5 "$TEST_TIMEOUT" bash -c '"$1" --help >&-' _ "$(prog "$p")"
-    LAST_COMMAND="$p --help >&-"
+    run_prog_stdout closed "$p" --help
     assert_status 1
     [[ $stderr == "$p: write to standard output: Bad file descriptor (EBADF)" ]] ||
       fail "$p says standard output is closed"
   done
-  # and a real result, not only the help
-  run --separate-stderr timeout -k 5 "$TEST_TIMEOUT" bash -c '"$1" --size 4M --mode touch >/dev/full' _ \
-    "$(prog 01_mmap_large_array)"
-  LAST_COMMAND="01_mmap_large_array --size 4M --mode touch >/dev/full"
+  run_prog_stdout /dev/full 01_mmap_large_array --size 4M --mode touch # a result, not the help
   assert_status 1
 }
 

@@ -39,6 +39,25 @@ run_prog() {
   run_cmd "$(prog "$name")" "$@"
 }
 
+# run_prog_stdout TARGET NAME [ARGS...]: run_prog with the program's stdout
+# sent to TARGET instead: a file such as /dev/full, or "closed".
+run_prog_stdout() {
+  local target=$1 name=$2
+  shift 2
+  LAST_COMMAND="$name $* (stdout: $target)"
+  run --separate-stderr redirect_stdout "$target" timeout -k 5 "$TEST_TIMEOUT" "$(prog "$name")" "$@"
+}
+
+redirect_stdout() {
+  local target=$1
+  shift
+  if [[ $target == closed ]]; then
+    "$@" >&-
+  else
+    "$@" >"$target"
+  fi
+}
+
 # run_cmd COMMAND [ARGS...]: the same for any command.
 run_cmd() {
   LAST_COMMAND="$*"
