@@ -1,15 +1,26 @@
-# 07_shared_mmap_allocator: the shalloc library (build/libshared_alloc.a,
-# also used by bench/) and the lesson program linked with it.
-SHALLOC_DIR := 07_shared_mmap_allocator
-SHALLOC_SRCS := $(addprefix $(SHALLOC_DIR)/,shalloc.c shalloc_region.c shalloc_repair.c shalloc_check.c \
-                 shalloc_workload.c)
-SHALLOC_LIB := $(BUILD)/libshared_alloc.a
+# 07_shared_mmap_allocator/lesson.mk - the shalloc library and the lesson
+# program linked with it.
+#
+# Exports, for the lesson program and for bench/:
+#   SHALLOC_INC   the library's include directory (add -I$(SHALLOC_INC),
+#                 then #include "shalloc.h")
+#   SHALLOC_LIB   the library, build/libshalloc.a
+#
+#   build/07_shared_mmap_allocator   the lesson program: the .c files at the
+#                                    top of the lesson folder (lib/ is the
+#                                    library, never part of the program)
+
+SHALLOC_INC := 07_shared_mmap_allocator/lib
+SHALLOC_SRCS := $(wildcard $(SHALLOC_INC)/*.c)
+SHALLOC_LIB := $(BUILD)/libshalloc.a
 
 $(SHALLOC_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(SHALLOC_SRCS))
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
 EXTRAS += $(SHALLOC_LIB)
-07_shared_mmap_allocator_SRCS := $(filter-out $(SHALLOC_SRCS),$(wildcard $(SHALLOC_DIR)/*.c))
+
+07_shared_mmap_allocator_SRCS := $(wildcard 07_shared_mmap_allocator/*.c)
 07_shared_mmap_allocator_DEPS := $(SHALLOC_LIB)
 07_shared_mmap_allocator_LDLIBS := $(SHALLOC_LIB)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(07_shared_mmap_allocator_SRCS)): ASYM_CPPFLAGS += -I$(SHALLOC_INC)

@@ -17,12 +17,12 @@
  */
 #include "../05_zone_malloc/zone_malloc.h"
 #include "../05_zone_malloc/zone_workload.h"
-#include "../07_shared_mmap_allocator/shalloc_workload.h"
 #include "child.h"
 #include "cli.h"
 #include "memory.h"
 #include "out.h"
 #include "procfs.h"
+#include "shalloc_workload.h"
 #include "workload.h"
 
 #include <getopt.h>

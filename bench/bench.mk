@@ -5,6 +5,7 @@
 #                       region (--allocator)
 
 ALLOC_BENCH_OBJS := $(BUILD)/obj/bench/alloc_bench.o $(BUILD)/obj/05_zone_malloc/zone_workload.o
+$(BUILD)/obj/bench/alloc_bench.o: ASYM_CPPFLAGS += -I$(SHALLOC_INC)
 $(BUILD)/alloc_bench: $(ALLOC_BENCH_OBJS) $(ZONE_MALLOC_LIB) $(SHALLOC_LIB) $(COMMON_LIB)
 	$(LINK) -o $@ $(ALLOC_BENCH_OBJS) $(ZONE_MALLOC_LIB) $(SHALLOC_LIB) $(COMMON_LIB) $(LDLIBS)
 
