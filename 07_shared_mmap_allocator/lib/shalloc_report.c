@@ -1,0 +1,82 @@
+/*
+ * shalloc_report.c - fatal reports (layer 0): a misuse, a corrupt region or
+ * a failed assertion, as one line on stderr, then abort.
+ *
+ * The bottom layer: it calls nothing else in the library, so any layer can
+ * report a fatal problem without calling into a layer above it.  No stdio
+ * and no malloc: the caller may be half-way through changing the region, in
+ * a child after fork, or in a program whose malloc is what broke.  A line
+ * is built in a buffer on the stack and written with one write(2).
+ */
+#include "shalloc_internal.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+void shalloc_text_put(struct shalloc_text *t, const char *s)
+{
+    while (*s != '\0' && t->len + 1 < t->cap)
+        t->buf[t->len++] = *s++;
+    t->buf[t->len] = '\0';
+}
+
+void shalloc_text_put_u64(struct shalloc_text *t, uint64_t v)
+{
+    char digits[24];
+    int n = 0;
+
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0 && t->len + 1 < t->cap)
+        t->buf[t->len++] = digits[--n];
+    t->buf[t->len] = '\0';
+}
+
+void shalloc_text_put_hex(struct shalloc_text *t, uint64_t v)
+{
+    char digits[19] = "0x";
+
+    for (int i = 0; i < 16; i++)
+        digits[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 0xf];
+    digits[18] = '\0';
+    shalloc_text_put(t, digits);
+}
+
+/* Write the line (the buffer keeps room for its newline) and abort. */
+static _Noreturn void write_and_abort(struct shalloc_text *t)
+{
+    t->buf[t->len++] = '\n';
+    if (write(STDERR_FILENO, t->buf, t->len) < 0) {
+        /* nothing more we can do: abort says the rest */
+    }
+    abort();
+}
+
+void shalloc_panic(const char *what, const void *where)
+{
+    char buf[256];
+    struct shalloc_text t = {buf, sizeof buf - 1, 0}; /* - 1: room for the newline */
+
+    shalloc_text_put(&t, "shalloc: ");
+    shalloc_text_put(&t, what);
+    shalloc_text_put(&t, " (at ");
+    shalloc_text_put_hex(&t, (uintptr_t)where);
+    shalloc_text_put(&t, ")");
+    write_and_abort(&t);
+}
+
+void shalloc_assert_failed(const char *expr, const char *file, int line)
+{
+    char buf[512];
+    struct shalloc_text t = {buf, sizeof buf - 1, 0};
+
+    shalloc_text_put(&t, "shalloc: assertion failed: ");
+    shalloc_text_put(&t, expr);
+    shalloc_text_put(&t, " (");
+    shalloc_text_put(&t, file);
+    shalloc_text_put(&t, ":");
+    shalloc_text_put_u64(&t, (uint64_t)line);
+    shalloc_text_put(&t, ")");
+    write_and_abort(&t);
+}
