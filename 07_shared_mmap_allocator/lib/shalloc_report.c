@@ -43,11 +43,20 @@ void shalloc_text_put_hex(struct shalloc_text *t, uint64_t v)
     shalloc_text_put(t, digits);
 }
 
-/* Write the line (the buffer keeps room for its newline) and abort. */
-static _Noreturn void write_and_abort(struct shalloc_text *t)
+/* One line, "shalloc: <what><detail> (<where>)", on stderr; then abort. */
+static _Noreturn void fatal(const char *what, const char *detail, const char *where)
 {
-    t->buf[t->len++] = '\n';
-    if (write(STDERR_FILENO, t->buf, t->len) < 0) {
+    char buf[512];
+    struct shalloc_text t = {buf, sizeof buf - 1, 0}; /* - 1: room for the newline */
+
+    shalloc_text_put(&t, "shalloc: ");
+    shalloc_text_put(&t, what);
+    shalloc_text_put(&t, detail);
+    shalloc_text_put(&t, " (");
+    shalloc_text_put(&t, where);
+    shalloc_text_put(&t, ")");
+    buf[t.len++] = '\n';
+    if (write(STDERR_FILENO, buf, t.len) < 0) {
         /* nothing more we can do: abort says the rest */
     }
     abort();
@@ -55,28 +64,21 @@ static _Noreturn void write_and_abort(struct shalloc_text *t)
 
 void shalloc_panic(const char *what, const void *where)
 {
-    char buf[256];
-    struct shalloc_text t = {buf, sizeof buf - 1, 0}; /* - 1: room for the newline */
+    char at[24];
+    struct shalloc_text t = {at, sizeof at, 0};
 
-    shalloc_text_put(&t, "shalloc: ");
-    shalloc_text_put(&t, what);
-    shalloc_text_put(&t, " (at ");
+    shalloc_text_put(&t, "at ");
     shalloc_text_put_hex(&t, (uintptr_t)where);
-    shalloc_text_put(&t, ")");
-    write_and_abort(&t);
+    fatal(what, "", at);
 }
 
 void shalloc_assert_failed(const char *expr, const char *file, int line)
 {
-    char buf[512];
-    struct shalloc_text t = {buf, sizeof buf - 1, 0};
+    char place[256];
+    struct shalloc_text t = {place, sizeof place, 0};
 
-    shalloc_text_put(&t, "shalloc: assertion failed: ");
-    shalloc_text_put(&t, expr);
-    shalloc_text_put(&t, " (");
     shalloc_text_put(&t, file);
     shalloc_text_put(&t, ":");
     shalloc_text_put_u64(&t, (uint64_t)line);
-    shalloc_text_put(&t, ")");
-    write_and_abort(&t);
+    fatal("assertion failed: ", expr, place);
 }
