@@ -251,7 +251,7 @@ assert_line_matches() {
   assert_fact child_has_region -eq 1 advice=dofork
 }
 
-@test "stress: every block verified, none overlapping, for several process counts and seeds" {
+@test "stress: every block verified, none overlapping, for several process counts and --seed values" {
   for procs in 1 2 4; do
     for seed in 1 7; do
       run_prog $P stress --procs $procs --ops 5000 --seed $seed
