@@ -51,8 +51,10 @@
  * then abort.  Checks that cost a walk belong to shalloc_check, not here.
  */
 #if defined(ASYM_ASSERT) && ASYM_ASSERT
+#define SHALLOC_ASSERTS      1
 #define shalloc_assert(expr) ((expr) ? (void)0 : shalloc_assert_failed(#expr, __FILE__, __LINE__))
 #else
+#define SHALLOC_ASSERTS      0
 #define shalloc_assert(expr) ((void)(0 && (expr)))
 #endif
 
