@@ -130,6 +130,7 @@ void shalloc_trim_cache(struct shalloc *h, unsigned cls, uint32_t keep)
 
 static void flush_all_locked(struct shalloc *h)
 {
+    shalloc_assert(shalloc_region_lock_held(h));
     for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
         flush_cache_locked(h, c, 0);
 }
