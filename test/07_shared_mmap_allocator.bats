@@ -384,7 +384,7 @@ assert_line_matches() {
 
 @test "with asserts, a *_locked call without the region lock names the check, file and line" {
   skip_without_asserts
-  for test in locked-without-lock locked-by-another; do
+  for test in locked-without-lock locked-by-another-thread; do
     run_prog $T $test
     assert_report "assertion failed: shalloc_region_lock_held\(h\) \([^ ]*shalloc_span\.c:[0-9]+\)$"
   done

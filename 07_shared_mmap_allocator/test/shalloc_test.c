@@ -12,14 +12,13 @@
  *
  * Usage: shalloc_test TEST       (--list names the tests)
  */
-#include "child.h"
 #include "cli.h"
-#include "clock.h"
 #include "out.h"
 #include "shalloc_internal.h"
 
 #include <getopt.h>
-#include <signal.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,42 +63,31 @@ static int test_locked_without_lock(struct shalloc *h)
     return 1;
 }
 
-struct holder {
-    struct shalloc *h;
-    int holding; /* write end of a pipe: one byte once the lock is ours */
-};
-
-static int hold_lock(void *arg)
+/* Another thread of this process takes the region lock and keeps it. */
+static _Noreturn void *hold_lock(void *arg)
 {
-    struct holder *x = arg;
-    char byte = 'L';
+    struct shalloc *h = arg;
 
-    shalloc_lock(x->h);
-    if (write(x->holding, &byte, 1) != 1)
-        die_errno("write");
+    shalloc_lock(h);
     for (;;)
-        pause(); /* until the parent's death kills us (child_start's PDEATHSIG) */
+        pause(); /* until the process ends */
 }
 
-/* The same while another process holds the lock: held is not enough, it
+/* The same while another thread holds the lock: held is not enough, it
  * must be held by the caller. */
 static int test_locked_by_another(struct shalloc *h)
 {
-    char *p = shalloc_alloc(h, 100), byte;
-    int holding[2];
+    char *p = shalloc_alloc(h, 100);
+    pthread_t holder;
+    int err;
 
-    if (pipe(holding) != 0)
-        die_errno("pipe");
-    struct holder x = {h, holding[1]};
-    uint64_t started = now_ns();
-    pid_t pid = child_start(hold_lock, &x);
-    close(holding[1]);
-    if (read(holding[0], &byte, 1) != 1)
-        die("the lock holder ended before taking the lock");
+    if ((err = pthread_create(&holder, NULL, hold_lock, h)) != 0)
+        die_err("pthread_create", err);
+    if ((err = pthread_detach(holder)) != 0)
+        die_err("pthread_detach", err);
+    while (atomic_load(&region_of(h)->lock_owner) == 0)
+        sched_yield(); /* until the holder has it */
     shalloc_push_free_locked(h, shalloc_offset(h, p) - BLOCK_HEADER, class_of(100));
-    if (kill(pid, SIGKILL) != 0) /* not caught: take the holder down and reap it */
-        die_errno("kill");
-    child_wait(pid, started, -1);
     return 1;
 }
 
@@ -117,7 +105,7 @@ static const struct test {
     {"double-free", test_double_free},
     {"free-interior", test_free_interior},
     {"locked-without-lock", test_locked_without_lock},
-    {"locked-by-another", test_locked_by_another},
+    {"locked-by-another-thread", test_locked_by_another},
     {"unlock-unheld", test_unlock_unheld},
 };
 enum { TESTS = sizeof tests / sizeof tests[0] };
