@@ -1,6 +1,6 @@
 /*
- * demo.c - the source's parent-and-child scene done right (demo), and
- * free and reuse (freelist).
+ * demo.c - a parent and its forked child allocating from one region and
+ * seeing each other's blocks (demo), and free and reuse (freelist).
  */
 #include "cli.h"
 #include "lesson07.h"

@@ -2,13 +2,14 @@
  * 07_shared_mmap_allocator - an allocator that lives in shared memory and
  * keeps working across fork, races between processes and SIGKILL.
  *
- * The source material's arena - a MAP_SHARED region and "offset += size" -
- * is called lockless, fork-safe and crash-safe.  Once two processes
- * allocate at the same time it is none of these: the bump is a data race
- * that hands out the same bytes twice, pointers stored in the region mean
- * nothing to a process that maps it elsewhere, and a process killed in the
- * middle of an update leaves it half done.  This program runs the real
- * thing (the shalloc library beside it) and shows each failure it fixes.
+ * A popular tutorial puts a bump arena in a MAP_SHARED region, allocates
+ * with "offset += size", and says it is "lockless", "fork-safe" and
+ * "crash-safe".  Once two processes allocate at the same time it is none
+ * of these: the bump is a data race that hands out the same bytes twice,
+ * pointers stored in the region mean nothing to a process that maps it
+ * elsewhere, and a process killed in the middle of an update leaves it
+ * half done.  This program runs the real thing (the shalloc library in
+ * lib/) and shows each failure it fixes.
  *
  * Usage: 07_shared_mmap_allocator [COMMAND] [OPTIONS]    (default: demo)
  *   demo | race | freelist | map | share [--hold] | generations N | dontfork
@@ -63,7 +64,7 @@ static void usage(void)
            "Commands (default: demo):\n"
            "  demo               parent and forked child allocate in one region and see\n"
            "                     each other's blocks\n"
-           "  race               the source's bump 'offset += size' in racing processes\n"
+           "  race               the naive bump 'offset += size' in racing processes\n"
            "                     (overlapping blocks), then with fetch-add (none)\n"
            "  freelist           free and reuse, per-process caches, fragmentation\n"
            "  map                an ASCII map of the region while processes allocate\n"
@@ -76,7 +77,7 @@ static void usage(void)
            "  dontfork           MADV_DONTFORK: a region the child does not get\n"
            "  crash              SIGKILL processes inside alloc and free; then check\n"
            "  stress             processes alloc, fill, verify, free; then check\n"
-           "  bench              the vault's alloc/free workload, against glibc malloc\n"
+           "  bench              a random alloc/free workload, against glibc malloc\n"
            "\n"
            "Options:\n"
            "  -p, --procs P      processes at work (race: the parent and P-1 children;\n"

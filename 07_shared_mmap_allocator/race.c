@@ -1,10 +1,11 @@
 /*
- * race.c - the source's bump allocator run by several processes at once.
+ * race.c - the naive bump allocator run by several processes at once.
  *
- * Its arena is a MAP_SHARED region whose first word is the offset of the
- * next free byte, and allocation is "offset += size".  That is a read, an
- * add and a write: two processes can both read the same offset before
- * either writes, and both get the same bytes.  The same bump with one
+ * Its arena (the one a popular tutorial calls "lockless" and "fork-safe")
+ * is a MAP_SHARED region whose first word is the offset of the next free
+ * byte, and allocation is "offset += size".  That is a read, an add and a
+ * write: two processes can both read the same offset before either
+ * writes, and both get the same bytes.  The same bump with one
  * atomic read-modify-write (fetch-add) cannot, and neither can shalloc.
  * Every block is written with its owner's name and read back at the end,
  * so an overlap shows as data another process overwrote.
@@ -25,7 +26,7 @@ enum bump_kind { RACY, RACY_PREEMPTED, ATOMIC, SHALLOC, KINDS };
 static const char *const kind_names[KINDS] = {"racy", "racy_preempted", "atomic", "shalloc"};
 enum { BLOCK = 16, MAX_RACE_ALLOCS = 1000000, PREEMPT_EVERY = 1000 };
 
-/* The source's arena: its offset lives in the shared region itself. */
+/* The naive arena: its offset lives in the shared region itself. */
 struct arena {
     _Atomic uint64_t offset; /* next free byte, from the start of the region */
 };
@@ -50,7 +51,7 @@ struct race {
  * the same interruptions: there is no moment at which one can hurt it.
  */
 
-/* "offset += size" as the source writes it, made well defined in C with an
+/* "offset += size" as the tutorial writes it, made well defined in C with an
  * atomic load and an atomic store: still two steps, and that is the bug. */
 static uint64_t racy_bump(struct arena *a, uint64_t size, bool preempt)
 {

@@ -5,19 +5,19 @@
  * 4,096 slots per worker) in N workers at once, each with its own seed,
  * and prints the aggregate throughput and what the allocator cost in
  * memory.  Workers are threads for glibc and zone (lesson 05), and
- * processes sharing one region for shared (lesson 07).  Compare allocators
+ * processes sharing one region for shared and shared_nocache (lesson 07,
+ * measured by its lib/shalloc_workload.c).  Compare allocators
  * by running them alternately, several times, and taking medians: one run
  * on a shared machine proves little (bench/run.sh does that).
  *
- * Usage: alloc_bench [--allocator glibc|zone|shared] [--workers N] [--ops N] [--seed S]
+ * Usage: alloc_bench [--allocator glibc|zone|shared|shared_nocache] [--workers N] [--ops N]
+ *                    [--seed S]
  *
  * Look for: ops_per_sec (aggregate over workers); peak_requested_bytes
- * (the workload's own count); for zone and shared, peak_mapped_bytes and
+ * (the workload's own count); for zone and shared*, peak_mapped_bytes and
  * mapped_per_requested_pct, the space overhead.
  */
-#include "child.h"
 #include "cli.h"
-#include "memory.h"
 #include "out.h"
 #include "procfs.h"
 #include "shalloc_workload.h"
@@ -97,33 +97,26 @@ static void run_zone(struct run *r)
 
 /* ---- workers as processes sharing one region (shared) ------------------ */
 
-static int process_main(void *ctx, unsigned index)
+/* Lesson 07's measurement (lib/shalloc_workload.c), the one its bench
+ * command makes too. */
+static void run_shalloc(struct run *r, bool cache_off)
 {
-    struct run *r = ctx;
+    struct workload_procs w = {
+        .workers = r->workers, .ops = r->ops, .seed = r->seed, .deadline_ms = WORKER_DEADLINE_MS};
+    const char *why;
 
-    workload_run(&r->api, r->ops, r->seed + index, &r->results[index]);
-    shalloc_detach(r->api.ctx); /* gives this process's slot back */
-    return 0;
+    if (shalloc_workload_run(&w, cache_off, r->results, &r->peak_mapped_bytes, &why) != 0)
+        die_errno(why);
 }
 
 static void run_shared(struct run *r)
 {
-    struct shalloc region;
-    struct shalloc_stats stats;
-    struct crew crew;
+    run_shalloc(r, false);
+}
 
-    /* 8 MiB plus 8 per worker: the workload's peak is well under 1 MiB each */
-    if (shalloc_create(&region, NULL, (size_t)(8 + 8 * r->workers) << 20) != 0)
-        die_errno(shalloc_error(&region));
-    r->api = shalloc_workload_api(&region);
-    crew_start(&crew, r->workers, process_main, r);
-    crew_release(&crew);
-    if (crew_wait(&crew, WORKER_DEADLINE_MS) != 0)
-        die("shared: %s", crew.first_failure);
-    shalloc_stats(&region, &stats);
-    r->peak_mapped_bytes = stats.spans_claimed * SHALLOC_SPAN_BYTES; /* spans are never returned */
-    if (shalloc_detach(&region) != 0)
-        die_errno(shalloc_error(&region));
+static void run_shared_nocache(struct run *r)
+{
+    run_shalloc(r, true);
 }
 
 /* The allocators this program can measure: add one here. */
@@ -135,6 +128,7 @@ static const struct contender {
     {"glibc", run_glibc, 0},
     {"zone", run_zone, 0},
     {"shared", run_shared, 1},
+    {"shared_nocache", run_shared_nocache, 1},
 };
 enum { CONTENDERS = sizeof contenders / sizeof contenders[0] };
 
@@ -142,26 +136,25 @@ enum { CONTENDERS = sizeof contenders / sizeof contenders[0] };
 
 static void report(const struct contender *c, const struct run *r, uint64_t rss_growth_kib)
 {
-    uint64_t total_ops = 0, slowest_ns = 0, peak_requested = 0, failed = 0;
+    uint64_t total_ops = 0, peak_requested = 0, failed = 0;
+    uint64_t elapsed_ns = workload_span_ns(r->results, r->workers); /* first start to last end */
 
     for (unsigned i = 0; i < r->workers; i++) {
         total_ops += r->results[i].ops;
         failed += r->results[i].failed_allocs;
         peak_requested += r->results[i].peak_live_bytes; /* an upper bound when workers > 1 */
-        if (r->results[i].elapsed_ns > slowest_ns)
-            slowest_ns = r->results[i].elapsed_ns;
     }
     if (failed > 0)
         die("%s: %" PRIu64 " allocations failed", c->name, failed);
 
-    uint64_t ops_per_sec = slowest_ns ? total_ops * 1000000000u / slowest_ns : 0;
+    uint64_t ops_per_sec = workload_ops_per_sec(r->results, r->workers);
     printf("%s: %u %s x %" PRIu64 " ops in %.3f s: %.1f million ops/s\n", c->name, r->workers,
-           c->processes ? "process(es)" : "thread(s)", r->ops, slowest_ns / 1e9, ops_per_sec / 1e6);
+           c->processes ? "process(es)" : "thread(s)", r->ops, elapsed_ns / 1e9, ops_per_sec / 1e6);
     fact_word("allocator", c->name);
     fact_uint("workers", r->workers);
     fact_uint("ops", total_ops);
     fact_uint("seed", r->seed);
-    fact_uint("elapsed_ns", slowest_ns);
+    fact_uint("elapsed_ns", elapsed_ns);
     fact_uint("ops_per_sec", ops_per_sec);
     fact_uint("peak_requested_bytes", peak_requested);
     if (!c->processes)
@@ -176,15 +169,17 @@ static void report(const struct contender *c, const struct run *r, uint64_t rss_
 
 static void usage(void)
 {
-    printf("Usage: %s [--allocator glibc|zone|shared] [--workers N] [--ops N] [--seed S]\n"
+    printf("Usage: %s [--allocator glibc|zone|shared|shared_nocache] [--workers N] [--ops N]\n"
+           "       [--seed S]\n"
            "\n"
            "Run the project's random alloc/free workload (16..527-byte blocks, 4096 slots\n"
            "per worker) in N workers against one allocator; print the throughput.\n"
            "\n"
-           "  -a, --allocator NAME  glibc (the C library's malloc), zone (lesson 05), or\n"
-           "                        shared (lesson 07: processes sharing a region);\n"
-           "                        default zone\n"
-           "  -w, --workers N       threads, or processes for shared (1..%d, default 1)\n"
+           "  -a, --allocator NAME  glibc (the C library's malloc), zone (lesson 05),\n"
+           "                        shared (lesson 07: processes sharing a region) or\n"
+           "                        shared_nocache (the same, every operation under the\n"
+           "                        region lock); default zone\n"
+           "  -w, --workers N       threads, or processes for shared* (1..%d, default 1)\n"
            "  -n, --ops N           steps per worker (1..10^12, default 5000000)\n"
            "  -s, --seed S          seed of worker 0; worker i uses S + i (default 1)\n"
            "  -h, --help            show this help\n",
@@ -223,12 +218,10 @@ int main(int argc, char *argv[])
     if (optind < argc)
         usage_error("unexpected argument '%s'", argv[optind]);
 
-    /* In shared memory, so that worker processes can write their results. */
-    size_t results_bytes = MAX_WORKERS * sizeof *r.results;
-    r.results = map_anonymous(results_bytes, MAP_SHARED);
+    static struct workload_result results[MAX_WORKERS];
+    r.results = results;
     uint64_t rss_before = rss_kib();
     chosen->run(&r);
     report(chosen, &r, peak_rss_kib() - rss_before);
-    unmap(r.results, results_bytes);
     return 0;
 }

@@ -3,10 +3,14 @@
  */
 #include "workload.h"
 
+#include "child.h"
+#include "cli.h"
 #include "clock.h"
+#include "memory.h"
 #include "rng.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct slot {
     void *block;
@@ -18,7 +22,7 @@ void workload_run(const struct alloc_api *api, uint64_t ops, uint64_t seed,
 {
     static _Thread_local struct slot slots[WORKLOAD_SLOTS]; /* 64 KiB: not on the stack */
     uint64_t live = 0, start = now_ns();
-    struct workload_result r = {.ops = ops};
+    struct workload_result r = {.ops = ops, .started_ns = start};
 
     for (uint64_t i = 0; i < ops; i++) {
         uint64_t random = rng_next(&seed);
@@ -73,3 +77,56 @@ static void *libc_resize(void *ctx, void *block, size_t size)
 
 const struct alloc_api workload_libc_api = {
     .alloc = libc_alloc, .release = libc_release, .resize = libc_resize};
+
+/* ---- workers as processes ---------------------------------------------- */
+
+struct procs_run {
+    const struct workload_procs *w;
+    struct workload_result *results; /* in shared memory: the workers write them */
+};
+
+static int process_worker(void *ctx, unsigned index)
+{
+    struct procs_run *run = ctx;
+    const struct workload_procs *w = run->w;
+
+    if (w->begin != NULL)
+        w->begin(w->api.ctx);
+    workload_run(&w->api, w->ops, w->seed + index, &run->results[index]);
+    return w->end != NULL ? w->end(w->api.ctx) : 0;
+}
+
+void workload_run_processes(const struct workload_procs *w, struct workload_result *results)
+{
+    size_t bytes = w->workers * sizeof *results;
+    struct procs_run run = {w, map_anonymous(bytes, MAP_SHARED)};
+    struct crew crew;
+
+    crew_start(&crew, w->workers, process_worker, &run);
+    crew_release(&crew);
+    if (crew_wait(&crew, w->deadline_ms) != 0)
+        die("a workload worker failed: %s", crew.first_failure);
+    memcpy(results, run.results, bytes);
+    unmap(run.results, bytes);
+}
+
+uint64_t workload_span_ns(const struct workload_result *results, unsigned workers)
+{
+    uint64_t first = UINT64_MAX, last = 0;
+
+    for (unsigned i = 0; i < workers; i++) {
+        uint64_t end = results[i].started_ns + results[i].elapsed_ns;
+        first = results[i].started_ns < first ? results[i].started_ns : first;
+        last = end > last ? end : last;
+    }
+    return workers > 0 ? last - first : 0;
+}
+
+uint64_t workload_ops_per_sec(const struct workload_result *results, unsigned workers)
+{
+    uint64_t ops = 0, span = workload_span_ns(results, workers);
+
+    for (unsigned i = 0; i < workers; i++)
+        ops += results[i].ops;
+    return span > 0 ? (uint64_t)((double)ops * 1e9 / (double)span) : 0;
+}

@@ -30,12 +30,37 @@ struct workload_result {
     uint64_t allocs, frees;   /* allocations and frees among them (plus final frees) */
     uint64_t failed_allocs;   /* alloc returned NULL (the step still counts) */
     uint64_t peak_live_bytes; /* most bytes requested and not yet freed */
+    uint64_t started_ns;      /* now_ns() when the steps began (common/clock.h) */
     uint64_t elapsed_ns;      /* the steps and the final frees */
 };
 
 /* Run ops steps against api with the given seed. */
 void workload_run(const struct alloc_api *api, uint64_t ops, uint64_t seed,
                   struct workload_result *result);
+
+/*
+ * Workers as processes: the workload run by `workers` children forked
+ * together and released at once (common/child.h's crew), worker i with
+ * seed + i.  Each child inherits api across fork: a region all of them
+ * share, or each process's own malloc.
+ */
+struct workload_procs {
+    struct alloc_api api;     /* what every worker allocates with */
+    void (*begin)(void *ctx); /* in each worker before its steps, given api.ctx (or NULL) */
+    int (*end)(void *ctx);    /* after them; nonzero fails the worker (or NULL) */
+    unsigned workers;         /* 1 to CREW_MAX */
+    uint64_t ops, seed;       /* per worker */
+    int deadline_ms;          /* for all the workers together */
+};
+
+/* Run w and fill results[0 .. w->workers).  Dies if a worker fails or
+ * runs past the deadline. */
+void workload_run_processes(const struct workload_procs *w, struct workload_result *results);
+
+/* Workers that ran at once, taken together: the time from the first one's
+ * start to the last one's end, and all their steps per second of it. */
+uint64_t workload_span_ns(const struct workload_result *results, unsigned workers);
+uint64_t workload_ops_per_sec(const struct workload_result *results, unsigned workers);
 
 /* An alloc_api over the C library's malloc and free (or whatever malloc the
  * program is linked or preloaded with). */

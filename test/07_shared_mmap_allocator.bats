@@ -4,7 +4,11 @@
 load helper
 
 P=07_shared_mmap_allocator
+T=shalloc_test # the library's misuse driver
 SHM=/dev/shm
+
+# The driver's misuse ends in abort(): SIGABRT is status 134.
+ABORTED=134
 
 # Names the tests create by hand; the program's own share regions are
 # asym07-share-PID and are never removed here, so the last test sees any
@@ -19,6 +23,24 @@ teardown() {
 
 aslr_on() {
   [[ $(cat /proc/sys/kernel/randomize_va_space 2>/dev/null) != 0 ]]
+}
+
+# The library stopped a misuse: one line on stderr, "shalloc: ..." matching
+# the regular expression $1, then abort().
+assert_report() {
+  ((status == ABORTED)) || fail "the library aborts (exit status $ABORTED)"
+  local lines
+  # shellcheck disable=SC2154 # $stderr is set by run_prog (bats's run --separate-stderr)
+  lines=$(printf '%s' "$stderr" | grep -c '')
+  ((lines == 1)) || fail "exactly one line on stderr (it has $lines)"
+  [[ $stderr =~ ^shalloc:\ $1 ]] || fail "stderr is 'shalloc: ' and matches /$1/"
+}
+
+# shalloc_assert runs only in builds with ASYM_ASSERT=1 (the driver says).
+skip_without_asserts() {
+  run_prog $T asserts
+  assert_success
+  [[ $(fact asserts) == 1 ]] || skip "shalloc_assert is compiled out of this build"
 }
 
 # A fact line as the issue spells it: KEY=VALUE pairs in that order.
@@ -251,7 +273,7 @@ assert_line_matches() {
   assert_fact child_has_region -eq 1 advice=dofork
 }
 
-@test "stress: every block verified, none overlapping, for several process counts and seeds" {
+@test "stress: every block verified, none overlapping, for several process counts and --seed values" {
   for procs in 1 2 4; do
     for seed in 1 7; do
       run_prog $P stress --procs $procs --ops 5000 --seed $seed
@@ -344,6 +366,34 @@ assert_line_matches() {
     stress bench --procs --ops --seed --kills --hold; do
     assert_output_contains "$word"
   done
+}
+
+@test "a double free is stopped in one line, in every build" {
+  run_prog $T double-free
+  assert_report "free of a block that is not in use \(double free\?\) \(at 0x[0-9a-f]+\)$"
+}
+
+@test "an unlock by a thread that does not hold the region lock is stopped" {
+  run_prog $T asserts
+  if [[ $SANITIZER == tsan && $(fact asserts) == 0 ]]; then
+    skip "ThreadSanitizer reports this unlock itself, before the library's own check"
+  fi
+  run_prog $T unlock-unheld
+  assert_report ".*lock"
+}
+
+@test "with asserts, a *_locked call without the region lock names the check, file and line" {
+  skip_without_asserts
+  for test in locked-without-lock locked-by-another-thread; do
+    run_prog $T $test
+    assert_report "assertion failed: shalloc_region_lock_held\(h\) \([^ ]*shalloc_span\.c:[0-9]+\)$"
+  done
+}
+
+@test "with asserts, freeing bytes that only look like a block's tag is stopped" {
+  skip_without_asserts
+  run_prog $T free-interior
+  assert_report "assertion failed: shalloc_block_start\(.*\) \([^ ]*:[0-9]+\)$"
 }
 
 @test "nothing of ours is left in /dev/shm" {

@@ -5,7 +5,7 @@
 load helper
 
 @test "alloc_bench runs the workload on every allocator with no failed allocation" {
-  for allocator in glibc zone shared; do
+  for allocator in glibc zone shared shared_nocache; do
     for workers in 1 2; do
       run_prog alloc_bench --allocator $allocator --workers $workers --ops 200000
       assert_success

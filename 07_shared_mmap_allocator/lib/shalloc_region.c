@@ -1,5 +1,5 @@
 /*
- * shalloc_region.c - regions: their layout, names, creation, attaching,
+ * shalloc_region.c - regions (layer 6): names, creation, attaching,
  * detaching and removal; offsets and roots.
  *
  * A region is made in zeroed memory (anonymous shared memory, or a fresh
@@ -7,7 +7,7 @@
  * the magic number last, so a process attaching by name never mistakes a
  * region still being made for a finished one.
  */
-#include "shalloc_layout.h"
+#include "shalloc_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,35 +20,6 @@
 const char *shalloc_error(const struct shalloc *h)
 {
     return h->error != NULL ? h->error : "no error";
-}
-
-/* ---- layout ---------------------------------------------------------- */
-
-static uint64_t align_up(uint64_t n, uint64_t a)
-{
-    return (n + a - 1) / a * a;
-}
-
-/* The spans that fit in size bytes after the header, the slots and the
- * table (one byte per span); 0 if not even one does. */
-static uint64_t spans_for(uint64_t size, uint64_t *data_offset)
-{
-    uint64_t n = size > TABLE_OFFSET ? (size - TABLE_OFFSET) / (SHALLOC_SPAN_BYTES + 1) : 0;
-
-    while (n > 0 && align_up(TABLE_OFFSET + n, DATA_ALIGN) + n * SHALLOC_SPAN_BYTES > size)
-        n--;
-    *data_offset = align_up(TABLE_OFFSET + n, DATA_ALIGN);
-    return n;
-}
-
-size_t shalloc_min_size(void)
-{
-    return align_up(TABLE_OFFSET + 1, DATA_ALIGN) + SHALLOC_SPAN_BYTES;
-}
-
-size_t shalloc_max_size(void)
-{
-    return (size_t)1 << 40; /* 1 TiB: a 64 MiB span table */
 }
 
 bool shalloc_name_ok(const char *name, const char **why)
@@ -87,21 +58,6 @@ static bool object_path(struct shalloc *h, const char *name, char path[SHALLOC_N
     return true;
 }
 
-static int init_robust_mutex(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t attr;
-    int err = pthread_mutexattr_init(&attr);
-
-    if (err == 0)
-        err = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    if (err == 0)
-        err = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    if (err == 0)
-        err = pthread_mutex_init(m, &attr);
-    pthread_mutexattr_destroy(&attr);
-    return err;
-}
-
 /* Write a fresh header and slots into zeroed memory; the magic number goes
  * last, so an attacher never sees a half-made region as valid. */
 static int format_region(struct shalloc *h)
@@ -114,11 +70,11 @@ static int format_region(struct shalloc *h)
     r->slots = SHALLOC_SLOTS;
     r->classes = SHALLOC_CLASSES;
     r->region_bytes = h->size;
-    r->span_count = spans_for(h->size, &r->data_offset);
-    if ((err = init_robust_mutex(&r->lock)) != 0)
+    r->span_count = shalloc_spans_for(h->size, &r->data_offset);
+    if ((err = shalloc_mutex_init(&r->lock)) != 0)
         return set_error(h, err, "pthread_mutex_init");
     for (unsigned s = 0; s < SHALLOC_SLOTS; s++)
-        if ((err = init_robust_mutex(&slot_at(h, s)->lock)) != 0)
+        if ((err = shalloc_mutex_init(&slot_at(h, s)->lock)) != 0)
             return set_error(h, err, "pthread_mutex_init");
     atomic_store_explicit(&r->magic, SHALLOC_MAGIC, memory_order_release);
     return 0;
@@ -196,25 +152,6 @@ int shalloc_create(struct shalloc *h, const char *name, size_t size)
     return 0;
 }
 
-const char *shalloc_region_problem(const struct shalloc *h)
-{
-    const struct region *r = region_of(h);
-    uint64_t data_offset, spans = spans_for(h->size, &data_offset);
-    uint64_t magic = atomic_load_explicit(&r->magic, memory_order_acquire);
-
-    if (magic == 0)
-        return "not a shalloc region, or not finished by its creator (no magic number)";
-    if (magic != SHALLOC_MAGIC)
-        return "not a shalloc region (wrong magic number)";
-    if (r->version != SHALLOC_VERSION)
-        return "a shalloc region of another layout version";
-    if (r->span_bytes != SHALLOC_SPAN_BYTES || r->slots != SHALLOC_SLOTS ||
-        r->classes != SHALLOC_CLASSES || r->region_bytes != h->size || r->span_count != spans ||
-        r->data_offset != data_offset)
-        return "a shalloc region whose header does not match its size";
-    return NULL;
-}
-
 /* Open and map an existing object, checking its size first. */
 static int map_object(struct shalloc *h, const char *path)
 {
@@ -267,8 +204,10 @@ int shalloc_unlink(const char *name, const char **why)
         *why = h.error;
         return -1;
     }
-    object_path(&h, name, path);
-    munmap(h.base, h.size);
+    object_path(&h, name, path); /* cannot fail: attach accepted the name */
+    *why = "munmap";
+    if (munmap(h.base, h.size) != 0)
+        return -1;
     *why = "shm_unlink";
     return shm_unlink(path);
 }
@@ -282,7 +221,7 @@ uint64_t shalloc_offset(const struct shalloc *h, const void *p)
 
 void *shalloc_pointer(const struct shalloc *h, uint64_t offset)
 {
-    return offset == 0 ? NULL : h->base + offset;
+    return offset == 0 ? NULL : at_offset(h, offset);
 }
 
 _Atomic uint64_t *shalloc_root(struct shalloc *h, unsigned index)
@@ -297,14 +236,4 @@ int shalloc_detach(struct shalloc *h)
         return set_error(h, errno, "munmap");
     h->base = NULL;
     return 0;
-}
-
-void shalloc_lock(struct shalloc *h)
-{
-    shalloc_lock_region(h);
-}
-
-void shalloc_unlock(struct shalloc *h)
-{
-    shalloc_unlock_region(h);
 }

@@ -1,9 +1,9 @@
 /*
  * shalloc_check.c - the checker (every invariant of shalloc_layout.h,
  * verified by a walk), statistics, and the walk programs use to draw a
- * region.
+ * region (layer 7: on top of everything, changing nothing but dead slots).
  */
-#include "shalloc_layout.h"
+#include "shalloc_internal.h"
 
 #include <string.h>
 
@@ -19,42 +19,16 @@ struct census {
     uint64_t bad_off; /* where */
 };
 
-/* A problem message built without stdio. */
-struct text {
-    char *buf;
-    size_t cap, len;
-};
-
-static void put(struct text *t, const char *s)
-{
-    while (*s != '\0' && t->len + 1 < t->cap)
-        t->buf[t->len++] = *s++;
-    t->buf[t->len] = '\0';
-}
-
-static void put_u64(struct text *t, uint64_t v)
-{
-    char digits[24];
-    int n = 0;
-
-    do
-        digits[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n > 0 && t->len + 1 < t->cap)
-        t->buf[t->len++] = digits[--n];
-    t->buf[t->len] = '\0';
-}
-
 static bool broken(struct shalloc_report *rep, const char *rule, const char *what, uint64_t n,
                    const char *more)
 {
-    struct text t = {rep->problem, sizeof rep->problem, 0};
+    struct shalloc_text t = {rep->problem, sizeof rep->problem, 0};
 
-    put(&t, rule);
-    put(&t, ": ");
-    put(&t, what);
-    put_u64(&t, n);
-    put(&t, more);
+    shalloc_text_put(&t, rule);
+    shalloc_text_put(&t, ": ");
+    shalloc_text_put(&t, what);
+    shalloc_text_put_u64(&t, n);
+    shalloc_text_put(&t, more);
     rep->ok = false;
     return false;
 }
@@ -96,17 +70,6 @@ static bool check_span_table(struct shalloc *h, struct census *c, struct shalloc
     return true;
 }
 
-/* Is off the start of a block in a formatted span of class cls? */
-static bool block_start(const struct shalloc *h, uint64_t off, unsigned cls)
-{
-    uint64_t rel = off - h->data_off, span = rel / SHALLOC_SPAN_BYTES;
-    uint64_t in_span = rel % SHALLOC_SPAN_BYTES;
-
-    return off >= h->data_off && span < spans_claimed(h) &&
-           atomic_load_explicit(&span_table(h)[span], memory_order_relaxed) == cls + 1 &&
-           in_span % class_stride(cls) == 0 && in_span / class_stride(cls) < blocks_per_span(cls);
-}
-
 /* R4 and R5 for one list: links are block starts of the class with the
  * expected tag, the list ends within limit steps, its length is count. */
 static bool check_list(struct shalloc *h, uint64_t head, uint64_t count, uint32_t want_tag,
@@ -119,7 +82,7 @@ static bool check_list(struct shalloc *h, uint64_t head, uint64_t count, uint32_
         if (len == limit)
             return broken(rep, rule, "a list does not end (a cycle?) in class ",
                           shalloc_class_bytes[cls], " bytes");
-        if (!block_start(h, off, cls))
+        if (!shalloc_block_start(h, off, cls))
             return broken(rep, rule, "a link is not a block start of its class: offset ", off, "");
         if (atomic_load_explicit(&block_at(h, off)->tag, memory_order_relaxed) != want_tag)
             return broken(rep, rule, "a block on a list has the wrong tag: offset ", off, "");
@@ -167,9 +130,9 @@ bool shalloc_check(struct shalloc *h, struct shalloc_report *rep)
     shalloc_lock_region(h);
     rep->slots_reclaimed = shalloc_reclaim_dead_slots_locked(h);
     if ((why = shalloc_region_problem(h)) != NULL) {
-        struct text t = {rep->problem, sizeof rep->problem, 0};
-        put(&t, "R1: ");
-        put(&t, why);
+        struct shalloc_text t = {rep->problem, sizeof rep->problem, 0};
+        shalloc_text_put(&t, "R1: ");
+        shalloc_text_put(&t, why);
         rep->ok = false;
     } else if (check_span_table(h, &c, rep)) {
         shalloc_for_each_block(h, count_block, &c);

@@ -1,12 +1,14 @@
 /*
  * shalloc_layout.h - the bytes of a shared allocator region.  Private to
- * the library (shalloc*.c); programs use shalloc.h.
+ * the library (its files include it through shalloc_internal.h, which
+ * says in what order they build on each other); programs use shalloc.h.
  *
  *  offset                 +------------------------------------------+
  *  0                      | header (one 4 KiB page)                  |
  *                         |   magic (written last), layout version,  |
  *                         |   sizes; lock: robust process-shared     |
- *                         |   mutex; bump: span bytes claimed        |
+ *                         |   mutex, and lock_owner: its holder's    |
+ *                         |   thread id; bump: span bytes claimed    |
  *                         |   (fetch-add); free list head and count  |
  *                         |   per class; statistics; roots           |
  *  4096                   +------------------------------------------+
@@ -38,6 +40,10 @@
  *
  * Who may write what:
  *   header lists, counters   the holder of header.lock
+ *   lock_owner               the holder of header.lock: its thread id just
+ *                            after taking the lock, 0 just before releasing
+ *                            it (a holder that dies leaves its id; the next
+ *                            one overwrites it)
  *   bump                     anyone, atomically (fetch-add)
  *   span table entry         the process that claimed the span, once
  *   slot s and its cache     the process holding slot s's lock; after its
@@ -69,13 +75,12 @@
 
 #include "shalloc.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
 #define SHALLOC_MAGIC   UINT64_C(0x636f6c6c61687307) /* "\x07shalloc" read little-endian */
-#define SHALLOC_VERSION 1u
+#define SHALLOC_VERSION 2u                           /* 2: lock_owner */
 
 enum {
     HEADER_BYTES = 4096,
@@ -120,6 +125,7 @@ struct region {
     uint64_t data_offset;               /* first span */
     uint64_t span_count;                /* spans that fit */
     pthread_mutex_t lock;               /* robust, shared: guards everything below but bump */
+    _Atomic int32_t lock_owner;         /* thread id of lock's holder, 0 when released */
     _Alignas(64) _Atomic uint64_t bump; /* span bytes claimed (may run past the end) */
     _Alignas(64) uint64_t free_head[SHALLOC_CLASSES]; /* region-wide free lists */
     uint64_t free_count[SHALLOC_CLASSES];
@@ -169,6 +175,15 @@ static inline struct region *region_of(const struct shalloc *h)
 {
     return (struct region *)(void *)h->base;
 }
+/*
+ * The one place an offset becomes a pointer into the region.  Offsets
+ * read from the region (list heads and links, roots) were written by other
+ * processes: this is where a check that one stays inside the region goes.
+ */
+static inline void *at_offset(const struct shalloc *h, uint64_t offset)
+{
+    return h->base + offset;
+}
 static inline struct shalloc_slot *slot_at(const struct shalloc *h, unsigned s)
 {
     return (struct shalloc_slot *)(void *)(h->base + HEADER_BYTES + (size_t)s * SLOT_BYTES);
@@ -179,7 +194,7 @@ static inline _Atomic uint8_t *span_table(const struct shalloc *h)
 }
 static inline struct block *block_at(const struct shalloc *h, uint64_t offset)
 {
-    return (struct block *)(void *)(h->base + offset);
+    return at_offset(h, offset);
 }
 /* Where p is, counted from the region's base (p inside the region). */
 static inline uint64_t offset_in(const struct shalloc *h, const void *p)
@@ -194,45 +209,5 @@ static inline uint64_t spans_claimed(const struct shalloc *h)
     uint64_t claimed = bump / SHALLOC_SPAN_BYTES;
     return claimed < r->span_count ? claimed : r->span_count;
 }
-
-/* Internal calls between the library's files. */
-
-/* Record why a call failed: set errno, return -1. */
-static inline int set_error(struct shalloc *h, int err, const char *why)
-{
-    h->error = why;
-    errno = err;
-    return -1;
-}
-/* Empty a handle and give it the default cache limits. */
-void shalloc_init_handle(struct shalloc *h);
-/* If this process holds a slot through h: flush its cache and free it. */
-void shalloc_leave_slot(struct shalloc *h);
-
-/* Take the region lock; if its holder died, repair the lists first. */
-void shalloc_lock_region(struct shalloc *h);
-void shalloc_unlock_region(struct shalloc *h);
-/* Region lock held, slot s's lock held by us after its owner died: give
- * its cached blocks to the region lists and empty it.  Returns blocks. */
-uint64_t shalloc_reclaim_slot_locked(struct shalloc *h, unsigned s);
-/* Region lock held: hand a slot's counters to the header, empty its
- * caches (their blocks must already be elsewhere) and mark it free. */
-void shalloc_retire_slot_locked(struct shalloc *h, unsigned s);
-/* Region lock held: reclaim every slot whose owner died. */
-unsigned shalloc_reclaim_dead_slots_locked(struct shalloc *h);
-/* Push one block on the region free list of its class (lock held). */
-void shalloc_push_free_locked(struct shalloc *h, uint64_t offset, unsigned cls);
-/* NULL if the mapped region's header is ours and matches its size, or why not. */
-const char *shalloc_region_problem(const struct shalloc *h);
-/* A visit to one block of a walk: off is the block's header. */
-typedef void block_fn(struct shalloc *h, uint64_t off, struct block *b, unsigned cls, void *ctx);
-/* The class of a claimed span, or -1 if it was never formatted. */
-int shalloc_span_class(const struct shalloc *h, uint64_t span);
-/* Call fn for every block of one formatted span, or of all of them. */
-void shalloc_for_each_block_in_span(struct shalloc *h, uint64_t span, unsigned cls, block_fn *fn,
-                                    void *ctx);
-void shalloc_for_each_block(struct shalloc *h, block_fn *fn, void *ctx);
-/* Write a diagnostic to stderr and abort (corruption, misuse). */
-_Noreturn void shalloc_panic(const char *what, const void *where);
 
 #endif

@@ -1,0 +1,147 @@
+/*
+ * shalloc.c - alloc and free (layer 6): where to start reading.
+ *
+ * alloc: pop the process's cache list of the class (no lock, no atomic
+ * read-modify-write: the cache is ours alone).  When it is empty, or this
+ * process has no slot yet (first call, or first call after fork),
+ * alloc_slow asks shalloc_cache.c to bind a slot and fill the cache.
+ * free: push on our own cache list, whichever process allocated the block;
+ * past a limit, free_slow gives half of it back to the region list.
+ *
+ * The fast paths are the few lines of shalloc_alloc and shalloc_free;
+ * everything else is out of line and cold (SHALLOC_COLD).  Layout and
+ * invariants: shalloc_layout.h; the other layers: shalloc_internal.h.
+ */
+#include "shalloc_internal.h"
+
+/* Pop the first block of a non-empty cache and hand it out. */
+static inline void *take_block(struct shalloc *h, struct cache *k, unsigned cls)
+{
+    uint64_t off = k->head;
+    struct block *b = block_at(h, off);
+
+    shalloc_assert(atomic_load_explicit(&b->tag, memory_order_relaxed) ==
+                   make_tag(KIND_CACHED, cls, h->slot_no));
+    k->head = b->next;
+    k->count--;
+    /* Killed before this store, the block is CACHED by a dead slot: reclaimed. */
+    atomic_store_explicit(&b->tag, make_tag(KIND_USED, cls, h->slot_no), memory_order_relaxed);
+    atomic_store_explicit(&b->owner, h->pid, memory_order_relaxed);
+    count_op(&h->slot->allocs);
+    return b + 1;
+}
+
+/* Push a block on our cache of its class.  Tag first: killed between the
+ * two stores, the block is CACHED by a dead slot and is reclaimed; never
+ * on a list and in use at once. */
+static inline void put_block(struct shalloc *h, struct cache *k, struct block *b, unsigned cls)
+{
+    atomic_store_explicit(&b->tag, make_tag(KIND_CACHED, cls, h->slot_no), memory_order_relaxed);
+    b->next = k->head;
+    k->head = offset_in(h, b);
+    k->count++;
+    count_op(&h->slot->frees);
+}
+
+/* Slow path of shalloc_alloc: a request too large, no slot yet (or a fork
+ * happened), or the cache of the class is empty. */
+static SHALLOC_COLD void *alloc_slow(struct shalloc *h, size_t size)
+{
+    if (size > SHALLOC_MAX_BLOCK) {
+        set_error(h, ENOMEM, "request larger than the largest size class (4096 bytes)");
+        return NULL;
+    }
+    if (!slot_current(h) && !shalloc_bind_slot(h))
+        return NULL;
+    unsigned cls = class_of(size);
+    shalloc_assert(cls < SHALLOC_CLASSES && shalloc_class_bytes[cls] >= (size ? size : 1));
+    struct cache *k = &h->slot->cache[cls];
+    if (k->head == 0 && !shalloc_fill_cache(h, cls)) {
+        set_error(h, ENOMEM, "region full: no free block of this size class and no span left");
+        return NULL;
+    }
+    void *p = take_block(h, k, cls);
+    if (k->count > h->cache_max[cls]) /* a fresh span overfilled it (or the cache is off) */
+        shalloc_trim_cache(h, cls, h->cache_max[cls] / 2);
+    return p;
+}
+
+void *shalloc_alloc(struct shalloc *h, size_t size)
+{
+    if (unlikely(size > SHALLOC_MAX_BLOCK || !slot_current(h)))
+        return alloc_slow(h, size);
+    unsigned cls = class_of(size);
+    struct cache *k = &h->slot->cache[cls];
+    if (unlikely(k->head == 0))
+        return alloc_slow(h, size);
+    return take_block(h, k, cls);
+}
+
+/* Slow path of shalloc_free: bind a slot first, or flush an overfull cache. */
+static SHALLOC_COLD void free_slow(struct shalloc *h, struct block *b, unsigned cls)
+{
+    if (!slot_current(h) && !shalloc_bind_slot(h)) {
+        shalloc_lock_region(h); /* no slot to cache in: straight to the region list */
+        shalloc_push_free_locked(h, offset_in(h, b), cls);
+        shalloc_unlock_region(h);
+        return;
+    }
+    struct cache *k = &h->slot->cache[cls];
+    put_block(h, k, b, cls);
+    if (k->count > h->cache_max[cls])
+        shalloc_trim_cache(h, cls, h->cache_max[cls] / 2);
+}
+
+void shalloc_free(struct shalloc *h, void *p)
+{
+    uint32_t tag;
+
+    if (p == NULL)
+        return;
+    struct block *b = shalloc_live_block(h, p, &tag);
+    unsigned cls = tag_class(tag);
+    if (unlikely(!slot_current(h))) {
+        free_slow(h, b, cls);
+        return;
+    }
+    struct cache *k = &h->slot->cache[cls];
+    if (unlikely(k->count >= h->cache_max[cls])) {
+        free_slow(h, b, cls);
+        return;
+    }
+    put_block(h, k, b, cls);
+}
+
+size_t shalloc_block_size(const struct shalloc *h, const void *block)
+{
+    uint32_t tag;
+
+    shalloc_live_block(h, block, &tag);
+    return shalloc_class_bytes[tag_class(tag)];
+}
+
+/* ---- caches and the lock, for programs --------------------------------- */
+
+void shalloc_set_cache_off(struct shalloc *h, bool off)
+{
+    shalloc_set_cache_limits(h, off);
+    shalloc_flush(h);
+}
+
+void shalloc_lock(struct shalloc *h)
+{
+    shalloc_lock_region(h);
+}
+
+void shalloc_unlock(struct shalloc *h)
+{
+    shalloc_unlock_region(h);
+}
+
+unsigned shalloc_recover(struct shalloc *h)
+{
+    shalloc_lock_region(h);
+    unsigned n = shalloc_reclaim_dead_slots_locked(h);
+    shalloc_unlock_region(h);
+    return n;
+}

@@ -1,0 +1,211 @@
+/*
+ * shalloc_internal.h - what the library's files call in one another, layer
+ * by layer.  Private to the library; programs use shalloc.h.
+ *
+ * The layers, bottom to top.  A file calls only into the layers below it
+ * (and its own), so the library reads from the bottom up and has no cycle:
+ *
+ *   8  shalloc_workload.c  shalloc as a contender of common/workload.h, and the
+ *                          measurement of worker processes on one region
+ *                          (public API only; for 07's bench and bench/)
+ *   7  shalloc_check.c     the checker, statistics and walks (public)
+ *   6  shalloc.c           alloc and free: fast paths and slow paths (public)
+ *      shalloc_region.c    regions: names, create, attach, detach, unlink,
+ *                          offsets, roots (public)
+ *   5  shalloc_cache.c     a process's slot and caches: binding a slot (also
+ *                          after fork), refilling, carving a span, flushing
+ *   4  shalloc_repair.c    the region lock as the library takes it, and the
+ *                          repairs after a death: rebuilt lists, dead slots
+ *   3  shalloc_span.c      spans and blocks: the span table, walks, carving
+ *                          a span, a block's validity, the region free lists
+ *   2  shalloc_lock.c      the robust mutexes: waiting with a deadline, who
+ *                          holds the region lock
+ *   1  shalloc_layout.c    the geometry: size classes, the spans that fit,
+ *                          the check of a header's constants
+ *   0  shalloc_report.c    fatal reports: misuse, corruption, failed
+ *                          assertions (write(2), then abort)
+ *
+ * The bytes themselves (header, slots, span table, blocks), the rules for
+ * who writes what, and the invariants are in shalloc_layout.h.
+ */
+#ifndef SHALLOC_INTERNAL_H
+#define SHALLOC_INTERNAL_H
+
+#include "shalloc_layout.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A slow path: out of line and cold, so the fast path it leaves stays a few
+ * instructions and the compiler predicts the branch to it not taken. */
+#define SHALLOC_COLD __attribute__((cold, noinline))
+
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/*
+ * shalloc_assert(expr): an invariant that must hold where it stands.
+ * Compiled in when ASYM_ASSERT is 1 (the sanitizer builds and `make
+ * DEBUG=1`); otherwise compiled out: expr is type-checked, never
+ * evaluated.  On failure, one line on stderr names expr, file and line,
+ * then abort.  Checks that cost a walk belong to shalloc_check, not here.
+ */
+#if defined(ASYM_ASSERT) && ASYM_ASSERT
+#define SHALLOC_ASSERTS      1
+#define shalloc_assert(expr) ((expr) ? (void)0 : shalloc_assert_failed(#expr, __FILE__, __LINE__))
+#else
+#define SHALLOC_ASSERTS      0
+#define shalloc_assert(expr) ((void)(0 && (expr)))
+#endif
+
+/* ---- 0: fatal reports (shalloc_report.c) ------------------------------- */
+
+/* Text built in a caller's buffer, without stdio; always NUL-terminated. */
+struct shalloc_text {
+    char *buf;
+    size_t cap, len;
+};
+void shalloc_text_put(struct shalloc_text *t, const char *s);
+void shalloc_text_put_u64(struct shalloc_text *t, uint64_t v);
+void shalloc_text_put_hex(struct shalloc_text *t, uint64_t v);
+
+/* "shalloc: what (at 0x...)" on stderr, then abort (corruption, misuse). */
+_Noreturn void shalloc_panic(const char *what, const void *where) SHALLOC_COLD;
+/* "shalloc: assertion failed: expr (file:line)" on stderr, then abort. */
+_Noreturn void shalloc_assert_failed(const char *expr, const char *file, int line) SHALLOC_COLD;
+
+/* Record why a call failed: set errno, return -1. */
+static inline int set_error(struct shalloc *h, int err, const char *why)
+{
+    h->error = why;
+    errno = err;
+    return -1;
+}
+
+/* ---- 1: geometry (shalloc_layout.c) ------------------------------------ */
+
+/* Classes above 512 bytes, by (size - 1) / 128 (see class_of). */
+extern const uint8_t shalloc_large_class[32];
+
+/* The class of a request of size bytes (at most SHALLOC_MAX_BLOCK). */
+static inline unsigned class_of(size_t size)
+{
+    if (size <= 512)
+        return size == 0 ? 0 : (unsigned)((size + 15) >> 4) - 1;
+    return shalloc_large_class[(size - 1) >> 7];
+}
+
+/* The spans that fit in size bytes after the header, the slots and the
+ * span table, and where the first one starts; 0 if not even one fits. */
+uint64_t shalloc_spans_for(uint64_t size, uint64_t *data_offset);
+/* NULL if the mapped region's header is ours and matches its size, or why not. */
+const char *shalloc_region_problem(const struct shalloc *h);
+
+/* ---- 2: the robust mutexes (shalloc_lock.c) ---------------------------- */
+
+/* Make a robust, process-shared mutex in the region.  0 or an error number. */
+int shalloc_mutex_init(pthread_mutex_t *m);
+/* After EOWNERDEAD and the repairs: mark the mutex usable again (or the
+ * next unlock leaves it unusable for good).  Panics if it cannot. */
+void shalloc_mutex_consistent(pthread_mutex_t *m);
+/* Unlock, or panic: a robust mutex refuses (EPERM) a thread not holding it. */
+void shalloc_mutex_unlock(pthread_mutex_t *m);
+/* Take the region lock and record this thread as its holder.  Returns 0,
+ * or EOWNERDEAD: we hold it, its last holder died in the middle of
+ * something, and the caller must repair and then make it consistent.
+ * Anything else (a lock word that is not a lock) panics.  *timeouts counts
+ * the waits whose deadline passed (see wait_for_lock). */
+int shalloc_region_lock_take(struct shalloc *h, unsigned *timeouts);
+/* Clear the holder, then release the lock. */
+void shalloc_region_lock_release(struct shalloc *h);
+/* True if the calling thread holds the region lock (for shalloc_assert). */
+bool shalloc_region_lock_held(const struct shalloc *h);
+
+/* ---- 3: spans and blocks (shalloc_span.c) ------------------------------ */
+
+/* The class of a claimed span, or -1 if it was never formatted. */
+int shalloc_span_class(const struct shalloc *h, uint64_t span);
+/* A visit to one block of a walk: off is the block's header. */
+typedef void block_fn(struct shalloc *h, uint64_t off, struct block *b, unsigned cls, void *ctx);
+/* Call fn for every block of one formatted span, or of all of them. */
+void shalloc_for_each_block_in_span(struct shalloc *h, uint64_t span, unsigned cls, block_fn *fn,
+                                    void *ctx);
+void shalloc_for_each_block(struct shalloc *h, block_fn *fn, void *ctx);
+/* Claim a span with one fetch-add and carve it into blocks of class cls,
+ * tagged CACHED by slot, linked in address order, the last one to tail.
+ * Returns the first block's offset (*count blocks), or 0 if the region is
+ * full. */
+uint64_t shalloc_carve_span(struct shalloc *h, unsigned cls, unsigned slot, uint64_t tail,
+                            uint32_t *count) SHALLOC_COLD;
+/* Is off the header of a block in a formatted span of class cls? */
+bool shalloc_block_start(const struct shalloc *h, uint64_t off, unsigned cls);
+/* The header of the live (USED) block whose payload is p, and its tag in
+ * *tag; panics if p is not one.  Inline: free's fast path starts here. */
+static inline struct block *shalloc_live_block(const struct shalloc *h, const void *p,
+                                               uint32_t *tag)
+{
+    uint64_t off = offset_in(h, p) - BLOCK_HEADER; /* of its header */
+    struct block *b;
+
+    /* One unsigned compare: a pointer below the spans wraps to a huge value. */
+    if (unlikely(off - h->data_off >= h->data_end - h->data_off || off % 16 != 0))
+        shalloc_panic("free of a pointer outside the region's blocks", p);
+    b = (struct block *)p - 1;
+    *tag = atomic_load_explicit(&b->tag, memory_order_relaxed);
+    if (unlikely(tag_kind(*tag) != KIND_USED))
+        shalloc_panic("free of a block that is not in use (double free?)", p);
+    /* The kind is right: is this a tag, or bytes inside a block that look like one? */
+    shalloc_assert(tag_class(*tag) < SHALLOC_CLASSES && tag_slot(*tag) < SHALLOC_SLOTS);
+    shalloc_assert(shalloc_block_start(h, off, tag_class(*tag)));
+    return b;
+}
+/* Region lock held: push one block on the region free list of its class. */
+void shalloc_push_free_locked(struct shalloc *h, uint64_t off, unsigned cls);
+
+/* ---- 4: the lock and repairs (shalloc_repair.c) ------------------------ */
+
+/* Take the region lock; if its holder died, repair the lists first. */
+void shalloc_lock_region(struct shalloc *h);
+void shalloc_unlock_region(struct shalloc *h);
+/* Region lock held, slot s's lock held by us after its owner died: give
+ * its cached blocks to the region lists and empty it.  Returns blocks. */
+uint64_t shalloc_reclaim_slot_locked(struct shalloc *h, unsigned s);
+/* Region lock held: hand a slot's counters to the header, empty its
+ * caches (their blocks must already be elsewhere) and mark it free. */
+void shalloc_retire_slot_locked(struct shalloc *h, unsigned s);
+/* Region lock held: reclaim every slot whose owner died.  Returns how many. */
+unsigned shalloc_reclaim_dead_slots_locked(struct shalloc *h);
+
+/* ---- 5: slots and caches (shalloc_cache.c) ----------------------------- */
+
+/* Incremented in every child of fork (starts at 1): a handle's slot is
+ * ours only if it was taken in the current epoch. */
+extern uint64_t shalloc_fork_epoch;
+
+static inline bool slot_current(const struct shalloc *h)
+{
+    return h->epoch == shalloc_fork_epoch;
+}
+/* Owner-only counter: a plain load and store, no locked instruction. */
+static inline void count_op(_Atomic uint64_t *counter)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* Empty a handle and give it the default cache limits. */
+void shalloc_init_handle(struct shalloc *h);
+/* Take a free slot (or a dead process's) for this process.  false with
+ * EAGAIN when every slot is held by a live process. */
+bool shalloc_bind_slot(struct shalloc *h) SHALLOC_COLD;
+/* Fill the empty cache of class cls: from the region list, else a new
+ * span, else the caches of dead processes.  false: the region is full. */
+bool shalloc_fill_cache(struct shalloc *h, unsigned cls) SHALLOC_COLD;
+/* Give all but keep blocks of a cache to the region list (takes the lock). */
+void shalloc_trim_cache(struct shalloc *h, unsigned cls, uint32_t keep) SHALLOC_COLD;
+/* The default cache limits, or 0 everywhere (every operation locks). */
+void shalloc_set_cache_limits(struct shalloc *h, bool off);
+/* If this process holds a slot through h: flush its cache and free it. */
+void shalloc_leave_slot(struct shalloc *h);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * shalloc_repair.c - the region lock as the library takes it, and the
+ * repairs after a crash (layer 4).
+ *
+ * Everything here rests on one fact: a block's tag says what the block is
+ * (FREE, CACHED by slot s, USED), it is a single word, and every path
+ * writes it before or after the list links in an order that keeps it true.
+ * So when a process dies in the middle of changing a list, the lists can
+ * be rebuilt from the tags by a walk over the spans (shalloc_span.c).
+ *
+ *   region lock: EOWNERDEAD  -> rebuild every region free list from the
+ *                               FREE tags, then reclaim dead slots
+ *   slot lock:   EOWNERDEAD  -> every block CACHED by that slot becomes
+ *                               FREE (its owner cannot use it any more)
+ */
+#include "shalloc_internal.h"
+
+#include <string.h>
+
+static void push_if_free(struct shalloc *h, uint64_t off, struct block *b, unsigned cls, void *ctx)
+{
+    (void)ctx;
+    if (tag_kind(atomic_load_explicit(&b->tag, memory_order_relaxed)) == KIND_FREE)
+        shalloc_push_free_locked(h, off, cls);
+}
+
+/* The lock's previous holder died somewhere in a list operation: forget
+ * the lists and rebuild them from the tags.  Blocks it had moved into its
+ * own cache are CACHED by its (dead) slot, and come back with that slot. */
+static SHALLOC_COLD void rebuild_free_lists_locked(struct shalloc *h)
+{
+    struct region *r = region_of(h);
+
+    shalloc_assert(shalloc_region_lock_held(h));
+    memset(r->free_head, 0, sizeof r->free_head);
+    memset(r->free_count, 0, sizeof r->free_count);
+    shalloc_for_each_block(h, push_if_free, NULL);
+}
+
+/* We hold the lock after EOWNERDEAD: repair, then mark it consistent. */
+static SHALLOC_COLD void repair_after_holder_died(struct shalloc *h)
+{
+    struct region *r = region_of(h);
+
+    rebuild_free_lists_locked(h);
+    shalloc_reclaim_dead_slots_locked(h);
+    r->repairs++;
+    shalloc_mutex_consistent(&r->lock);
+}
+
+void shalloc_lock_region(struct shalloc *h)
+{
+    unsigned timeouts;
+    int err = shalloc_region_lock_take(h, &timeouts);
+
+    region_of(h)->lock_timeouts += timeouts;
+    if (unlikely(err == EOWNERDEAD))
+        repair_after_holder_died(h);
+}
+
+void shalloc_unlock_region(struct shalloc *h)
+{
+    shalloc_region_lock_release(h);
+}
+
+/* ---- dead slots -------------------------------------------------------- */
+
+struct reclaim {
+    unsigned slot;
+    uint64_t blocks;
+};
+
+static void free_if_cached_by(struct shalloc *h, uint64_t off, struct block *b, unsigned cls,
+                              void *ctx)
+{
+    struct reclaim *rc = ctx;
+    uint32_t tag = atomic_load_explicit(&b->tag, memory_order_relaxed);
+
+    if (tag_kind(tag) == KIND_CACHED && tag_slot(tag) == rc->slot) {
+        shalloc_push_free_locked(h, off, cls);
+        rc->blocks++;
+    }
+}
+
+void shalloc_retire_slot_locked(struct shalloc *h, unsigned s)
+{
+    struct region *r = region_of(h);
+    struct shalloc_slot *slot = slot_at(h, s);
+
+    shalloc_assert(shalloc_region_lock_held(h));
+    memset(slot->cache, 0, sizeof slot->cache);
+    r->retired_allocs += atomic_load_explicit(&slot->allocs, memory_order_relaxed);
+    r->retired_frees += atomic_load_explicit(&slot->frees, memory_order_relaxed);
+    atomic_store_explicit(&slot->allocs, 0, memory_order_relaxed);
+    atomic_store_explicit(&slot->frees, 0, memory_order_relaxed);
+    atomic_store_explicit(&slot->pid, 0, memory_order_relaxed);
+}
+
+/* The tags, not the dead slot's lists, say which blocks it cached: it may
+ * have died between a tag store and a link store. */
+uint64_t shalloc_reclaim_slot_locked(struct shalloc *h, unsigned s)
+{
+    struct region *r = region_of(h);
+    struct reclaim rc = {s, 0};
+
+    shalloc_assert(shalloc_region_lock_held(h));
+    shalloc_for_each_block(h, free_if_cached_by, &rc);
+    shalloc_retire_slot_locked(h, s);
+    r->slots_reclaimed++;
+    r->blocks_reclaimed += rc.blocks;
+    return rc.blocks;
+}
+
+/* trylock never waits, so this cannot deadlock against a process that
+ * holds its slot and wants the region lock. */
+unsigned shalloc_reclaim_dead_slots_locked(struct shalloc *h)
+{
+    unsigned reclaimed = 0;
+
+    shalloc_assert(shalloc_region_lock_held(h));
+    for (unsigned s = 0; s < SHALLOC_SLOTS; s++) {
+        pthread_mutex_t *lock = &slot_at(h, s)->lock;
+        int err = pthread_mutex_trylock(lock);
+        if (err == EOWNERDEAD) {
+            shalloc_reclaim_slot_locked(h, s);
+            shalloc_mutex_consistent(lock);
+            reclaimed++;
+        } else if (err != 0) {
+            continue; /* EBUSY: its owner lives (or it is ours) */
+        }
+        shalloc_mutex_unlock(lock);
+    }
+    return reclaimed;
+}

@@ -1,0 +1,153 @@
+/*
+ * shalloc_test - misuse that lesson 07's library must stop, run by
+ * test/07_shared_mmap_allocator.bats.
+ *
+ * Each TEST breaks one rule on purpose and should end in the library's
+ * own one-line report and abort().  Some rules are checked in every build
+ * (a double free, an unlock by a thread not holding the lock); the others
+ * only where shalloc_assert is compiled in (ASYM_ASSERT=1): `asserts`
+ * prints asserts=1 or asserts=0 to say which this build is.  The driver
+ * calls the library's internal functions (shalloc_internal.h) the way a
+ * bug inside the library would.
+ *
+ * Usage: shalloc_test TEST       (--list names the tests)
+ */
+#include "cli.h"
+#include "out.h"
+#include "shalloc_internal.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { REGION_BYTES = 1 << 20 };
+
+static int test_asserts(struct shalloc *h)
+{
+    (void)h;
+    fact_int("asserts", SHALLOC_ASSERTS);
+    facts_end();
+    return 0;
+}
+
+static int test_double_free(struct shalloc *h)
+{
+    void *p = shalloc_alloc(h, 100);
+
+    shalloc_free(h, p);
+    shalloc_free(h, p);
+    return 1;
+}
+
+/* A pointer 64 bytes into a 4 KiB block, whose 16 bytes before it hold
+ * what looks like the tag of a live 64-byte block. */
+static int test_free_interior(struct shalloc *h)
+{
+    char *big = shalloc_alloc(h, 4000);
+    uint32_t fake = make_tag(KIND_USED, class_of(64), 0);
+
+    memcpy(big + 64 - BLOCK_HEADER, &fake, sizeof fake);
+    shalloc_free(h, big + 64);
+    return 1;
+}
+
+/* A *_locked function called without the region lock. */
+static int test_locked_without_lock(struct shalloc *h)
+{
+    char *p = shalloc_alloc(h, 100);
+
+    shalloc_push_free_locked(h, shalloc_offset(h, p) - BLOCK_HEADER, class_of(100));
+    return 1;
+}
+
+/* Another thread of this process takes the region lock and keeps it. */
+static _Noreturn void *hold_lock(void *arg)
+{
+    struct shalloc *h = arg;
+
+    shalloc_lock(h);
+    for (;;)
+        pause(); /* until the process ends */
+}
+
+/* The same while another thread holds the lock: held is not enough, it
+ * must be held by the caller. */
+static int test_locked_by_another(struct shalloc *h)
+{
+    char *p = shalloc_alloc(h, 100);
+    pthread_t holder;
+    int err;
+
+    if ((err = pthread_create(&holder, NULL, hold_lock, h)) != 0)
+        die_err("pthread_create", err);
+    if ((err = pthread_detach(holder)) != 0)
+        die_err("pthread_detach", err);
+    while (atomic_load(&region_of(h)->lock_owner) == 0)
+        sched_yield(); /* until the holder has it */
+    shalloc_push_free_locked(h, shalloc_offset(h, p) - BLOCK_HEADER, class_of(100));
+    return 1;
+}
+
+static int test_unlock_unheld(struct shalloc *h)
+{
+    shalloc_unlock(h);
+    return 1;
+}
+
+static const struct test {
+    const char *name;
+    int (*run)(struct shalloc *h);
+} tests[] = {
+    {"asserts", test_asserts},
+    {"double-free", test_double_free},
+    {"free-interior", test_free_interior},
+    {"locked-without-lock", test_locked_without_lock},
+    {"locked-by-another-thread", test_locked_by_another},
+    {"unlock-unheld", test_unlock_unheld},
+};
+enum { TESTS = sizeof tests / sizeof tests[0] };
+
+static void usage(void)
+{
+    printf("Usage: %s TEST\n"
+           "\n"
+           "Break one of shalloc's rules on purpose; the library should report it in\n"
+           "one line and abort.  --list names the tests.\n",
+           prog_name());
+}
+
+int main(int argc, char *argv[])
+{
+    static const struct option options[] = {
+        {"list", no_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *names[TESTS + 1] = {NULL};
+    struct shalloc h;
+    int opt;
+
+    cli_init();
+    for (unsigned i = 0; i < TESTS; i++)
+        names[i] = tests[i].name;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'l':
+            for (unsigned i = 0; i < TESTS; i++)
+                puts(names[i]);
+            return 0;
+        case 'h': usage(); return 0;
+        default: bad_option(opt, argv);
+        }
+    }
+    if (argc - optind != 1)
+        usage_error("give one TEST (--list names them)");
+    const struct test *t = &tests[opt_choice("TEST", argv[optind], names)];
+    if (shalloc_create(&h, NULL, REGION_BYTES) != 0)
+        die_errno(shalloc_error(&h));
+    return t->run(&h);
+}
