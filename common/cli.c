@@ -88,13 +88,31 @@ const char *signal_name(int sig, char buf[static 24])
     return buf;
 }
 
+/* Write message with every control character escaped (\n, \t, \x01...):
+ * a message names what the user typed, and must stay one line whatever
+ * that was. */
+static void put_escaped(const char *message, FILE *out)
+{
+    for (const unsigned char *p = (const unsigned char *)message; *p != '\0'; p++) {
+        if (*p == '\n')
+            fputs("\\n", out);
+        else if (*p == '\t')
+            fputs("\\t", out);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(out, "\\x%02x", *p);
+        else
+            fputc(*p, out);
+    }
+}
+
 void die_err(const char *what, int err)
 {
     char name_buf[24];
 
     fflush(stdout); /* what the program said so far comes before the error */
-    fprintf(stderr, "%s: %s: %s (%s)\n", prog_name(), what, strerror(err),
-            errno_name(err, name_buf));
+    fprintf(stderr, "%s: ", prog_name());
+    put_escaped(what, stderr); /* often a path the user gave */
+    fprintf(stderr, ": %s (%s)\n", strerror(err), errno_name(err, name_buf));
     leave(EXIT_FAILURE);
 }
 
@@ -106,9 +124,13 @@ void die_errno(const char *what)
 __attribute__((format(printf, 1, 0))) static void vreport(const char *fmt, va_list ap,
                                                           const char *suffix)
 {
+    char message[1024];
+
     fflush(stdout);
+    if (vsnprintf(message, sizeof message, fmt, ap) >= (int)sizeof message)
+        memcpy(message + sizeof message - 4, "...", 4); /* cut, and says so */
     fprintf(stderr, "%s: ", prog_name());
-    vfprintf(stderr, fmt, ap);
+    put_escaped(message, stderr);
     fprintf(stderr, "%s\n", suffix);
 }
 

@@ -66,6 +66,18 @@ setup() {
   assert_status 1
 }
 
+@test "a usage error stays one line, whatever the arguments hold (control characters escaped)" {
+  for p in "${programs[@]}"; do
+    for args in $'bad\narg' $'--no-such\noption' $'--help\n'; do
+      run_prog "$p" "$args"
+      assert_status 2
+      lines=$(printf '%s\n' "$stderr" | grep -c '')
+      ((lines == 1)) || fail "$p: one line on stderr for an argument with a newline (got $lines)"
+      [[ $stderr == *'\n'* ]] || fail "$p shows the newline as \\n"
+    done
+  done
+}
+
 @test "help text is ASCII only" {
   for p in "${programs[@]}"; do
     run_prog "$p" --help
@@ -100,6 +112,24 @@ setup() {
   run_cmd env BIN_DIR="$BATS_TEST_TMPDIR/empty" "$REPO_ROOT/run_all.sh" 01
   assert_status 1
   assert_stderr_contains "make"
+}
+
+@test "test/run says why it has no bats: npm missing, or npm ci failing" {
+  local root=$BATS_TEST_TMPDIR/repo bin=$BATS_TEST_TMPDIR/bin tool
+  mkdir -p "$root/test" "$bin"
+  cp "$REPO_ROOT/test/run" "$root/test/run"
+  for tool in bash dirname cat; do
+    ln -s "$(command -v "$tool")" "$bin/$tool"
+  done
+  run_cmd env PATH="$bin" bash "$root/test/run"
+  assert_status 1
+  assert_stderr_contains "npm is not available"
+  printf '#!%s\necho "npm ERR! network" >&2\nexit 1\n' "$(command -v bash)" >"$bin/npm"
+  chmod +x "$bin/npm"
+  run_cmd env PATH="$bin" bash "$root/test/run"
+  assert_status 1
+  assert_stderr_contains "npm ci failed"
+  [[ $stderr != *"npm is not available"* ]] || fail "it does not say npm is missing when npm ci failed"
 }
 
 @test "make help lists the targets" {
