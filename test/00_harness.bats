@@ -72,7 +72,7 @@ setup() {
       run_prog "$p" "$args"
       assert_status 2
       lines=$(printf '%s\n' "$stderr" | grep -c '')
-      ((lines == 1)) || fail "$p: one line on stderr for an argument with a newline (got $lines)"
+      ((count == 1)) || fail "$p: one line on stderr for an argument with a newline (got $count)"
       [[ $stderr == *'\n'* ]] || fail "$p shows the newline as \\n"
     done
   done
