@@ -71,7 +71,7 @@ setup() {
     for args in $'bad\narg' $'--no-such\noption' $'--help\n'; do
       run_prog "$p" "$args"
       assert_status 2
-      lines=$(printf '%s\n' "$stderr" | grep -c '')
+      count=$(printf '%s\n' "$stderr" | grep -c '')
       ((count == 1)) || fail "$p: one line on stderr for an argument with a newline (got $count)"
       [[ $stderr == *'\n'* ]] || fail "$p shows the newline as \\n"
     done
