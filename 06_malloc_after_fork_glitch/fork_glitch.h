@@ -56,6 +56,10 @@ struct fork_outcome show_threadpool(const struct run_config *cfg);
 struct fork_outcome show_logger(const struct run_config *cfg);
 struct fork_outcome show_safe(const struct run_config *cfg);
 
+/* Which malloc the program calls: "glibc", or "asan"/"tsan" (a sanitizer
+ * brings its own, which takes no lock at fork). */
+const char *malloc_in_use(void);
+
 /* The trials to run: the configured number, or the mode's default. */
 unsigned trials_or(const struct run_config *cfg, unsigned mode_default);
 

@@ -193,8 +193,7 @@ static bool report_fork_waiting(const struct arena_wait *seen)
     return waited;
 }
 
-/* Which malloc the program calls: a sanitizer brings its own. */
-static const char *malloc_in_use(void)
+const char *malloc_in_use(void)
 {
 #if defined(__SANITIZE_ADDRESS__)
     return "asan";

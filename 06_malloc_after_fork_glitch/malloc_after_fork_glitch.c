@@ -40,6 +40,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 enum mode {
     MODE_GLIBC,
@@ -138,6 +139,10 @@ void print_outcome(const char *mode, const struct fork_outcome *o)
 /* The prediction for mode m under the options given. */
 static struct prediction predict(int m, const struct run_config *cfg)
 {
+    bool glibc_malloc = strcmp(malloc_in_use(), "glibc") == 0;
+
+    if ((m == MODE_GLIBC || m == MODE_SIGNAL) && !glibc_malloc)
+        return (struct prediction){EITHER, "a sanitizer's malloc: no locks at fork"};
     if (m == MODE_LOGGER && cfg->no_pid_check)
         return (struct prediction){ALL_DEADLOCK, "no pid check: nobody prepared the lock"};
     if (m == MODE_SIGNAL && cfg->block_min <= TCACHE_MAX_BYTES)
