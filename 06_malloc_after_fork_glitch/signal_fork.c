@@ -353,6 +353,10 @@ static void explain_contrasts(const struct signal_seen *underscore, const struct
         printf("One thread is not enough to make fork() safe: glibc's fork() skips\n"
                "malloc's locks only in a process that never started a thread\n"
                "(__libc_single_threaded still set); joining the thread does not set it back.\n");
+    else if (strcmp(malloc_in_use(), "glibc") != 0)
+        printf("fork() with one thread left did not hang either (%u forks): this build's\n"
+               "malloc is the sanitizer's, and fork() takes no lock of it.\n",
+               one->forks_completed);
     else
         printf("fork() with one thread left did not hang this time (%u forks), though\n"
                "glibc still takes malloc's locks in it (single_threaded_flag=%d).\n",
