@@ -9,7 +9,8 @@
  *   shared_private.c  MAP_SHARED vs MAP_PRIVATE after fork
  *   fork_knobs.c      MADV_DONTFORK and MADV_WIPEONFORK
  *   fork_cost.c       fork time against touched memory, and the child's rewrite
- * pagemap.c reads /proc/self/pagemap; memory.c holds the small helpers.
+ * pagemap.c prints what common/pagemap.h reads; memory.c holds the small
+ * helpers.
  */
 #ifndef FORK_COW_H
 #define FORK_COW_H
@@ -18,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "pagemap.h" /* struct page_view, page_view_of, frame_visible */
 
 /* Every child runs under this deadline: nothing here should take a tenth of it. */
 enum { CHILD_DEADLINE_MS = 30000 };
@@ -33,22 +36,6 @@ void show_fork_cost(size_t size);
 /* Die, before anything is touched, if size bytes in the parent plus a full
  * copy in the child would not fit in the memory available now. */
 void check_cost_fits(size_t size);
-
-/*
- * One page as /proc/self/pagemap describes it.  The entry is read when the
- * view is made, from the calling process's own page table.
- */
-struct page_view {
-    bool present;   /* a frame backs the page */
-    bool exclusive; /* that frame is mapped by this process only (once) */
-    uint64_t pfn;   /* its page frame number; 0 when the kernel hides it */
-};
-
-struct page_view page_view_of(const void *addr);
-
-/* True when the view carries a real frame number: the page is present and
- * the kernel showed us the number (it needs CAP_SYS_ADMIN). */
-bool frame_visible(const struct page_view *view);
 
 /* "0x188847", or "hidden" / "none" when there is no number to show. */
 const char *frame_text(const struct page_view *view, char buf[static 24]);
