@@ -3,6 +3,7 @@
  *
  *   mmap_large_array.c  the command line, the four modes, the comparison
  *   measure.c           one touch experiment: measured step by step, printed after
+ *   compare.c           the table that ends "all", and what it says
  *   picture.c           the pictures: residency as it is touched, and the three
  *                       layers (VMA -> page table -> frames) it ends in
  */
@@ -63,6 +64,9 @@ struct touch_record {
     struct residency stages[STAGES];
     struct page_view frames[FRAMES_SHOWN]; /* the range's first pages, after the touch */
 };
+
+/* compare.c: the table of "all", as prose and facts (count trials). */
+void print_comparison(const struct trial trials[], int count);
 
 /* measure.c */
 

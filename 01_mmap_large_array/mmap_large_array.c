@@ -203,7 +203,7 @@ static void describe_malloc(const struct trial *t, const void *ctx)
     (void)t;
     if (p->own_mapping) {
         printf("malloc(%zu) returned %p, %llu bytes into an anonymous mapping of its own:\n"
-               "%lx-%lx, %s, the size plus %s for glibc's header and rounding to pages\n",
+               "%lx-%lx, %s, the size plus %s for malloc's header and rounding to pages\n",
                p->size, (void *)p->block, (unsigned long long)offset, (unsigned long)p->new_start,
                (unsigned long)p->new_end, exact_size(own_bytes, own_text),
                human_size(own_bytes - p->size, extra));
@@ -253,40 +253,6 @@ static void run_malloc(struct trial *t, size_t size)
     place.own_mapping = place.vma.path[0] == '\0' && place.new_end - place.new_start >= size;
     setup.base = place.block;
     measure_touch(t, &setup);
-}
-
-/* The table of "all": every mode's cost relative to plain touching, then
- * the same numbers as facts. */
-static void print_comparison(const struct trial trials[], int count)
-{
-    const struct trial *touch = &trials[MODE_TOUCH];
-    uint64_t touch_total = touch->setup_ns + touch->touch_ns;
-
-    heading("comparison: the cost of getting SIZE bytes of usable memory");
-    printf("%-9s %12s %12s %10s %10s %10s\n", "mode", "mmap faults", "touch faults", "total ms",
-           "faults/ms", "vs touch");
-    for (int i = 0; i < count; i++) {
-        const struct trial *t = &trials[i];
-        uint64_t faults = t->setup_faults + t->touch_faults, total = t->setup_ns + t->touch_ns;
-        if (t->skipped)
-            printf("%-9s %12s\n", mode_names[t->mode], "skipped");
-        else
-            printf("%-9s %12llu %12llu %10.1f %10.0f %9.2fx\n", mode_names[t->mode],
-                   (unsigned long long)t->setup_faults, (unsigned long long)t->touch_faults,
-                   total / 1e6, faults / (total / 1e6), (double)total / touch_total);
-    }
-    for (int i = 0; i < count; i++) {
-        const struct trial *t = &trials[i];
-        uint64_t total = t->setup_ns + t->touch_ns;
-        if (t->skipped)
-            continue;
-        fact_word("compare_mode", mode_names[t->mode]);
-        fact_uint("faults", t->setup_faults + t->touch_faults);
-        fact_uint("total_ns", total);
-        fact_uint("faults_per_ms", (t->setup_faults + t->touch_faults) * 1000000 / total);
-        fact_uint("time_vs_touch_pct", total * 100 / touch_total);
-        facts_end();
-    }
 }
 
 /* Touch size bytes once, unmeasured, so that every mode of "all" starts from
