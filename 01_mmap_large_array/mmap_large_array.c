@@ -192,32 +192,49 @@ struct malloc_place {
     int own_mapping;     /* glibc mapped the block by itself */
 };
 
+/* The block has an anonymous mapping of its own; the maps line may be wider
+ * when the kernel merged it with a neighbour. */
+static void say_own_mapping(const struct malloc_place *p, uint64_t offset)
+{
+    uint64_t vma_bytes = p->vma.end - p->vma.start, own_bytes = p->new_end - p->new_start;
+    char own_text[64], extra[32];
+
+    printf("malloc(%zu) returned %p, %llu bytes into an anonymous mapping of its own:\n"
+           "%lx-%lx, %s, the size plus %s for malloc's header and rounding to pages\n",
+           p->size, (void *)p->block, (unsigned long long)offset, (unsigned long)p->new_start,
+           (unsigned long)p->new_end, exact_size(own_bytes, own_text),
+           human_size(own_bytes - p->size, extra));
+    if (vma_bytes > own_bytes) {
+        char vma_text[64], merged[64];
+        printf("/proc/self/maps shows it inside one line of %s: the kernel merged it with\n"
+               "%s of an anonymous mapping beside it that was there before malloc\n",
+               exact_size(vma_bytes, vma_text), exact_size(vma_bytes - own_bytes, merged));
+    }
+}
+
+/* The block is one of many in a mapping glibc shares out (the heap). */
+static void say_shared_out(const struct malloc_place *p, uint64_t offset)
+{
+    char vma_text[64];
+
+    printf("malloc(%zu) returned %p, %llu bytes into %s, %s that glibc\n"
+           "carves into many blocks: a request this small is not given a mapping of its own\n",
+           p->size, (void *)p->block, (unsigned long long)offset,
+           p->vma.path[0] != '\0' ? p->vma.path : "an anonymous mapping (an arena)",
+           exact_size(p->vma.end - p->vma.start, vma_text));
+}
+
 static void describe_malloc(const struct trial *t, const void *ctx)
 {
     const struct malloc_place *p = ctx;
-    uintptr_t at = (uintptr_t)p->block;
     uint64_t vma_bytes = p->vma.end - p->vma.start, own_bytes = p->new_end - p->new_start;
-    uint64_t offset = at - (p->own_mapping ? p->new_start : p->vma.start);
-    char own_text[64], extra[32], vma_text[64], merged[64];
+    uint64_t offset = (uintptr_t)p->block - (p->own_mapping ? p->new_start : p->vma.start);
 
     (void)t;
-    if (p->own_mapping) {
-        printf("malloc(%zu) returned %p, %llu bytes into an anonymous mapping of its own:\n"
-               "%lx-%lx, %s, the size plus %s for malloc's header and rounding to pages\n",
-               p->size, (void *)p->block, (unsigned long long)offset, (unsigned long)p->new_start,
-               (unsigned long)p->new_end, exact_size(own_bytes, own_text),
-               human_size(own_bytes - p->size, extra));
-        if (vma_bytes > own_bytes)
-            printf("/proc/self/maps shows it inside one line of %s: the kernel merged it with\n"
-                   "%s of an anonymous mapping beside it that was there before malloc\n",
-                   exact_size(vma_bytes, vma_text), exact_size(vma_bytes - own_bytes, merged));
-    } else {
-        printf("malloc(%zu) returned %p, %llu bytes into %s, %s that glibc\n"
-               "carves into many blocks: a request this small is not given a mapping of its own\n",
-               p->size, (void *)p->block, (unsigned long long)offset,
-               p->vma.path[0] != '\0' ? p->vma.path : "an anonymous mapping (an arena)",
-               exact_size(vma_bytes, vma_text));
-    }
+    if (p->own_mapping)
+        say_own_mapping(p, offset);
+    else
+        say_shared_out(p, offset);
     fact_word("mode", "malloc");
     fact_int("malloc_own_mapping", p->own_mapping);
     fact_uint("malloc_offset_bytes", offset);

@@ -79,15 +79,17 @@ void residency_scan(struct residency *r, const char *stage, const char *base, si
 const char *exact_size(uint64_t bytes, char buf[static 64])
 {
     uint64_t unit = 1;
-    char whole[32], rest[32];
+    char whole[32];
 
     while (unit < (UINT64_C(1) << 40) && bytes / (unit << 10) > 0)
         unit <<= 10;
-    if (bytes % unit == 0 || unit == 1)
+    if (bytes % unit == 0 || unit == 1) {
         snprintf(buf, 64, "%s", human_size(bytes, whole));
-    else
+    } else {
+        char rest[32];
         snprintf(buf, 64, "%s + %s", human_size(bytes / unit * unit, whole),
                  human_size(bytes % unit, rest));
+    }
     return buf;
 }
 
