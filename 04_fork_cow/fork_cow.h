@@ -6,6 +6,7 @@
  *   contents.c        heap, global and stack after fork: same addresses, own contents
  *   stdio_copy.c      why output can appear twice: stdio buffers are copied too
  *   frames.c          the physical side: frame numbers, the write's fault, smaps
+ *   frames_picture.c  the picture of it: shared frame before the write, split after
  *   shared_private.c  MAP_SHARED vs MAP_PRIVATE after fork
  *   fork_knobs.c      MADV_DONTFORK and MADV_WIPEONFORK
  *   fork_cost.c       fork time against touched memory, and the child's rewrite
@@ -46,6 +47,22 @@ void fact_pfn(const char *key, const struct page_view *view);
 
 /* The sentence that says frame numbers are hidden, and why. */
 void say_frames_hidden(void);
+
+/* What one process saw of the frames page at one moment. */
+struct frame_report {
+    struct page_view view;
+    char first_byte;
+};
+
+/* Both processes' views, taken while the child waits (frames.c). */
+struct frame_moment {
+    struct frame_report parent, child;
+};
+
+/* frames_picture.c: the parent's and the child's entries for the page and
+ * the frames they point at, before and after the child's write. */
+void draw_frames(const char *page, const struct frame_moment *before,
+                 const struct frame_moment *after);
 
 /* The smaps counters of the mapping that contains an address. */
 struct dirty_kib {
