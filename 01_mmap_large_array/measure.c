@@ -6,8 +6,9 @@
  * is on, and for file pages the kernel maps the neighbours with it
  * ("fault-around", 64 KiB by default).  So a measurement taken with cold
  * functions measures itself: before this file primed them, RSS "after mmap"
- * came out 64 KiB above "before" in some runs (libc's sscanf and madvise code,
- * not the mapping), and printing between two readings added more.  The stack
+ * came out 64 KiB above "before" in some runs (the code of libc's sscanf and
+ * other functions called for the first time, not the mapping), and printing
+ * between two readings added more.  The stack
  * is the same: a call that reaches one page deeper than any before faults in
  * a new stack page (in about one run in fifteen, by where the stack happened
  * to start).  Hence two rules here: the measuring functions are called, and
