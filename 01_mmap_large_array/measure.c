@@ -58,7 +58,7 @@ void prime_measurements(void)
         (void)minor_faults();
         (void)now_ns();
         (void)vm_pte_kib();
-        madvise(scratch, two_pages, MADV_NOHUGEPAGE); /* the answer does not matter */
+        madvise(scratch, two_pages, MADV_NOHUGEPAGE); /* EINVAL without THP: only warming */
         touch_pages(scratch, two_pages, 1);
         residency_scan(&r, "prime", scratch, two_pages);
         (void)mapping_find(scratch, &m);

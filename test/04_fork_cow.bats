@@ -351,3 +351,18 @@ no_frame_numbers() {
     assert_fact rewrite_minor_faults -ge $((size_mib * 256)) step=child_rewrite
   done
 }
+
+@test "exercise 1: frames as root twice, then as nobody: only the frame numbers go" {
+  for _ in 1 2; do
+    run_prog $P --mode frames
+    assert_success
+    assert_fact exclusive -eq 1 step=child_after_write
+  done
+  run_unprivileged $P --mode frames
+  assert_success
+  no_frame_numbers
+  for key in exclusive write_minor_faults mapping_private_dirty_kib; do
+    assert_fact $key -ge 0 step=child_after_write
+  done
+  assert_fact frames_drawn -eq 2 stage=after_child_write
+}
