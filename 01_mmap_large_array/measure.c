@@ -30,6 +30,17 @@
  * priming, so that its pages are resident before any baseline. */
 static struct touch_record record;
 
+/* The process's resident set, in KiB, counted page by page: the Rss of
+ * /proc/self/smaps_rollup is a walk of the page tables.  /proc/self/statm is
+ * cheaper, but some kernels fill it from per-CPU counters they do not add
+ * up, which can be a few dozen pages off; this lesson counts single pages. */
+static uint64_t resident_kib(void)
+{
+    long long kib = smaps_rollup_kib("Rss");
+
+    return kib >= 0 ? (uint64_t)kib : rss_kib(); /* before Linux 4.14: statm */
+}
+
 static long long vm_pte_kib(void)
 {
     return proc_kib_field("/proc/self/status", "VmPTE");
@@ -54,7 +65,7 @@ void prime_measurements(void)
     struct mapping m;
 
     for (int round = 0; round < 2; round++) { /* the second finds everything warm */
-        (void)rss_kib();
+        (void)resident_kib();
         (void)minor_faults();
         (void)now_ns();
         (void)vm_pte_kib();
@@ -74,7 +85,7 @@ struct baseline take_baseline(void)
 {
     struct baseline b = {.pte_kib = vm_pte_kib()};
 
-    b.rss_kib = rss_kib();
+    b.rss_kib = resident_kib();
     return b;
 }
 
@@ -114,7 +125,7 @@ static void touch_in_quarters(struct trial *t, struct touch_record *rec, char *b
         done = upto;
         residency_scan(&rec->stages[q], stage_names[q], page_floor(base),
                        covered_bytes(base, size));
-        rec->stages[q].rss_kib = rss_kib();
+        rec->stages[q].rss_kib = resident_kib();
     }
 }
 
@@ -125,14 +136,14 @@ static void record_touch(struct trial *t, struct touch_record *rec, char *base, 
     char *range = page_floor(base);
     size_t range_bytes = covered_bytes(base, size);
 
-    rec->rss_mapped = rss_kib();
+    rec->rss_mapped = resident_kib();
     residency_scan(&rec->stages[0], stage_names[0], range, range_bytes);
     rec->stages[0].rss_kib = rec->rss_mapped;
     if (!mapping_find(base, &rec->vma))
         die("no mapping contains %p right after mapping it", (void *)base);
 
     touch_in_quarters(t, rec, base, size);
-    rec->rss_touched = rss_kib();
+    rec->rss_touched = resident_kib();
     rec->pte_touched = vm_pte_kib();
     rec->huge_kib = smaps_kib(base, "AnonHugePages");
     for (int i = 0; i < FRAMES_SHOWN; i++)
@@ -141,7 +152,7 @@ static void record_touch(struct trial *t, struct touch_record *rec, char *base, 
                              : (struct page_view){0};
 
     release(base, size);
-    rec->rss_released = rss_kib();
+    rec->rss_released = resident_kib();
     struct mapping m;
     rec->still_mapped = mapping_find(base, &m);
     residency_scan(&rec->stages[STAGES - 1], stage_names[STAGES - 1], range, range_bytes);
