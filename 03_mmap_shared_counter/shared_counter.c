@@ -20,7 +20,8 @@
  *
  * Look for: lost= well above 0 on the method=racy line, lost=0 and
  * exact_rounds= equal to rounds= for atomic and mutex, final=0 for private,
- * and time_vs_atomic_pct= for what each way costs.
+ * and time_vs_atomic_pct= for what each way costs (the closing sentences are
+ * chosen from those percentages).
  */
 #include "counting.h"
 
