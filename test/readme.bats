@@ -193,7 +193,8 @@ has_matching_fact_line() {
   for nn in "${README_LESSONS[@]}"; do
     file=$(readme "$nn")
     # prose and tables, not code blocks: a figure with a unit of time
-    if awk '/^```/ { fence = !fence; next } !fence && !/^    / && /[0-9] ?(ms|us|ns|µs)\>/ { found = 1 }
+    if awk '/^ *```/ { fence = !fence; next }
+            !fence && !/^    / && /[0-9] ?(ms|us|ns|µs)([^A-Za-z]|$)/ { found = 1 }
             END { exit !found }' "$file"; then
       grep -qi 'measured on' "$file" ||
         fail "$file quotes times; it says where they were measured ('measured on ...')"
