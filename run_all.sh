@@ -5,6 +5,10 @@
 #
 # Works from any directory.  Exits non-zero if any lesson failed, and with
 # a clear message if a program is not built (run `make` first).
+#
+# The summary gives each lesson one line of what it showed, built from the
+# facts it printed (key=value lines, read with common/fact.awk).  A lesson's
+# line is the function summary_NN below; a lesson without one gets "ok".
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,12 +65,168 @@ for lesson in "${selected[@]}"; do
   fi
 done
 
+# --- What each lesson showed, from the facts in its output ---------------
+#
+# summary_NN prints lesson NN's line.  Inside it, `f KEY [KEY2=VALUE2...]`
+# is the value of fact KEY in the lesson's output (from the last fact line
+# that has it and the filters); a fact that is missing reads as ?KEY?, and
+# the line then says which facts it lacked.  To add lesson NN's line, define
+# summary_NN here.
+
+capture="" # the output of the lesson being summarised
+
+f() {
+  local value
+  value=$(awk -v key="$1" -v filters="${*:2}" -f "$root/common/fact.awk" "$capture")
+  printf '%s' "${value:-?$1?}"
+}
+
+# thousands N: 65536 -> 65,536
+thousands() {
+  local n=$1 out=""
+  [[ $n =~ ^[0-9]+$ ]] || {
+    printf '%s' "$n"
+    return
+  }
+  while ((${#n} > 3)); do
+    out=",${n: -3}$out"
+    n=${n:0:${#n}-3}
+  done
+  printf '%s%s' "$n" "$out"
+}
+
+# times PCT: 78 -> 0.78x
+times() {
+  [[ $1 =~ ^[0-9]+$ ]] || {
+    printf '%s' "$1"
+    return
+  }
+  printf '%d.%02dx' $(($1 / 100)) $(($1 % 100))
+}
+
+# ms NS: 4507114 -> 4.51 ms
+ms() {
+  [[ $1 =~ ^[0-9]+$ ]] || {
+    printf '%s' "$1"
+    return
+  }
+  printf '%d.%02d ms' $(($1 / 1000000)) $(($1 / 10000 % 100))
+}
+
+# mib BYTES: 268435456 -> 256 MiB
+mib() {
+  [[ $1 =~ ^[0-9]+$ ]] || {
+    printf '%s' "$1"
+    return
+  }
+  printf '%d MiB' $(($1 >> 20))
+}
+
+# signed N: 0 -> +0, 5 -> +5, -3 -> -3
+signed() {
+  [[ $1 == -* ]] && printf '%s' "$1" || printf '+%s' "$1"
+}
+
+# diff A B: A - B, or ?...? when either is missing
+diff_of() {
+  if [[ $1 =~ ^-?[0-9]+$ && $2 =~ ^-?[0-9]+$ ]]; then
+    printf '%d' $(($1 - $2))
+  else
+    printf '%s' "$([[ $1 =~ ^-?[0-9]+$ ]] && printf '%s' "$2" || printf '%s' "$1")"
+  fi
+}
+
+summary_01() {
+  local pages faults huge
+  pages=$(f pages)
+  faults=$(f minor_faults mode=touch)
+  huge=$(f minor_faults mode=hugepage)
+  [[ $(f skipped mode=hugepage) == 1 ]] && huge="skipped"
+  printf '%s mapped: %s KiB until touched; %s faults, %s per page; huge pages: %s faults' \
+    "$(mib "$(f size_bytes)")" \
+    "$(signed "$(diff_of "$(f rss_after_mmap_kib mode=touch)" "$(f rss_before_kib mode=touch)")")" \
+    "$(thousands "$faults")" \
+    "$([[ $faults =~ ^[0-9]+$ && $pages =~ ^[1-9][0-9]*$ ]] && echo $((faults / pages)) || echo "?")" \
+    "$(thousands "$huge")"
+}
+
+summary_02() {
+  printf '%s file: scan %s KiB RSS (%s dirty); mmap %s read()'"'"'s time, peak %s vs %s KiB; %s' \
+    "$(mib "$(f size_bytes)")" \
+    "$(signed "$(thousands "$(diff_of "$(f rss_after_kib step=residency)" "$(f rss_before_kib step=residency)")")")" \
+    "$(f mapping_dirty_kib step=residency)" \
+    "$(times "$(f mmap_vs_read_pct)")" \
+    "+$(thousands "$(f peak_growth_kib method=mmap)")" \
+    "+$(thousands "$(f peak_growth_kib method=read)")" \
+    "$([[ $(f sigbus_caught step=sigbus) == 1 ]] && echo "SIGBUS past the end caught ($(f si_code step=sigbus))" || echo "no SIGBUS caught")"
+}
+
+summary_03() {
+  local expected lost
+  expected=$(f expected method=racy)
+  lost=$(f lost method=racy)
+  printf 'racy lost %s of %s%s; atomic %s, mutex %s; mutex %s atomic'"'"'s time, private %s' \
+    "$(thousands "$lost")" "$(thousands "$expected")" \
+    "$([[ $lost =~ ^[0-9]+$ && $expected =~ ^[1-9][0-9]*$ ]] && echo " ($((lost * 100 / expected))%)")" \
+    "$([[ $(f lost method=atomic) == 0 ]] && echo exact || echo "lost $(f lost method=atomic)")" \
+    "$([[ $(f lost method=mutex) == 0 ]] && echo exact || echo "lost $(f lost method=mutex)")" \
+    "$(times "$(f time_vs_atomic_pct method=mutex)")" \
+    "$(times "$(f time_vs_atomic_pct method=private)")"
+}
+
+summary_04() {
+  local frames
+  frames="$(f frames_drawn stage=before_child_write) frame -> $(f frames_drawn stage=after_child_write)"
+  if [[ $(f frames_visible) == 1 ]]; then
+    frames+=" ($(f pfn_parent) -> $(f pfn_child_after_write))"
+  else
+    frames+=" (exclusive bits)"
+  fi
+  printf "child's write: %s fault, %s; fork: %s at %s touched, %s at %s" \
+    "$(f write_minor_faults step=child_after_write)" "$frames" \
+    "$(ms "$(f fork_ns heap=small)")" "$(mib "$(f touched_bytes heap=small)")" \
+    "$(ms "$(f fork_ns heap=large)")" "$(mib "$(f touched_bytes heap=large)")"
+}
+
+# what_it_showed NN: the lesson's summary line, or "ok" when it has none.
+what_it_showed() {
+  local line missing
+  declare -F "summary_$1" >/dev/null || {
+    echo ok
+    return
+  }
+  line=$("summary_$1")
+  missing=$(grep -oE '\?[a-z][a-z0-9_]*\?' <<<"$line" | tr -d '?' | sort -u | tr '\n' ' ')
+  if [[ -n $missing ]]; then
+    echo "ok (no summary: the output lacks ${missing% })"
+  else
+    printf '%s\n' "$line"
+  fi
+}
+
+# --- Running the lessons --------------------------------------------------
+
+# run_lesson LESSON CAPTURE: run its default demo under the time limit, its
+# output going to the terminal as it comes and into CAPTURE.  stdbuf keeps
+# the program's stdout line-buffered although it is a pipe (tee's); ASan
+# must then be told not to insist on being the first library loaded.
+run_lesson() {
+  local -a line_buffered=()
+  command -v stdbuf >/dev/null && line_buffered=(stdbuf -oL)
+  ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+    timeout -k 5 "$per_lesson_limit" "${line_buffered[@]}" "$bin/$1" | tee "$2"
+  return "${PIPESTATUS[0]}"
+}
+
 results=()
 failed=0
+capture_dir=$(mktemp -d)
+trap 'rm -rf "$capture_dir"' EXIT
 for lesson in "${selected[@]}"; do
   printf '\n%s########## %s ##########%s\n' "$bold" "$lesson" "$reset"
+  capture=$capture_dir/${lesson%%_*}.out
   start=$EPOCHREALTIME
-  timeout -k 5 "$per_lesson_limit" "$bin/$lesson"
+  run_lesson "$lesson" "$capture"
   code=$?
   elapsed_ms=$(((${EPOCHREALTIME/./} - ${start/./}) / 1000))
   if ((code == 0)); then
@@ -79,11 +239,13 @@ for lesson in "${selected[@]}"; do
     state="failed (exit $code)"
   fi
   ((code == 0)) || failed=$((failed + 1))
-  results+=("$(printf '%-30s %-28s %8d ms' "$lesson" "$state" "$elapsed_ms")")
+  shown=$state
+  ((code == 0)) && shown=$(what_it_showed "${lesson%%_*}")
+  results+=("$(printf '%-28s %8d ms  %s' "$lesson" "$elapsed_ms" "$shown")")
 done
 
 printf '\n%s########## summary ##########%s\n' "$bold" "$reset"
-printf '%-30s %-28s %11s\n' lesson status "wall time"
+printf '%-28s %11s  %s\n' lesson "wall time" "what it showed"
 printf '%s\n' "${results[@]}"
 if ((failed > 0)); then
   echo "$failed of ${#selected[@]} lessons failed"

@@ -5,21 +5,25 @@
  * Maps SIZE bytes of anonymous memory and shows, with the kernel's own
  * numbers, that the mapping appears in /proc/self/maps at once but the
  * resident set (RSS) grows only as pages are written, one minor page fault
- * per 4 KiB page.  Then it varies the experiment: MAP_POPULATE moves the
- * faults into mmap itself, MADV_HUGEPAGE backs the range with 2 MiB pages
- * (512 times fewer faults), and malloc of the same size turns out to be a
- * fresh mapping of its own.
+ * per 4 KiB page.  Two pictures drawn from live data: the range's residency
+ * (mincore) as it is touched a quarter at a time, and where the memory ends
+ * up (VMA -> page table -> frames).  Then it varies the experiment:
+ * MAP_POPULATE moves the faults into mmap itself, MADV_HUGEPAGE backs the
+ * range with 2 MiB pages (512 times fewer faults), and malloc of the same
+ * size turns out to be a fresh mapping of its own.
  *
  * Usage: 01_mmap_large_array [--size SIZE] [--mode touch|populate|hugepage|malloc|all]
  *
- * Look for: rss_after_mmap_kib close to rss_before_kib, rss_after_touch_kib
- * larger by about SIZE, minor_faults close to pages in touch mode.
+ * Look for: rss_after_mmap_kib equal to rss_before_kib, rss_after_touch_kib
+ * larger by SIZE, minor_faults equal to pages in touch mode; the residency
+ * rows filling up with '#'.
  */
+#include "lesson01.h"
+
 #include "cli.h"
 #include "clock.h"
 #include "memory.h"
 #include "out.h"
-#include "procfs.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -27,17 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-enum mode { MODE_TOUCH, MODE_POPULATE, MODE_HUGEPAGE, MODE_MALLOC, MODE_ALL };
-static const char *const mode_names[] = {"touch", "populate", "hugepage", "malloc", "all", NULL};
-
-/* What one mode measured. */
-struct trial {
-    enum mode mode;
-    int skipped;           /* hugepage mode where THP is unavailable */
-    uint64_t setup_faults; /* minor faults inside mmap/malloc */
-    uint64_t touch_faults; /* minor faults while writing every page */
-    uint64_t setup_ns, touch_ns;
-};
+const char *const mode_names[] = {"touch", "populate", "hugepage", "malloc", "all", NULL};
 
 static void usage(void)
 {
@@ -92,23 +86,6 @@ static char *map_aligned(size_t size, size_t align)
     return start;
 }
 
-static void print_mapping_line(const void *addr)
-{
-    struct mapping m;
-
-    if (mapping_find(addr, &m))
-        printf("    %s\n", m.line);
-    else
-        printf("    (no mapping contains %p)\n", addr);
-}
-
-static int in_maps(const void *addr)
-{
-    struct mapping m;
-
-    return mapping_find(addr, &m);
-}
-
 /* Refuse, before touching anything, a size the kernel cannot map at all
  * (ENOMEM from mmap) or one larger than the memory available right now
  * (touching it would summon the OOM killer). */
@@ -122,54 +99,6 @@ static void check_size_fits(size_t size)
         die("--size %s: touching it needs more than the %s of memory available now",
             human_size(size, want), human_size(available, have));
     }
-}
-
-/* Touch the mapping at base (already mapped by the caller), report RSS,
- * faults and /proc/self/maps at each step, unmap with release(), and print
- * the mode's fact line. */
-static void measure_touch(struct trial *t, char *base, size_t size, uint64_t rss_before,
-                          void (*release)(char *base, size_t size))
-{
-    uint64_t rss_mapped = rss_kib();
-    printf("mapped at %p; /proc/self/maps now has:\n", (void *)base);
-    print_mapping_line(base);
-    printf("RSS after mapping:  %8llu KiB (%+lld KiB)\n", (unsigned long long)rss_mapped,
-           (long long)(rss_mapped - rss_before));
-
-    uint64_t faults = minor_faults(), start = now_ns();
-    touch_pages(base, size, 1);
-    t->touch_ns = now_ns() - start;
-    t->touch_faults = minor_faults() - faults;
-    uint64_t rss_touched = rss_kib();
-    long long huge_kib = smaps_kib(base, "AnonHugePages");
-    printf("RSS after touching: %8llu KiB (%+lld KiB): %llu minor faults in %.1f ms",
-           (unsigned long long)rss_touched, (long long)(rss_touched - rss_mapped),
-           (unsigned long long)t->touch_faults, t->touch_ns / 1e6);
-    if (t->touch_faults > 0)
-        printf(", %llu ns per fault", (unsigned long long)(t->touch_ns / t->touch_faults));
-    printf("\nof which in huge pages (AnonHugePages): %lld KiB\n", huge_kib);
-
-    release(base, size);
-    uint64_t rss_released = rss_kib();
-    int still_mapped = in_maps(base);
-    printf("RSS after release:  %8llu KiB; the range is %s /proc/self/maps\n",
-           (unsigned long long)rss_released, still_mapped ? "still in" : "gone from");
-
-    fact_word("mode", mode_names[t->mode]);
-    fact_uint("size_bytes", size);
-    fact_hex("map_start", (uintptr_t)base);
-    fact_uint("rss_before_kib", rss_before);
-    fact_uint("rss_after_mmap_kib", rss_mapped);
-    fact_uint("rss_after_touch_kib", rss_touched);
-    fact_uint("rss_after_munmap_kib", rss_released);
-    fact_uint("mmap_minor_faults", t->setup_faults);
-    fact_uint("mmap_ns", t->setup_ns);
-    fact_uint("minor_faults", t->touch_faults);
-    fact_uint("touch_ns", t->touch_ns);
-    fact_uint("ns_per_fault", t->touch_faults ? t->touch_ns / t->touch_faults : 0);
-    fact_int("anon_huge_kib", huge_kib);
-    fact_int("in_maps_after_munmap", still_mapped);
-    facts_end();
 }
 
 static void release_mapping(char *base, size_t size)
@@ -196,22 +125,38 @@ static char *timed_map(struct trial *t, size_t size, int extra_flags)
 
 static void run_touch(struct trial *t, size_t size)
 {
-    uint64_t rss_before = rss_kib();
-    char *base = timed_map(t, size, 0);
+    struct touch_setup setup = {
+        .size = size, .before = take_baseline(), .release = release_mapping};
 
+    setup.base = timed_map(t, size, 0);
     /* If THP is "always", opt out: this mode shows the 4 KiB baseline. */
-    madvise(base, size, MADV_NOHUGEPAGE);
-    measure_touch(t, base, size, rss_before, release_mapping);
+    madvise(setup.base, size, MADV_NOHUGEPAGE);
+    measure_touch(t, &setup);
+}
+
+static void describe_populate(const struct trial *t, const void *ctx)
+{
+    (void)ctx;
+    printf("MAP_POPULATE: mmap itself took %llu minor faults and %.1f ms\n",
+           (unsigned long long)t->setup_faults, t->setup_ns / 1e6);
 }
 
 static void run_populate(struct trial *t, size_t size)
 {
-    uint64_t rss_before = rss_kib();
-    char *base = timed_map(t, size, MAP_POPULATE);
+    struct touch_setup setup = {.size = size,
+                                .before = take_baseline(),
+                                .release = release_mapping,
+                                .describe = describe_populate};
 
-    printf("MAP_POPULATE: mmap itself took %llu minor faults and %.1f ms\n",
-           (unsigned long long)t->setup_faults, t->setup_ns / 1e6);
-    measure_touch(t, base, size, rss_before, release_mapping);
+    setup.base = timed_map(t, size, MAP_POPULATE);
+    measure_touch(t, &setup);
+}
+
+static void describe_hugepage(const struct trial *t, const void *ctx)
+{
+    (void)t;
+    (void)ctx;
+    printf("the range starts on a 2 MiB boundary and is marked MADV_HUGEPAGE\n");
 }
 
 static void run_hugepage(struct trial *t, size_t size)
@@ -227,70 +172,104 @@ static void run_hugepage(struct trial *t, size_t size)
         facts_end();
         return;
     }
-    uint64_t rss_before = rss_kib();
-    char *base = map_aligned(size, huge);
-    if (madvise(base, size, MADV_HUGEPAGE) != 0)
+    struct touch_setup setup = {.size = size,
+                                .before = take_baseline(),
+                                .release = release_mapping,
+                                .describe = describe_hugepage};
+    setup.base = map_aligned(size, huge);
+    if (madvise(setup.base, size, MADV_HUGEPAGE) != 0)
         die_errno("madvise(MADV_HUGEPAGE)");
-    printf("the range starts on a 2 MiB boundary and is marked MADV_HUGEPAGE\n");
-    measure_touch(t, base, size, rss_before, release_mapping);
+    measure_touch(t, &setup);
+}
+
+/* Where malloc's block landed, and which part of its maps line is new. */
+struct malloc_place {
+    char *block;
+    size_t size;
+    struct mapping vma;  /* the maps line that contains the block */
+    uintptr_t new_start; /* the part of it that malloc added ... */
+    uintptr_t new_end;   /* ... (equal when it added nothing there) */
+    int own_mapping;     /* glibc mapped the block by itself */
+};
+
+/* The block has an anonymous mapping of its own; the maps line may be wider
+ * when the kernel merged it with a neighbour. */
+static void say_own_mapping(const struct malloc_place *p, uint64_t offset)
+{
+    uint64_t vma_bytes = p->vma.end - p->vma.start, own_bytes = p->new_end - p->new_start;
+    char own_text[64], extra[32];
+
+    printf("malloc(%zu) returned %p, %llu bytes into an anonymous mapping of its own:\n"
+           "%lx-%lx, %s, the size plus %s for malloc's header and rounding to pages\n",
+           p->size, (void *)p->block, (unsigned long long)offset, (unsigned long)p->new_start,
+           (unsigned long)p->new_end, exact_size(own_bytes, own_text),
+           human_size(own_bytes - p->size, extra));
+    if (vma_bytes > own_bytes) {
+        char vma_text[64], merged[64];
+        printf("/proc/self/maps shows it inside one line of %s: the kernel merged it with\n"
+               "%s of an anonymous mapping beside it that was there before malloc\n",
+               exact_size(vma_bytes, vma_text), exact_size(vma_bytes - own_bytes, merged));
+    }
+}
+
+/* The block is one of many in a mapping glibc shares out (the heap). */
+static void say_shared_out(const struct malloc_place *p, uint64_t offset)
+{
+    char vma_text[64];
+
+    printf("malloc(%zu) returned %p, %llu bytes into %s, %s that glibc\n"
+           "carves into many blocks: a request this small is not given a mapping of its own\n",
+           p->size, (void *)p->block, (unsigned long long)offset,
+           p->vma.path[0] != '\0' ? p->vma.path : "an anonymous mapping (an arena)",
+           exact_size(p->vma.end - p->vma.start, vma_text));
+}
+
+static void describe_malloc(const struct trial *t, const void *ctx)
+{
+    const struct malloc_place *p = ctx;
+    uint64_t vma_bytes = p->vma.end - p->vma.start, own_bytes = p->new_end - p->new_start;
+    uint64_t offset = (uintptr_t)p->block - (p->own_mapping ? p->new_start : p->vma.start);
+
+    (void)t;
+    if (p->own_mapping)
+        say_own_mapping(p, offset);
+    else
+        say_shared_out(p, offset);
+    fact_word("mode", "malloc");
+    fact_int("malloc_own_mapping", p->own_mapping);
+    fact_uint("malloc_offset_bytes", offset);
+    fact_uint("mapping_bytes", vma_bytes);
+    if (p->own_mapping) {
+        fact_uint("own_mapping_bytes", own_bytes);
+        fact_uint("merged_bytes", vma_bytes - own_bytes);
+    }
+    facts_end();
 }
 
 static void run_malloc(struct trial *t, size_t size)
 {
-    uint64_t rss_before = rss_kib(), faults = minor_faults(), start = now_ns();
-    char *block = malloc(size);
-    struct mapping m;
+    static struct maps_snapshot before_malloc; /* 4 KiB: not on the stack */
+    static struct malloc_place place;
 
-    if (block == NULL)
+    maps_snapshot_take(&before_malloc);
+    struct touch_setup setup = {.size = size,
+                                .before = take_baseline(),
+                                .release = release_malloc,
+                                .describe = describe_malloc,
+                                .ctx = &place};
+    uint64_t faults = minor_faults(), start = now_ns();
+    place.block = malloc(size);
+    if (place.block == NULL)
         die_errno("malloc");
     t->setup_ns = now_ns() - start;
     t->setup_faults = minor_faults() - faults;
-    if (!mapping_find(block, &m))
-        die("malloc returned %p, which no mapping contains", (void *)block);
-    int own_mapping = m.path[0] == '\0' && m.end - m.start >= size;
-    printf("malloc(%zu) returned %p, %zu bytes into %s\n", size, (void *)block,
-           (size_t)((uintptr_t)block - m.start),
-           own_mapping ? "an anonymous mapping of its own" : "a shared region (heap)");
-    fact_word("mode", "malloc");
-    fact_int("malloc_own_mapping", own_mapping);
-    fact_uint("malloc_offset_bytes", (uintptr_t)block - m.start);
-    fact_uint("mapping_bytes", m.end - m.start);
-    facts_end();
-    measure_touch(t, block, size, rss_before, release_malloc);
-}
-
-/* The table of "all": every mode's cost relative to plain touching, then
- * the same numbers as facts. */
-static void print_comparison(const struct trial trials[], int count)
-{
-    const struct trial *touch = &trials[MODE_TOUCH];
-    uint64_t touch_total = touch->setup_ns + touch->touch_ns;
-
-    heading("comparison: the cost of getting SIZE bytes of usable memory");
-    printf("%-9s %12s %12s %10s %10s %10s\n", "mode", "mmap faults", "touch faults", "total ms",
-           "faults/ms", "vs touch");
-    for (int i = 0; i < count; i++) {
-        const struct trial *t = &trials[i];
-        uint64_t faults = t->setup_faults + t->touch_faults, total = t->setup_ns + t->touch_ns;
-        if (t->skipped)
-            printf("%-9s %12s\n", mode_names[t->mode], "skipped");
-        else
-            printf("%-9s %12llu %12llu %10.1f %10.0f %9.2fx\n", mode_names[t->mode],
-                   (unsigned long long)t->setup_faults, (unsigned long long)t->touch_faults,
-                   total / 1e6, faults / (total / 1e6), (double)total / touch_total);
-    }
-    for (int i = 0; i < count; i++) {
-        const struct trial *t = &trials[i];
-        uint64_t total = t->setup_ns + t->touch_ns;
-        if (t->skipped)
-            continue;
-        fact_word("compare_mode", mode_names[t->mode]);
-        fact_uint("faults", t->setup_faults + t->touch_faults);
-        fact_uint("total_ns", total);
-        fact_uint("faults_per_ms", (t->setup_faults + t->touch_faults) * 1000000 / total);
-        fact_uint("time_vs_touch_pct", total * 100 / touch_total);
-        facts_end();
-    }
+    place.size = size;
+    if (!mapping_find(place.block, &place.vma))
+        die("malloc returned %p, which no mapping contains", (void *)place.block);
+    maps_new_extent(&before_malloc, &place.vma, place.block, &place.new_start, &place.new_end);
+    place.own_mapping = place.vma.path[0] == '\0' && place.new_end - place.new_start >= size;
+    setup.base = place.block;
+    measure_touch(t, &setup);
 }
 
 /* Touch size bytes once, unmeasured, so that every mode of "all" starts from
@@ -363,6 +342,7 @@ int main(int argc, char *argv[])
     fact_uint("pages", pages);
     facts_end();
     check_size_fits(size);
+    prime_measurements();
 
     if (mode != MODE_ALL) {
         run_mode(&trials[mode], mode, size);

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,84 +37,6 @@ enum { READ_BUFFER_BYTES = 1 << 20 }; /* big reads: few system calls, big readah
  * before the next, and its clean pages can be reclaimed behind us. */
 static const uint64_t window_bytes = UINT64_C(256) << 20;
 
-/* Sixteen bytes handled as one value (GCC and Clang vector extension):
- * v == w compares all sixteen lanes at once, in one SIMD instruction. */
-typedef unsigned char byte_lanes __attribute__((vector_size(16)));
-
-/* The sum of the sixteen 8-bit counters in lanes. */
-static uint64_t sum_lanes(byte_lanes lanes)
-{
-    const uint64_t low_bytes = UINT64_C(0x00ff00ff00ff00ff);
-    uint64_t half[2], sum = 0;
-
-    memcpy(half, &lanes, sizeof half);
-    for (int i = 0; i < 2; i++) {
-        uint64_t pairs = (half[i] & low_bytes) + ((half[i] >> 8) & low_bytes); /* 4 x 16 bits */
-        sum += (pairs * UINT64_C(0x0001000100010001)) >> 48; /* their total, in the top 16 */
-    }
-    return sum;
-}
-
-/*
- * 64 bytes per step: four 16-byte compares, each lane adding 1 to its own
- * 8-bit counter where the byte is '\n'.  A counter can hold 255, so every
- * 255 steps the counters are added up into the 64-bit total and restarted.
- * No branch depends on the data, so long and short lines cost the same.
- * Not instrumented by ThreadSanitizer: this single-threaded read of a big
- * mapping would make it fault in shadow memory for every page (8 million
- * faults for a 4 GiB file).
- */
-__attribute__((no_sanitize("thread"))) static uint64_t
-count_newlines_vector(const unsigned char *data, size_t len)
-{
-    byte_lanes newline;
-    uint64_t lines = 0;
-    size_t i = 0;
-
-    memset(&newline, '\n', sizeof newline);
-    while (len - i >= 64) {
-        byte_lanes sum0 = {0}, sum1 = {0}, sum2 = {0}, sum3 = {0};
-        size_t steps = (len - i) / 64;
-        if (steps > 255)
-            steps = 255;
-        for (size_t step = 0; step < steps; step++, i += 64) {
-            byte_lanes in0, in1, in2, in3;
-            memcpy(&in0, data + i, 16); /* memcpy: any alignment, no aliasing worry */
-            memcpy(&in1, data + i + 16, 16);
-            memcpy(&in2, data + i + 32, 16);
-            memcpy(&in3, data + i + 48, 16);
-            sum0 -= (byte_lanes)(in0 == newline); /* a true compare is -1 in every bit */
-            sum1 -= (byte_lanes)(in1 == newline);
-            sum2 -= (byte_lanes)(in2 == newline);
-            sum3 -= (byte_lanes)(in3 == newline);
-        }
-        lines += sum_lanes(sum0) + sum_lanes(sum1) + sum_lanes(sum2) + sum_lanes(sum3);
-    }
-    for (; i < len; i++)
-        lines += data[i] == '\n';
-    return lines;
-}
-
-/* The obvious loop: one memchr call per line.  Fast for long lines, slowed
- * by the call and its setup for short ones. */
-static uint64_t count_newlines_memchr(const unsigned char *data, size_t len)
-{
-    const unsigned char *p = data, *end = data + len;
-    uint64_t lines = 0;
-
-    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        lines++;
-        p++;
-    }
-    return lines;
-}
-
-uint64_t count_newlines(const unsigned char *data, size_t len, enum count_loop loop)
-{
-    return loop == LOOP_MEMCHR ? count_newlines_memchr(data, len)
-                               : count_newlines_vector(data, len);
-}
-
 /* die_errno with the file's name after the call's ("open FILE: ..."). */
 _Noreturn static void die_errno_file(const char *call, const char *name)
 {
@@ -124,8 +47,9 @@ _Noreturn static void die_errno_file(const char *call, const char *name)
 }
 
 /* Page-aligned, like the page cache pages read() copies from: on some CPUs
- * (AMD Zen here) the kernel's copy runs several times slower into a
- * destination that is not (malloc's 1 MiB blocks start 16 bytes in). */
+ * (an AMD Zen, when this was first measured) the kernel's copy ran several
+ * times slower into a destination that is not (malloc's 1 MiB blocks start
+ * 16 bytes in); on an Intel Xeon no difference showed.  README exercise 2. */
 struct tally tally_by_read(int fd, enum count_loop loop)
 {
     unsigned char *buffer = aligned_alloc(page_size(), READ_BUFFER_BYTES);
@@ -278,12 +202,19 @@ struct pass {
     struct tally tally;
     uint64_t elapsed_ns[COUNT_MAX_ROUNDS]; /* one per round */
     uint64_t minor_faults, major_faults;   /* of the last round */
-    uint64_t max_rss_kib;                  /* the process's peak RSS so far */
+    uint64_t max_rss_kib;                  /* the peak RSS during this method's own rounds */
+    uint64_t peak_growth_kib;              /* the most that peak was above RSS at a round's start */
+    bool peak_is_process;                  /* the peak could not be reset: it is the process's */
 };
 
+/* One round of one method.  The kernel's peak-RSS mark is reset first, so
+ * that the peak read after it belongs to this round alone, not to whatever
+ * ran before in this process (the other method, say). */
 static void run_pass(struct pass *p, int round, int fd, uint64_t size,
                      const struct count_request *request)
 {
+    bool reset = peak_rss_reset();
+    uint64_t rss_start = rss_kib();
     uint64_t minor = minor_faults(), major = major_faults(), start = now_ns();
 
     if (p->method == METHOD_MMAP)
@@ -293,7 +224,12 @@ static void run_pass(struct pass *p, int round, int fd, uint64_t size,
     p->elapsed_ns[round] = now_ns() - start;
     p->minor_faults = minor_faults() - minor;
     p->major_faults = major_faults() - major;
-    p->max_rss_kib = peak_rss_kib();
+    uint64_t peak = reset ? peak_rss_since_reset_kib() : peak_rss_kib();
+    p->peak_is_process |= !reset;
+    if (peak > p->max_rss_kib)
+        p->max_rss_kib = peak;
+    if (peak > rss_start && peak - rss_start > p->peak_growth_kib)
+        p->peak_growth_kib = peak - rss_start;
 }
 
 /* The median of the rounds (the lower middle one for an even count). */
@@ -307,6 +243,8 @@ static uint64_t median_ns(struct pass *p, unsigned rounds)
 
 static void print_pass(struct pass *p, unsigned rounds, enum count_loop loop)
 {
+    if (p->peak_is_process)
+        printf("(the kernel would not reset the peak RSS: max_rss_kib is the process's peak)\n");
     fact_uint("lines", p->tally.lines);
     fact_uint("bytes", p->tally.bytes);
     fact_word("method", count_method_names[p->method]);
@@ -316,9 +254,35 @@ static void print_pass(struct pass *p, unsigned rounds, enum count_loop loop)
     fact_uint("minor_faults", p->minor_faults);
     fact_uint("major_faults", p->major_faults);
     fact_uint("max_rss_kib", p->max_rss_kib);
+    fact_uint("peak_growth_kib", p->peak_growth_kib);
     if (p->method == METHOD_MMAP)
         fact_uint("window_bytes", window_bytes);
     facts_end();
+}
+
+/* What the two timings say, in words chosen from them, and the two costs
+ * that decide it: read() copies every byte into a buffer it must fault in
+ * first; mmap copies nothing but takes a fault for every few pages (as many
+ * pages per fault as the page cache holds together). */
+static void say_what_won(const struct pass *by_read, const struct pass *by_mmap,
+                         uint64_t mmap_vs_read_pct)
+{
+    uint64_t pages = (by_mmap->tally.bytes + page_size() - 1) / page_size();
+    uint64_t faults = by_mmap->minor_faults + by_mmap->major_faults;
+
+    printf("%s; page faults in a round: read() %llu (its own buffer),\n"
+           "mmap %llu for %llu file pages",
+           mmap_vs_read_pct < 90    ? "mmap was faster here"
+           : mmap_vs_read_pct > 110 ? "read() was faster here"
+                                    : "the two were within 10% of each other here",
+           (unsigned long long)(by_read->minor_faults + by_read->major_faults),
+           (unsigned long long)faults, (unsigned long long)pages);
+    if (faults > 0)
+        printf(" (%llu pages mapped per fault)", (unsigned long long)(pages / faults));
+    printf("\npeak RSS during each: read() %llu KiB (+%llu KiB: its buffer), mmap %llu KiB\n"
+           "(+%llu KiB: the file pages it had mapped at once)\n",
+           (unsigned long long)by_read->max_rss_kib, (unsigned long long)by_read->peak_growth_kib,
+           (unsigned long long)by_mmap->max_rss_kib, (unsigned long long)by_mmap->peak_growth_kib);
 }
 
 /* Both methods on the same file, alternately, then the comparison. */
@@ -326,6 +290,7 @@ static void compare_passes(struct pass *by_read, struct pass *by_mmap, unsigned 
                            enum count_loop loop)
 {
     uint64_t read_ns = median_ns(by_read, rounds), mmap_ns = median_ns(by_mmap, rounds);
+    uint64_t pct = mmap_ns * 100 / (read_ns ? read_ns : 1);
     int agree = by_read->tally.lines == by_mmap->tally.lines &&
                 by_read->tally.bytes == by_mmap->tally.bytes;
 
@@ -335,17 +300,16 @@ static void compare_passes(struct pass *by_read, struct pass *by_mmap, unsigned 
            "mmap took %.2f times the time of read, and the counts %s\n",
            read_ns / 1e6, mmap_ns / 1e6, rounds, rounds == 1 ? "" : "s",
            (double)mmap_ns / (double)(read_ns ? read_ns : 1), agree ? "agree" : "DIFFER");
+    say_what_won(by_read, by_mmap, pct);
     fact_int("counts_agree", agree);
-    fact_uint("mmap_vs_read_pct", mmap_ns * 100 / (read_ns ? read_ns : 1));
+    fact_uint("mmap_vs_read_pct", pct);
     facts_end();
     if (!agree)
         die("the two methods disagree: did the file change while being counted?");
 }
 
-void run_count(const struct count_request *request)
+void count_file(int fd, uint64_t size, const struct count_request *request)
 {
-    uint64_t size;
-    int fd = open_regular(request->path, &size);
     unsigned rounds = request->rounds ? request->rounds : request->method == METHOD_BOTH ? 3 : 1;
     struct pass by_read = {.method = METHOD_READ}, by_mmap = {.method = METHOD_MMAP};
 
@@ -360,10 +324,18 @@ void run_count(const struct count_request *request)
         if (request->method != METHOD_MMAP && !read_first)
             run_pass(&by_read, (int)round, fd, size, request);
     }
-    if (close(fd) != 0)
-        die_errno("close");
     if (request->method == METHOD_BOTH)
         compare_passes(&by_read, &by_mmap, rounds, request->loop);
     else
         print_pass(request->method == METHOD_MMAP ? &by_mmap : &by_read, rounds, request->loop);
+}
+
+void run_count(const struct count_request *request)
+{
+    uint64_t size;
+    int fd = open_regular(request->path, &size);
+
+    count_file(fd, size, request);
+    if (close(fd) != 0)
+        die_errno("close");
 }

@@ -44,6 +44,12 @@ struct tally tally_by_read(int fd, enum count_loop loop);
  * shrinks while it is mapped.  name is used in messages. */
 struct tally tally_by_mmap(int fd, uint64_t size, enum count_loop loop, const char *name);
 
+/* Count size bytes of the open file fd as request says (request->path is
+ * its name in messages) and print the facts of each method, and with
+ * METHOD_BOTH the comparison.  Each method's max_rss_kib is the peak RSS
+ * during its own rounds. */
+void count_file(int fd, uint64_t size, const struct count_request *request);
+
 /* The count subcommand: print lines=N bytes=N and the facts of each pass.
  * Exits 1 with the reason if the file cannot be counted. */
 void run_count(const struct count_request *request);

@@ -8,7 +8,9 @@
  * once, and msync only writes it to the disk; (3) a store into a
  * MAP_PRIVATE map copies the page and never reaches the file; (4) scanning
  * a mapping brings the file into the page cache (mincore) and into our RSS;
- * (5) truncating the file while it is mapped turns a touch past the new end
+ * (5) counting its lines by read() and through mmap, alternately, compares
+ * the copy with the page-table work, and the memory each holds at its peak;
+ * (6) truncating the file while it is mapped turns a touch past the new end
  * into SIGBUS, caught here and explained.
  *
  * With "count FILE", counts the lines and bytes of FILE as wc -l and wc -c
@@ -21,8 +23,8 @@
  * Look for: in_file_before_msync=1, seen_in_mapping=1 with in_file=0,
  * resident_after_pages equal to pages and rss_after_kib above
  * rss_before_kib by about SIZE, sigbus_caught=1; and with count --method
- * both, counts_agree=1 and mmap_vs_read_pct (mmap's time as a percentage
- * of read's).
+ * both (also step 5 of the demo), counts_agree=1, mmap_vs_read_pct (mmap's
+ * time as a percentage of read's) and each method's peak_growth_kib.
  */
 #include "cli.h"
 #include "count.h"
@@ -38,7 +40,8 @@ static void usage(void)
            "       %s count FILE [--method mmap|read|both] [--rounds N] [--loop vector|memchr]\n"
            "\n"
            "Without a command: map a scratch file of SIZE bytes and show read-only,\n"
-           "shared and private mappings, page cache residency and SIGBUS.\n"
+           "shared and private mappings, page cache residency, read() against mmap\n"
+           "and SIGBUS.\n"
            "With count: print lines=N bytes=N for FILE, as wc -l and wc -c count them.\n"
            "\n"
            "  -s, --size SIZE      the demo file's size; K, M, G, T, P suffixes\n"

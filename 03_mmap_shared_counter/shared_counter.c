@@ -20,7 +20,8 @@
  *
  * Look for: lost= well above 0 on the method=racy line, lost=0 and
  * exact_rounds= equal to rounds= for atomic and mutex, final=0 for private,
- * and time_vs_atomic_pct= for what each way costs.
+ * and time_vs_atomic_pct= for what each way costs (the closing sentences are
+ * chosen from those percentages).
  */
 #include "counting.h"
 
@@ -143,6 +144,13 @@ static double times_of(const struct result *r, const struct result *yardstick)
     return (double)r->elapsed_ns / (double)(yardstick->elapsed_ns ? yardstick->elapsed_ns : 1);
 }
 
+/* The median round's time as a percentage of atomic's, rounded as the fact
+ * time_vs_atomic_pct is, so that the words below follow the facts. */
+static uint64_t pct_of_atomic(const struct result *r, const struct result *atomic)
+{
+    return (uint64_t)(times_of(r, atomic) * 100 + 0.5);
+}
+
 /* Why racy lost nothing, when it did not: say so rather than pretend. */
 static void explain_no_loss(const struct result *r, uint32_t procs, int cpus)
 {
@@ -204,7 +212,7 @@ static void print_method(enum method m, const struct result runs[], const struct
         fact_uint("child_final_max", r->child_final_max);
     }
     if (yardstick != NULL)
-        fact_uint("time_vs_atomic_pct", (uint64_t)(times_of(r, yardstick) * 100 + 0.5));
+        fact_uint("time_vs_atomic_pct", pct_of_atomic(r, yardstick));
     facts_end();
 }
 
@@ -217,6 +225,72 @@ static void print_table(const struct result *medians[METHOD_ALL], uint32_t expec
         printf("%-8s %12u %12u %10.1f %9.2fx\n", method_names[m], medians[m]->final,
                expected - medians[m]->final, medians[m]->elapsed_ns / 1e6,
                times_of(medians[m], medians[METHOD_ATOMIC]));
+}
+
+/* racy against atomic: an unlocked add does not hold the counter's cache
+ * line for each add (its store waits in the CPU's store buffer and the next
+ * load reads it back from there), so it is cheap; what that costs is shown
+ * by the lost updates, when another CPU's stores land in between. */
+static void say_racy_speed(uint64_t pct, bool lost_some, int cpus)
+{
+    const char *why = cpus == 1   ? "on one CPU an unlocked add is simply cheaper than a locked one"
+                      : lost_some ? "it does not hold the counter's cache line for each add, and\n"
+                                    "the other CPU's stores overwrite its work in between"
+                                  : "it does not hold the counter's cache line for each add";
+
+    if (pct < 80)
+        printf("racy's unprotected ++ took %llu%% of the atomic add's time:\n%s\n",
+               (unsigned long long)pct, why);
+    else if (pct <= 125)
+        printf("racy's unprotected ++ took about the atomic add's time (%llu%%): here both\n"
+               "spent it waiting for the counter's cache line\n",
+               (unsigned long long)pct);
+    else
+        printf("racy's unprotected ++ took longer than the atomic add here (%llu%%): being\n"
+               "unlocked saved nothing while the cache line moved between the CPUs\n",
+               (unsigned long long)pct);
+}
+
+static void say_private_speed(uint64_t pct, int cpus)
+{
+    if (pct < 80)
+        printf("private, the same atomic add on a page each child has to itself, took %llu%% of\n"
+               "atomic's time: the rest of atomic's time went on passing the shared cache line\n"
+               "between the CPUs, the price of sharing\n",
+               (unsigned long long)pct);
+    else
+        printf("private, the same atomic add on a page of its own, took %llu%% of atomic's\n"
+               "time: sharing cost little in this run%s\n",
+               (unsigned long long)pct,
+               cpus == 1 ? " (on one CPU no cache line travels)"
+                         : " (the children overlapped little, or the CPUs share a cache)");
+}
+
+static void say_mutex_cost(uint64_t pct)
+{
+    if (pct <= 125)
+        printf("the process-shared mutex cost about what the atomic add cost (%llu%%)\n",
+               (unsigned long long)pct);
+    else
+        printf("the process-shared mutex cost %.1f times the atomic add: two atomic operations\n"
+               "and two calls per increment, and sleeping in the kernel when contended\n",
+               pct / 100.0);
+}
+
+/* What the medians say, in words chosen from them. */
+static void say_what_it_costs(const struct result *medians[METHOD_ALL], uint32_t expected, int cpus)
+{
+    const struct result *atomic = medians[METHOD_ATOMIC];
+
+    if (atomic == NULL)
+        return;
+    if (medians[METHOD_RACY] != NULL)
+        say_racy_speed(pct_of_atomic(medians[METHOD_RACY], atomic),
+                       medians[METHOD_RACY]->final < expected, cpus);
+    if (medians[METHOD_PRIVATE] != NULL)
+        say_private_speed(pct_of_atomic(medians[METHOD_PRIVATE], atomic), cpus);
+    if (medians[METHOD_MUTEX] != NULL)
+        say_mutex_cost(pct_of_atomic(medians[METHOD_MUTEX], atomic));
 }
 
 static void print_setup(const struct options *o, int cpus)
@@ -265,5 +339,7 @@ int main(int argc, char *argv[])
             print_method((enum method)m, runs[m], medians[m], &o, medians[METHOD_ATOMIC], cpus);
     if (o.method == METHOD_ALL)
         print_table(medians, o.procs * o.increments);
+    if (o.method == METHOD_ALL || o.method == METHOD_MUTEX)
+        say_what_it_costs(medians, o.procs * o.increments, cpus);
     return 0;
 }

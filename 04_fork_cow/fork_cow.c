@@ -10,7 +10,8 @@
  *   contents    heap, global and stack: same addresses, different contents
  *   stdio       a line buffered before fork comes out twice
  *   frames      physical frame numbers (/proc/self/pagemap) before and after
- *               the child's write, the write's minor fault, smaps counters
+ *               the child's write, the write's minor fault, smaps counters,
+ *               and a picture: one frame shared, then two
  *   shared      MAP_SHARED vs MAP_PRIVATE: only one shows the child's write
  *   dontfork    MADV_DONTFORK: the child has no such mapping and faults
  *   wipeonfork  MADV_WIPEONFORK: the child reads zeros

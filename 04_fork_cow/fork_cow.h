@@ -6,10 +6,12 @@
  *   contents.c        heap, global and stack after fork: same addresses, own contents
  *   stdio_copy.c      why output can appear twice: stdio buffers are copied too
  *   frames.c          the physical side: frame numbers, the write's fault, smaps
+ *   frames_picture.c  the picture of it: shared frame before the write, split after
  *   shared_private.c  MAP_SHARED vs MAP_PRIVATE after fork
  *   fork_knobs.c      MADV_DONTFORK and MADV_WIPEONFORK
  *   fork_cost.c       fork time against touched memory, and the child's rewrite
- * pagemap.c reads /proc/self/pagemap; memory.c holds the small helpers.
+ * pagemap.c prints what common/pagemap.h reads; memory.c holds the small
+ * helpers.
  */
 #ifndef FORK_COW_H
 #define FORK_COW_H
@@ -18,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "pagemap.h" /* struct page_view, page_view_of, frame_visible */
 
 /* Every child runs under this deadline: nothing here should take a tenth of it. */
 enum { CHILD_DEADLINE_MS = 30000 };
@@ -34,22 +38,6 @@ void show_fork_cost(size_t size);
  * copy in the child would not fit in the memory available now. */
 void check_cost_fits(size_t size);
 
-/*
- * One page as /proc/self/pagemap describes it.  The entry is read when the
- * view is made, from the calling process's own page table.
- */
-struct page_view {
-    bool present;   /* a frame backs the page */
-    bool exclusive; /* that frame is mapped by this process only (once) */
-    uint64_t pfn;   /* its page frame number; 0 when the kernel hides it */
-};
-
-struct page_view page_view_of(const void *addr);
-
-/* True when the view carries a real frame number: the page is present and
- * the kernel showed us the number (it needs CAP_SYS_ADMIN). */
-bool frame_visible(const struct page_view *view);
-
 /* "0x188847", or "hidden" / "none" when there is no number to show. */
 const char *frame_text(const struct page_view *view, char buf[static 24]);
 
@@ -59,6 +47,22 @@ void fact_pfn(const char *key, const struct page_view *view);
 
 /* The sentence that says frame numbers are hidden, and why. */
 void say_frames_hidden(void);
+
+/* What one process saw of the frames page at one moment. */
+struct frame_report {
+    struct page_view view;
+    char first_byte;
+};
+
+/* Both processes' views, taken while the child waits (frames.c). */
+struct frame_moment {
+    struct frame_report parent, child;
+};
+
+/* frames_picture.c: the parent's and the child's entries for the page and
+ * the frames they point at, before and after the child's write. */
+void draw_frames(const char *page, const struct frame_moment *before,
+                 const struct frame_moment *after);
 
 /* The smaps counters of the mapping that contains an address. */
 struct dirty_kib {

@@ -33,7 +33,7 @@ static int close_stream(void *arg)
 }
 
 /* fork() without the fflush(NULL) that child_start() does first: the one
- * place in the vault that forks raw, because the bug needs the buffer. */
+ * place in these lessons that forks raw, because the bug needs the buffer. */
 static pid_t fork_keeping_buffer(FILE *stream)
 {
     pid_t pid;
@@ -111,7 +111,7 @@ void show_stdio_copy(void)
     report(true, lines_after_fork(true));
     printf("The unflushed line sat in the buffer, the buffer was copied, and each\n"
            "process wrote its copy when it closed the stream (exit() would do the same).\n"
-           "So every fork in this vault goes through child_start(), which calls\n"
+           "So every fork in these lessons goes through child_start(), which calls\n"
            "fflush(NULL) before fork: the child starts with empty buffers and writes\n"
            "only what it printed itself.\n");
 }

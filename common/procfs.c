@@ -133,6 +133,29 @@ uint64_t peak_rss_kib(void)
     return (uint64_t)self_usage().ru_maxrss;
 }
 
+bool peak_rss_reset(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    bool ok;
+
+    if (fd < 0)
+        return false;
+    ok = write(fd, "5", 1) == 1; /* 5: reset the peak RSS; 1-4 would clear page bits */
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return ok;
+}
+
+uint64_t peak_rss_since_reset_kib(void)
+{
+    long long kib = proc_kib_field("/proc/self/status", "VmHWM");
+
+    if (kib < 0)
+        die("/proc/self/status: no VmHWM line");
+    return (uint64_t)kib;
+}
+
 uint64_t major_faults(void)
 {
     return (uint64_t)self_usage().ru_majflt;
@@ -177,6 +200,47 @@ bool mapping_find(const void *addr, struct mapping *out)
         found = parse_mapping_line(line, out) && mapping_contains(out, addr);
     line_reader_close(&r);
     return found;
+}
+
+void maps_snapshot_take(struct maps_snapshot *s)
+{
+    struct line_reader r;
+    struct mapping m;
+    char line[512];
+
+    s->count = 0;
+    if (!line_reader_open(&r, "/proc/self/maps"))
+        die_errno("open /proc/self/maps");
+    while (s->count < MAPS_SNAPSHOT_MAX && line_reader_next(&r, line, sizeof line)) {
+        if (!parse_mapping_line(line, &m))
+            continue;
+        s->range[s->count].start = m.start;
+        s->range[s->count].end = m.end;
+        s->count++;
+    }
+    line_reader_close(&r);
+}
+
+void maps_new_extent(const struct maps_snapshot *before, const struct mapping *now,
+                     const void *addr, uintptr_t *start, uintptr_t *end)
+{
+    uintptr_t at = (uintptr_t)addr;
+
+    *start = now->start;
+    *end = now->end;
+    for (size_t i = 0; i < before->count; i++) {
+        uintptr_t s = before->range[i].start, e = before->range[i].end;
+        if (s <= at && at < e) {
+            *start = *end = at; /* addr was mapped already: nothing new there */
+            return;
+        }
+        if (e <= now->start || s >= now->end)
+            continue;
+        if (e <= at && e > *start)
+            *start = e;
+        if (s > at && s < *end)
+            *end = s;
+    }
 }
 
 /* If line is "<field>:   N kB", store N and return true. */

@@ -22,6 +22,16 @@ uint64_t rss_kib(void);
  * ru_maxrss, the same as VmHWM in /proc/self/status). Dies on error. */
 uint64_t peak_rss_kib(void);
 
+/* Reset the peak ("high water mark") of this process's RSS to its current
+ * RSS, by writing 5 to /proc/self/clear_refs (Linux 4.0), so that VmHWM in
+ * /proc/self/status then says the peak of what runs next.  Returns false
+ * (errno set) if the kernel does not allow it; nothing else is changed. */
+bool peak_rss_reset(void);
+
+/* VmHWM from /proc/self/status: the peak RSS since the process started or
+ * since the last peak_rss_reset(), in KiB.  Dies if the kernel omits it. */
+uint64_t peak_rss_since_reset_kib(void);
+
 /* Minor and major page faults taken so far by this process (all threads),
  * from getrusage(RUSAGE_SELF). Dies on error. */
 uint64_t minor_faults(void);
@@ -45,6 +55,25 @@ struct mapping {
 
 /* Find the mapping that contains addr.  Returns false if none does. */
 bool mapping_find(const void *addr, struct mapping *out);
+
+/* The address ranges of /proc/self/maps at one moment, to tell afterwards
+ * which part of a mapping is new (the kernel merges a new mapping with an
+ * adjacent one of the same kind into one line). */
+enum { MAPS_SNAPSHOT_MAX = 256 };
+struct maps_snapshot {
+    size_t count; /* ranges kept (a process with more lines keeps the first) */
+    struct {
+        uintptr_t start, end;
+    } range[MAPS_SNAPSHOT_MAX];
+};
+
+void maps_snapshot_take(struct maps_snapshot *s);
+
+/* The new part of the mapping now (which contains addr): the largest range
+ * [*start, *end) around addr that no range of the snapshot overlaps.  If
+ * addr itself was mapped in the snapshot, *start == *end == addr. */
+void maps_new_extent(const struct maps_snapshot *before, const struct mapping *now,
+                     const void *addr, uintptr_t *start, uintptr_t *end);
 
 /* A "Field: N kB" value of the smaps entry of the mapping containing addr
  * (e.g. "Rss", "Private_Dirty", "AnonHugePages"), or -1 if there is none. */

@@ -139,3 +139,57 @@ setup() {
     [[ $output == *"  $target "* ]] || fail "make help lists '$target'"
   done
 }
+
+@test "run_all.sh's summary says what lessons 01 to 04 showed, from their facts" {
+  run_cmd env BIN_DIR="$BIN_DIR" "$REPO_ROOT/run_all.sh" 01 02 03 04
+  assert_success
+  summary=$(printf '%s\n' "$output" | sed -n '/########## summary ##########/,$p')
+  for pattern in \
+    '^01_mmap_large_array +[0-9]+ ms  256 MiB mapped: \+[0-9,]+ KiB until touched; [0-9,]+ faults, 1 per page; huge pages: ' \
+    '^02_mmap_file +[0-9]+ ms  16 MiB file: scan \+[0-9,]+ KiB RSS \([0-9]+ dirty\); mmap [0-9]+\.[0-9]{2}x read\(\)'"'"'s time, peak \+[0-9,]+ vs \+[0-9,]+ KiB; SIGBUS past the end caught \(BUS_ADRERR\)$' \
+    '^03_mmap_shared_counter +[0-9]+ ms  racy lost [0-9,]+ of 4,000,000 \([0-9]+%\); atomic exact, mutex exact; mutex [0-9]+\.[0-9]{2}x atomic'"'"'s time, private [0-9]+\.[0-9]{2}x$' \
+    "^04_fork_cow +[0-9]+ ms  child's write: [0-9]+ fault, 1 frame -> 2 \(.*\); fork: [0-9]+\.[0-9]{2} ms at 16 MiB touched, [0-9]+\.[0-9]{2} ms at 256 MiB$"; do
+    grep -Eq "$pattern" <<<"$summary" || fail "the summary has a line matching: $pattern"
+  done
+  [[ $summary != *"no summary"* ]] || fail "every summary line found its facts"
+  if [[ -z $SANITIZER ]]; then
+    grep -q '256 MiB mapped: +0 KiB until touched; 65,536 faults, 1 per page' <<<"$summary" ||
+      fail "lesson 01's line says +0 KiB and 65,536 faults"
+  fi
+}
+
+@test "run_all.sh's summary line for 04 names the frames as root and the exclusive bits otherwise" {
+  run_cmd env BIN_DIR="$BIN_DIR" "$REPO_ROOT/run_all.sh" 04
+  assert_success
+  if ((EUID == 0)); then
+    grep -Eq "1 frame -> 2 \(0x[0-9a-f]+ -> 0x[0-9a-f]+\)" <<<"$output" || fail "as root the frames are named"
+  else
+    assert_output_contains "1 frame -> 2 (exclusive bits)"
+  fi
+}
+
+@test "run_all.sh says ok for a lesson without a summary line, and which facts a line lacks" {
+  fake=$BATS_TEST_TMPDIR/fake-bin
+  mkdir "$fake"
+  # a lesson 01 that prints one of the facts its summary line needs
+  printf '#!/bin/sh\necho size_bytes=268435456\n' >"$fake/01_mmap_large_array"
+  printf '#!/bin/sh\necho command=demo\n' >"$fake/07_shared_mmap_allocator"
+  chmod +x "$fake"/*
+  run_cmd env BIN_DIR="$fake" "$REPO_ROOT/run_all.sh" 01 07
+  assert_success
+  grep -Eq '^01_mmap_large_array +[0-9]+ ms  ok \(no summary: the output lacks .*minor_faults.*\)$' <<<"$output" ||
+    fail "lesson 01's line names the facts it lacked"
+  grep -Eq '^07_shared_mmap_allocator +[0-9]+ ms  ok$' <<<"$output" || fail "lesson 07's line is ok"
+}
+
+@test "run_all.sh passes each lesson's output through and keeps its exit status" {
+  fake=$BATS_TEST_TMPDIR/fake-bin
+  mkdir "$fake"
+  printf '#!/bin/sh\necho first line\nexit 3\n' >"$fake/02_mmap_file"
+  chmod +x "$fake/02_mmap_file"
+  run_cmd env BIN_DIR="$fake" "$REPO_ROOT/run_all.sh" 02
+  assert_status 1
+  assert_output_contains "first line"
+  grep -Eq '^02_mmap_file +[0-9]+ ms  failed \(exit 3\)$' <<<"$output" || fail "the failure is in the summary"
+  assert_output_contains "1 of 1 lessons failed"
+}

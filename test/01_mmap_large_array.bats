@@ -12,6 +12,23 @@ thp_available() {
     ! grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled
 }
 
+# residency_rows: the picture's rows, in order, from a one-mode run.
+residency_rows() {
+  printf '%s\n' "$output" |
+    grep -E '^  (after mmap|1/4 touched|2/4 touched|3/4 touched|all touched|after release) '
+}
+
+# row_of LABEL: the characters between the bars of that row.
+row_of() {
+  residency_rows | grep -E "^  $1 " | sed -E 's/^[^|]*\|([^|]*)\|.*/\1/'
+}
+
+# count_char CHAR TEXT
+count_char() {
+  local only=${2//[^$1]/}
+  printf '%d' ${#only}
+}
+
 @test "the mapping appears in /proc/self/maps after mmap and is gone after munmap" {
   run_prog $P --size 64M --mode touch
   assert_success
@@ -133,4 +150,211 @@ thp_available() {
   for word in --size --mode touch populate hugepage malloc all; do
     assert_output_contains "$word"
   done
+}
+
+# --- exact RSS: the measuring code is primed, so only the mapping moves RSS ---
+
+@test "mmap adds nothing to RSS, touching adds exactly the size, munmap takes it all back" {
+  SKIP_REASON="ThreadSanitizer maps shadow memory as the program runs" skip_under_sanitizer tsan
+  for size_kib in 4 $SIZE_KIB; do
+    run_prog $P --size "${size_kib}K" --mode touch
+    assert_success
+    before=$(fact rss_before_kib mode=touch)
+    assert_fact rss_after_mmap_kib -eq "$before" mode=touch
+    assert_fact rss_after_touch_kib -eq $((before + size_kib)) mode=touch
+    assert_fact rss_after_munmap_kib -eq "$before" mode=touch
+    assert_fact mmap_minor_faults -eq 0 mode=touch
+  done
+}
+
+# --- the residency picture ---
+
+@test "the residency picture has six rows, in order, of 64 characters from '.+#'" {
+  run_prog $P --size 64M --mode touch
+  assert_success
+  labels=$(residency_rows | cut -c3-15 | sed 's/ *$//' | tr '\n' ',')
+  [[ $labels == "after mmap,1/4 touched,2/4 touched,3/4 touched,all touched,after release," ]] ||
+    fail "the rows are after mmap, the four quarters and after release (they are: $labels)"
+  for label in "after mmap" "1/4 touched" "2/4 touched" "3/4 touched" "all touched"; do
+    row=$(row_of "$label")
+    ((${#row} == 64)) || fail "the '$label' row is 64 characters wide (it is ${#row})"
+    [[ $row =~ ^[.+#]+$ ]] || fail "the '$label' row is made of . + # only ($row)"
+  done
+  assert_output_contains "after release (no mapping there any more: mincore fails with ENOMEM)"
+}
+
+@test "the residency rows fill a quarter at a time and agree with the facts" {
+  run_prog $P --size 64M --mode touch
+  assert_success
+  assert_fact chunk_pages -eq $((PAGES / 64)) mode=touch
+  assert_fact resident_after_mmap_pages -eq 0 mode=touch
+  assert_fact resident_after_touch_pages -eq $PAGES mode=touch
+  quarter=0
+  for label in "after mmap" "1/4 touched" "2/4 touched" "3/4 touched" "all touched"; do
+    row=$(row_of "$label")
+    hashes=$(count_char '#' "$row")
+    ((hashes == quarter * 16 && $(count_char '.' "$row") == 64 - quarter * 16)) ||
+      fail "the '$label' row has $((quarter * 16)) '#' then '.' ($row)"
+    residency_rows | grep -q "^  $label .* $((quarter * PAGES / 4)) of $PAGES pages$" ||
+      fail "the '$label' row says $((quarter * PAGES / 4)) of $PAGES pages"
+    quarter=$((quarter + 1))
+  done
+}
+
+@test "with MAP_POPULATE the range is resident right after mmap" {
+  run_prog $P --size 64M --mode populate
+  assert_success
+  row=$(row_of "after mmap")
+  [[ $row =~ ^#{64}$ ]] || fail "the 'after mmap' row is all '#' ($row)"
+  assert_fact resident_after_mmap_pages -eq $PAGES mode=populate
+}
+
+@test "a one-page mapping is one character, and one byte is still one whole page" {
+  run_prog $P --size 1 --mode touch
+  assert_success
+  assert_fact pages -eq 1
+  assert_fact resident_after_touch_pages -eq 1 mode=touch
+  # ThreadSanitizer's shadow memory takes faults of its own
+  [[ $SANITIZER == tsan ]] || assert_fact minor_faults -eq 1 mode=touch
+  [[ $(row_of "after mmap") == . && $(row_of "all touched") == "#" ]] ||
+    fail "the rows of a one-page range are '.' then '#'"
+}
+
+# --- the layers picture: VMA -> page table -> frames ---
+
+@test "the layers picture shows the VMA, the page-table entries and the frames of the facts" {
+  run_prog $P --size 64M --mode touch
+  assert_success
+  start=$(fact map_start mode=touch)
+  printf '%s\n' "$output" | grep -q "^  \[VMA\]        ${start#0x}-[0-9a-f]* rw-p: 64 MiB of addresses" ||
+    fail "the [VMA] layer is the mapping's maps line"
+  assert_fact small_page_entries -eq $PAGES mode=touch
+  assert_fact huge_page_entries -eq 0 mode=touch
+  assert_output_contains "  [page table] $PAGES entries for 4 KiB pages"
+  assert_output_contains "  [frames]     $PAGES x 4 KiB = 64 MiB of RAM"
+}
+
+@test "page tables grow by 8 bytes per touched 4 KiB page" {
+  SKIP_REASON="ThreadSanitizer's shadow memory adds page tables of its own" skip_under_sanitizer tsan
+  run_prog $P --size 64M --mode touch
+  assert_success
+  before=$(fact vm_pte_before_kib mode=touch)
+  # 16384 entries of 8 bytes: 128 kB, plus at most one table for a range
+  # that does not start on a 2 MiB boundary
+  assert_fact vm_pte_after_kib -ge $((before + PAGES * 8 / 1024)) mode=touch
+  assert_fact vm_pte_after_kib -le $((before + PAGES * 8 / 1024 + 8)) mode=touch
+  assert_output_contains "8 bytes per 4 KiB page"
+}
+
+@test "huge pages: one entry per 2 MiB, and a reserved 4 KiB table for each" {
+  SKIP_REASON="ThreadSanitizer's shadow memory adds page tables of its own" skip_under_sanitizer tsan
+  thp_available || skip "transparent huge pages are unavailable here"
+  run_prog $P --size 64M --mode hugepage
+  assert_success
+  assert_fact huge_page_entries -eq 32 mode=hugepage
+  assert_fact small_page_entries -eq 0 mode=hugepage
+  assert_output_contains "  [page table] 32 entries for 2 MiB pages"
+  before=$(fact vm_pte_before_kib mode=hugepage)
+  assert_fact vm_pte_after_kib -ge $((before + 32 * 4)) mode=hugepage
+  assert_fact vm_pte_after_kib -le $((before + 32 * 4 + 8)) mode=hugepage
+}
+
+@test "as root, a huge page's first frames are consecutive" {
+  thp_available || skip "transparent huge pages are unavailable here"
+  run_prog $P --size 64M --mode hugepage
+  assert_success
+  ((EUID == 0)) && [[ $(fact frames_visible mode=hugepage) == 1 ]] ||
+    skip "frame numbers need CAP_SYS_ADMIN"
+  assert_output_contains "(consecutive)"
+}
+
+@test "as an unprivileged user the pictures are drawn and the frames said to be hidden" {
+  run_unprivileged $P --size 16M --mode touch
+  assert_success
+  assert_fact frames_visible -eq 0 mode=touch
+  assert_output_contains "frame numbers hidden: pagemap shows them only to CAP_SYS_ADMIN"
+  if printf '%s\n' "$output" | grep -q 'first pages are frames'; then
+    fail "no frame number is printed without CAP_SYS_ADMIN"
+  fi
+  [[ $(row_of "all touched") =~ ^#{64}$ ]] || fail "the residency rows are drawn"
+}
+
+# --- malloc: its own mapping, and the maps line it may be merged into ---
+
+@test "malloc's own mapping is the size plus one page, and a merge is said and measured" {
+  SKIP_REASON="AddressSanitizer's malloc has a layout of its own" skip_under_sanitizer asan tsan
+  run_prog $P --size 64M --mode malloc
+  assert_success
+  assert_fact own_mapping_bytes -eq $((SIZE_KIB * 1024 + 4096)) mode=malloc
+  mapping=$(fact mapping_bytes mode=malloc)
+  assert_fact merged_bytes -eq $((mapping - SIZE_KIB * 1024 - 4096)) mode=malloc
+  assert_fact malloc_offset_bytes -eq 16 mode=malloc
+  if (($(fact merged_bytes mode=malloc) > 0)); then
+    assert_output_contains "the kernel merged it with"
+  else
+    [[ $output != *"merged it"* ]] || fail "a merge is mentioned only when there was one"
+  fi
+}
+
+@test "malloc's header is the one page resident before the touch" {
+  SKIP_REASON="the sanitizers' malloc has a layout of its own" skip_under_sanitizer asan tsan
+  run_prog $P --size 64M --mode malloc
+  assert_success
+  assert_fact resident_after_mmap_pages -eq 1 mode=malloc
+  before=$(fact rss_before_kib mode=malloc)
+  assert_fact rss_after_mmap_kib -eq $((before + 4)) mode=malloc
+}
+
+@test "a small malloc comes from the heap, and is not called shared" {
+  SKIP_REASON="the sanitizers' malloc has no [heap]" skip_under_sanitizer asan tsan
+  run_prog $P --size 100K --mode malloc
+  assert_success
+  assert_fact malloc_own_mapping -eq 0 mode=malloc
+  assert_output_contains "bytes into [heap]"
+  [[ $output != *shared* ]] || fail "the heap is not called shared"
+}
+
+# --- the comparison in words ---
+
+@test "the comparison's words follow its numbers" {
+  run_prog $P --size 16M
+  assert_success
+  for mode in populate hugepage malloc; do
+    pct=$(fact time_vs_touch_pct compare_mode=$mode)
+    [[ -n $pct ]] || continue # hugepage skipped here
+    if ((pct < 80)); then words="faster here"; elif ((pct > 125)); then words="slower here"; else words="about the same"; fi
+    printf '%s\n' "$output" | grep -A1 "^$mode: " | grep -q "$words" ||
+      fail "$mode at $pct% of touch's time is called '$words'"
+  done
+  huge=$(fact faults compare_mode=hugepage)
+  if [[ -n $huge ]]; then
+    assert_output_contains "($(($(fact faults compare_mode=touch) / huge)) times fewer)"
+  fi
+}
+
+# --- the exercises that need only the program's options ---
+
+@test "exercise 1: --mode touch with --size 1G, 4K and 1 takes one fault per page" {
+  avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+  ((avail_kib > 2 * 1024 * 1024)) || skip "needs 2 GiB of available memory"
+  for size_pages in 1G:262144 4K:1 1:1; do
+    run_prog $P --size "${size_pages%:*}" --mode touch
+    assert_success
+    assert_fact resident_after_touch_pages -eq "${size_pages#*:}" mode=touch
+    # ThreadSanitizer's shadow memory takes faults of its own
+    [[ $SANITIZER == tsan ]] || assert_fact minor_faults -eq "${size_pages#*:}" mode=touch
+  done
+}
+
+@test "exercise 3: 100K comes from the heap, 200K gets a mapping, and a lower threshold keeps 100K in the heap" {
+  SKIP_REASON="the sanitizers' malloc is not glibc's" skip_under_sanitizer asan tsan
+  run_prog $P --mode malloc --size 100K
+  assert_success
+  assert_fact malloc_own_mapping -eq 0 mode=malloc
+  run_prog $P --mode malloc --size 200K
+  assert_success
+  assert_fact malloc_own_mapping -eq 1 mode=malloc
+  GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536 run_prog $P --mode malloc --size 100K
+  assert_success
+  assert_fact malloc_own_mapping -eq 0 mode=malloc
 }

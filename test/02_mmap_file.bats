@@ -434,3 +434,117 @@ wait_for_exec() {
     assert_usage_error
   done
 }
+
+# --- each method's own peak RSS ---
+
+# read_buffer_bound: the most RSS the read() count may add, its 1 MiB buffer
+# (ThreadSanitizer adds 4 MiB of shadow memory for what read() writes).
+read_buffer_bound() {
+  if [[ $SANITIZER == tsan ]]; then echo 6144; else echo 2048; fi
+}
+
+@test "with --method both each method reports its own peak RSS, not the process's" {
+  f=$BATS_TEST_TMPDIR/sixteen
+  yes 'a line of text for the peak RSS test' | head -c 16M >"$f"
+  run_prog $P count "$f" --method both --rounds 2
+  assert_success
+  size_kib=16384
+  # read() holds a 1 MiB buffer; mmap holds the whole 16 MiB file mapped
+  assert_fact peak_growth_kib -ge 512 method=read # VmHWM may lag by some pages
+  assert_fact peak_growth_kib -le "$(read_buffer_bound)" method=read
+  assert_fact peak_growth_kib -ge $((size_kib * 9 / 10)) method=mmap
+  mmap_peak=$(fact max_rss_kib method=mmap)
+  assert_fact max_rss_kib -le $((mmap_peak - size_kib / 2)) method=read
+}
+
+@test "a method's peak RSS is its own whichever ran first" {
+  f=$BATS_TEST_TMPDIR/sixteen
+  yes 'a line of text for the peak RSS test' | head -c 16M >"$f"
+  # with one round read runs first; with two, the second round starts with mmap
+  for rounds in 1 2; do
+    run_prog $P count "$f" --method both --rounds $rounds
+    assert_success
+    assert_fact peak_growth_kib -le "$(read_buffer_bound)" method=read
+  done
+}
+
+@test "the peak RSS is reset and read as an unprivileged user too" {
+  f=$(mktemp /tmp/02_mmap_file.peak.XXXXXX)
+  yes 'a line' | head -c 4M >"$f"
+  chmod 644 "$f"
+  run_unprivileged $P count "$f" --method both --rounds 1
+  rm -f "$f"
+  assert_success
+  assert_fact peak_growth_kib -le "$(read_buffer_bound)" method=read
+  [[ $output != *"would not reset the peak"* ]] || fail "the peak is reset"
+}
+
+@test "the comparison's words follow its ratio" {
+  f=$BATS_TEST_TMPDIR/lines
+  seq 1 300000 >"$f"
+  run_prog $P count "$f" --method both --rounds 3
+  assert_success
+  pct=$(fact mmap_vs_read_pct)
+  if ((pct < 90)); then words="mmap was faster here"
+  elif ((pct > 110)); then words="read() was faster here"
+  else words="within 10% of each other"; fi
+  assert_output_contains "$words"
+  faults=$(fact minor_faults method=mmap)
+  assert_output_contains "mmap $faults for "
+}
+
+# --- step 5 of the demo: read() against mmap on the scratch file ---
+
+@test "the demo counts its file both ways, and the counts agree with what it wrote" {
+  demo_output
+  written=$(fact lines_written)
+  assert_fact lines -eq "$written" method=read
+  assert_fact lines -eq "$written" method=mmap
+  assert_fact counts_agree -eq 1
+  assert_fact mmap_vs_read_pct -gt 0
+  assert_fact rounds -eq 5 method=mmap
+  steps=$(printf '%s\n' "$output" | grep -oE '^-- [0-9]\.' | tr -d '\n')
+  [[ $steps == "-- 1.-- 2.-- 3.-- 4.-- 5.-- 6." ]] || fail "the demo has six numbered steps ($steps)"
+}
+
+@test "in the demo the mapped count holds the file in RSS and the read count does not" {
+  demo_output
+  size_kib=$(($(fact size_bytes) / 1024))
+  assert_fact peak_growth_kib -ge $((size_kib * 9 / 10)) method=mmap
+  assert_fact peak_growth_kib -le "$(read_buffer_bound)" method=read
+}
+
+# --- the exercises that need only the program's options and shell tools ---
+
+@test "exercise 1: the demo runs with --size 256M, and on tmpfs, which cannot drop its pages" {
+  run_prog $P --size 256M
+  assert_success
+  assert_fact resident_after_pages -eq 65536 step=residency
+  [[ -d /dev/shm && -w /dev/shm ]] || skip "no writable /dev/shm"
+  TMPDIR=/dev/shm run_prog $P
+  assert_success
+  assert_output_contains "(this file system keeps them: tmpfs?)"
+  assert_fact resident_before_pages -eq 4096 step=residency
+}
+
+@test "exercise 3: the bench with two write sizes, and a file counted before and after leaving the cache" {
+  dir=$BATS_TEST_TMPDIR/ex3
+  mkdir "$dir"
+  for ws in 4K 1M; do
+    run_cmd env TMPDIR="$dir" BIN_DIR="$BIN_DIR" "$REPO_ROOT/bench/count_vs_wc.sh" \
+      --size 4M --repeat 1 --write-size $ws
+    assert_success
+    assert_fact mmap_minor_faults -gt 0
+  done
+  cd "$dir"
+  yes 'some line' | head -c 16M | dd of=big bs=4K iflag=fullblock status=none
+  run_prog $P count big --method both
+  assert_success
+  assert_fact counts_agree -eq 1
+  dd if=big iflag=nocache count=0 status=none
+  cat big >/dev/null
+  run_prog $P count big --method both
+  assert_success
+  assert_fact counts_agree -eq 1
+  assert_fact lines -eq $((16 * 1024 * 1024 / 10)) method=mmap
+}

@@ -178,3 +178,72 @@ assert_exact() {
     assert_output_contains "$word"
   done
 }
+
+# --- the words at the end follow the numbers ---
+
+# words_for PCT LOW HIGH BELOW AROUND ABOVE: the phrase the program must
+# have chosen for a percentage.
+words_for() {
+  if (($1 < $2)); then echo "$4"; elif (($1 <= $3)); then echo "$5"; else echo "$6"; fi
+}
+
+@test "the default run's closing sentences are chosen from its percentages" {
+  run_prog $P
+  assert_success
+  racy=$(fact time_vs_atomic_pct method=racy)
+  assert_output_contains "$(words_for "$racy" 80 125 "racy's unprotected ++ took $racy% of the atomic add's time:" \
+    "racy's unprotected ++ took about the atomic add's time ($racy%)" \
+    "racy's unprotected ++ took longer than the atomic add here ($racy%)")"
+  private=$(fact time_vs_atomic_pct method=private)
+  if ((private < 80)); then
+    assert_output_contains "took $private% of
+atomic's time: the rest of atomic's time went on passing the shared cache line"
+  else
+    assert_output_contains "took $private% of atomic's
+time: sharing cost little in this run"
+  fi
+  mutex=$(fact time_vs_atomic_pct method=mutex)
+  if ((mutex <= 125)); then
+    assert_output_contains "cost about what the atomic add cost ($mutex%)"
+  else
+    assert_output_contains "the process-shared mutex cost $(awk -v p="$mutex" 'BEGIN { printf "%.1f", p / 100 }') times the atomic add"
+  fi
+}
+
+@test "racy is said to lose updates to the other CPU only when it lost some" {
+  run_prog $P --method all --procs 1 --increments 100000
+  assert_success
+  [[ $output != *"overwrite its work"* ]] || fail "one child loses nothing, and nothing is said to overwrite it"
+}
+
+@test "on one CPU the closing sentences say so" {
+  command -v taskset >/dev/null || skip "taskset is not installed"
+  run_cmd taskset -c 0 "$(prog $P)" --increments 100000
+  assert_success
+  [[ $output != *"other CPU"* ]] || fail "no other CPU is mentioned on one CPU"
+  racy=$(fact time_vs_atomic_pct method=racy)
+  ((racy >= 80)) || assert_output_contains "on one CPU an unlocked add is simply cheaper"
+}
+
+# --- the exercises that need only the program's options ---
+
+@test "exercise 1: the mutex with 1, 2, 4 and 16 processes, 4000000 additions each time" {
+  for pn in 1x4000000 2x2000000 4x1000000 16x250000; do
+    run_prog $P --method mutex --procs "${pn%x*}" --increments "${pn#*x}"
+    assert_success
+    assert_exact mutex
+    assert_fact expected -eq 4000000 method=mutex
+    assert_fact time_vs_atomic_pct -gt 0 method=mutex
+  done
+}
+
+@test "exercise 2: on one CPU, two long racy loops run and never read more than was added" {
+  command -v taskset >/dev/null || skip "taskset is not installed"
+  run_cmd taskset -c 0 "$(prog $P)" --method racy
+  assert_success
+  run_cmd taskset -c 0 "$(prog $P)" --method racy --procs 2 --increments 20000000 --rounds 1
+  assert_success
+  assert_fact cpus_usable -eq 1
+  assert_fact final -le 40000000 method=racy
+  assert_fact final -gt 0 method=racy
+}

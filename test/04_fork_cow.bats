@@ -267,3 +267,102 @@ no_frame_numbers() {
     assert_output_contains "$word"
   done
 }
+
+# --- the frames picture: one frame before the child's write, two after ---
+
+@test "the frames picture shows one frame before the child's write and two after" {
+  run_prog $P --mode frames
+  assert_success
+  assert_fact frames_drawn -eq 1 picture=frames stage=before_child_write
+  assert_fact frames_drawn -eq 2 picture=frames stage=after_child_write
+  assert_fact parent_exclusive -eq 0 stage=before_child_write
+  assert_fact child_exclusive -eq 0 stage=before_child_write
+  assert_fact parent_exclusive -eq 1 stage=after_child_write
+  assert_fact child_exclusive -eq 1 stage=after_child_write
+  assert_output_contains "before the child's write: one frame, in both page tables"
+  assert_output_contains "after the child's write: two frames, one each"
+}
+
+@test "the picture's arrows join at one frame, then part, and hold what each process wrote" {
+  run_prog $P --mode frames
+  assert_success
+  picture=$(printf '%s\n' "$output" | sed -n "/^  before the child's write/,/^picture=frames stage=after/p")
+  printf '%s\n' "$picture" | grep -q -- '--\\$' || fail "the parent's arrow turns down (--\\)"
+  printf '%s\n' "$picture" | grep -q ">-- frame .* holds 'i'  mapped twice" ||
+    fail "the arrows meet at one frame that holds the parent's 'i'"
+  printf '%s\n' "$picture" | grep -q -- '--/$' || fail "the child's arrow turns up (--/)"
+  printf '%s\n' "$picture" | grep -q "^    parent  page .* ------ frame .* holds 'i'  mapped once" ||
+    fail "after the write the parent's frame holds 'i'"
+  printf '%s\n' "$picture" | grep -q "^    child   page .* ------ frame .* holds 'c'  mapped once" ||
+    fail "after the write the child's frame holds 'c'"
+  if LC_ALL=C grep -q '[^[:print:][:space:]]' <<<"$picture"; then
+    fail "the picture is ASCII"
+  fi
+}
+
+@test "as root, the picture's frame numbers are the ones the facts give" {
+  run_prog $P --mode frames
+  assert_success
+  frames_shown
+  parent=$(fact pfn_parent)
+  child=$(fact pfn_child_after_write)
+  assert_output_contains ">-- frame $parent "
+  printf '%s\n' "$output" | grep -q "^    child   page .* ------ frame $child " ||
+    fail "after the write the child's line shows frame $child"
+}
+
+@test "as an unprivileged user the picture is drawn from the exclusive bits alone" {
+  run_unprivileged $P --mode frames
+  assert_success
+  no_frame_numbers
+  assert_fact frames_drawn -eq 1 stage=before_child_write
+  assert_fact frames_drawn -eq 2 stage=after_child_write
+  assert_output_contains ">-- frame ?"
+  assert_output_contains "(the numbers are hidden: one frame or two is read from the exclusive bits)"
+}
+
+# --- the exercises that can be done from this repository ---
+
+@test "exercise 2: the README's program prints Init twice into a pipe, once on a terminal" {
+  dir=$BATS_TEST_TMPDIR/ex2
+  mkdir "$dir"
+  awk '/^ *```c$/ { inside = 1; next } /^ *```$/ { inside = 0 } inside' \
+    "$REPO_ROOT/04_fork_cow/README.md" >"$dir/init.c"
+  grep -q 'fork()' "$dir/init.c" || fail "the README has the exercise's C program"
+  run_cmd "${CC:-cc}" -o "$dir/init" "$dir/init.c"
+  assert_success
+  # shellcheck disable=SC2016 # $0 belongs to the inner bash
+  run_cmd bash -c '"$0" | cat' "$dir/init"
+  assert_success
+  (($(grep -c '^Init$' <<<"$output") == 2)) || fail "piped, Init comes out twice"
+  command -v script >/dev/null || skip "script (util-linux) is not installed"
+  run_cmd script -qec "$dir/init" /dev/null
+  assert_success
+  (($(grep -c '^Init' <<<"$output") == 1)) || fail "on a terminal, Init comes out once"
+}
+
+@test "exercise 3: the cost part with 64M, 256M and 1G" {
+  avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+  for size_mib in 64 256 1024; do
+    ((avail_kib > size_mib * 1024 * 3)) || skip "needs three times ${size_mib} MiB available"
+    run_prog $P --mode cost --size ${size_mib}M
+    assert_success
+    assert_fact touched_bytes -eq $((size_mib << 20)) heap=large
+    assert_fact rewrite_minor_faults -ge $((size_mib * 256)) step=child_rewrite
+  done
+}
+
+@test "exercise 1: frames as root twice, then as nobody: only the frame numbers go" {
+  for _ in 1 2; do
+    run_prog $P --mode frames
+    assert_success
+    assert_fact exclusive -eq 1 step=child_after_write
+  done
+  run_unprivileged $P --mode frames
+  assert_success
+  no_frame_numbers
+  for key in exclusive write_minor_faults mapping_private_dirty_kib; do
+    assert_fact $key -ge 0 step=child_after_write
+  done
+  assert_fact frames_drawn -eq 2 stage=after_child_write
+}
