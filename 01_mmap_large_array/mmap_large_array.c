@@ -25,7 +25,6 @@
 #include "memory.h"
 #include "out.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,30 +308,13 @@ static void run_mode(struct trial *t, enum mode mode, size_t size)
 
 int main(int argc, char *argv[])
 {
-    static const struct option options[] = {
-        {"size", required_argument, NULL, 's'},
-        {"mode", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     size_t size = 256u << 20;
-    enum mode mode = MODE_ALL;
+    int mode = MODE_ALL;
     struct trial trials[MODE_ALL] = {0};
     char size_text[32];
-    int opt;
 
     cli_init();
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":s:m:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 's': size = opt_size("--size", optarg); break;
-        case 'm': mode = (enum mode)opt_choice("--mode", optarg, mode_names); break;
-        case 'h': usage(); return 0;
-        default: bad_option(opt, argv);
-        }
-    }
-    if (optind < argc)
-        usage_error("unexpected argument '%s'", argv[optind]);
+    parse_size_and_mode(argc, argv, &size, &mode, mode_names, usage);
 
     size_t pages = (size + page_size() - 1) / page_size();
     heading("01_mmap_large_array: %s of anonymous memory", human_size(size, size_text));

@@ -29,7 +29,6 @@
 #include "cli.h"
 #include "out.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 enum mode {
@@ -89,28 +88,11 @@ static void run_part(enum mode mode, size_t size)
 
 int main(int argc, char *argv[])
 {
-    static const struct option options[] = {
-        {"size", required_argument, NULL, 's'},
-        {"mode", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     size_t size = 256u << 20;
-    enum mode mode = MODE_ALL;
-    int opt;
+    int mode = MODE_ALL;
 
     cli_init();
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":s:m:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 's': size = opt_size("--size", optarg); break;
-        case 'm': mode = (enum mode)opt_choice("--mode", optarg, mode_names); break;
-        case 'h': usage(); return 0;
-        default: bad_option(opt, argv);
-        }
-    }
-    if (optind < argc)
-        usage_error("unexpected argument '%s'", argv[optind]);
+    parse_size_and_mode(argc, argv, &size, &mode, mode_names, usage);
     if (size < MIN_SIZE)
         usage_error("--size: invalid size '%zu': at least 1M, so that 1/16 of it is 16 pages",
                     size);

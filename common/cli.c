@@ -293,6 +293,30 @@ int opt_choice(const char *option, const char *text, const char *const choices[]
     usage_error("%s: unknown value '%s' (expected %s)", option, text, list);
 }
 
+void parse_size_and_mode(int argc, char *argv[], size_t *size, int *mode,
+                         const char *const mode_names[], void (*usage)(void))
+{
+    static const struct option options[] = {
+        {"size", required_argument, NULL, 's'},
+        {"mode", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":s:m:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 's': *size = opt_size("--size", optarg); break;
+        case 'm': *mode = opt_choice("--mode", optarg, mode_names); break;
+        case 'h': usage(); leave(EXIT_SUCCESS);
+        default: bad_option(opt, argv);
+        }
+    }
+    if (optind < argc)
+        usage_error("unexpected argument '%s'", argv[optind]);
+}
+
 void bad_option(int code, char *const argv[])
 {
     const char *arg = argv[optind - 1];

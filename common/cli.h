@@ -69,6 +69,15 @@ void opt_size_range(const char *option, const char *text, size_t *min, size_t *m
 /* Return the index of text in the NULL-terminated list choices, or exit 2. */
 int opt_choice(const char *option, const char *text, const char *const choices[]);
 
+/*
+ * The whole command line of a program whose options are --size SIZE,
+ * --mode MODE (an index into the NULL-terminated mode_names) and --help:
+ * *size and *mode keep their defaults unless given; --help calls usage()
+ * and exits 0; anything else is a usage error (exit 2).
+ */
+void parse_size_and_mode(int argc, char *argv[], size_t *size, int *mode,
+                         const char *const mode_names[], void (*usage)(void));
+
 /* Turn getopt_long's '?' or ':' into one usage line and exit 2.  Call with
  * opterr = 0 and an optstring that starts with ':'. */
 _Noreturn void bad_option(int code, char *const argv[]) __attribute__((noreturn));
