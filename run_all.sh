@@ -188,6 +188,13 @@ summary_04() {
     "$(ms "$(f fork_ns heap=large)")" "$(mib "$(f touched_bytes heap=large)")"
 }
 
+summary_06() {
+  printf 'glibc %s/%s children ok; own lock %s/%s deadlock; atfork %s/%s ok; fork in a signal handler %s/%s deadlock; %s modes not as predicted' \
+    "$(f ok mode=glibc)" "$(f trials mode=glibc)" "$(f deadlock mode=userlock)" \
+    "$(f trials mode=userlock)" "$(f ok mode=atfork)" "$(f trials mode=atfork)" \
+    "$(f deadlock mode=signal)" "$(f trials mode=signal)" "$(f modes_not_as_predicted)"
+}
+
 # what_it_showed NN: the lesson's summary line, or "ok" when it has none.
 what_it_showed() {
   local line missing

@@ -211,6 +211,15 @@ SANITIZER_MALLOC="malloc is the sanitizer's own allocator, not glibc's"
   fi
 }
 
+@test "exercise 1: a short or a long watchdog, the userlock verdict is the same" {
+  run_prog $P --mode userlock --timeout-ms 50
+  assert_success
+  assert_fact deadlock -eq "$(fact trials mode=userlock)" mode=userlock
+  run_prog $P --mode userlock --timeout-ms 5000 --trials 1
+  assert_success
+  assert_fact deadlock -eq 1 mode=userlock
+}
+
 @test "the summary says whether every mode ended as predicted" {
   default_run
   assert_fact modes_not_as_predicted -eq 0
