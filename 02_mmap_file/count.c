@@ -50,7 +50,31 @@ _Noreturn static void die_errno_file(const char *call, const char *name)
  * (an AMD Zen, when this was first measured) the kernel's copy ran several
  * times slower into a destination that is not (malloc's 1 MiB blocks start
  * 16 bytes in); on an Intel Xeon no difference showed.  README exercise 2. */
-struct tally tally_by_read(int fd, enum count_loop loop)
+/* The file that was size bytes when we started: "NAME: the file shrank
+ * from size to N bytes while <how> at byte at", exit 1.  Both methods
+ * report a shrink with this one message. */
+_Noreturn static void die_shrank(int fd, const char *name, uint64_t size, const char *how,
+                                 uint64_t at)
+{
+    struct stat now;
+
+    if (fstat(fd, &now) != 0)
+        die_errno_file("fstat", name);
+    die("%s: the file shrank from %llu to %lld bytes while %s at byte %llu", name,
+        (unsigned long long)size, (long long)now.st_size, how, (unsigned long long)at);
+}
+
+/* True if fd's file is now smaller than size bytes. */
+static bool shrank_below(int fd, const char *name, uint64_t size)
+{
+    struct stat now;
+
+    if (fstat(fd, &now) != 0)
+        die_errno_file("fstat", name);
+    return (uint64_t)now.st_size < size;
+}
+
+struct tally tally_by_read(int fd, uint64_t size, enum count_loop loop, const char *name)
 {
     unsigned char *buffer = aligned_alloc(page_size(), READ_BUFFER_BYTES);
     struct tally t = {0, 0};
@@ -69,6 +93,8 @@ struct tally tally_by_read(int fd, enum count_loop loop)
         t.bytes += (uint64_t)got;
     }
     free(buffer);
+    if (t.bytes < size && shrank_below(fd, name, size))
+        die_shrank(fd, name, size, "being read: end of file", t.bytes);
     return t;
 }
 
@@ -76,7 +102,8 @@ struct tally tally_by_read(int fd, enum count_loop loop)
  * SIGBUS jumps out of scan_windows, so they must be in memory, current. */
 struct window_scan {
     int fd;
-    uint64_t size; /* bytes to scan: the size when we started */
+    const char *name; /* for messages */
+    uint64_t size;    /* bytes to scan: the size when we started */
     enum count_loop loop;
     volatile uint64_t offset;       /* file offset of the current window */
     unsigned char *volatile window; /* the current window, NULL when none */
@@ -92,8 +119,14 @@ static void scan_windows(void *arg)
         uint64_t left = s->size - s->offset;
         size_t length = (size_t)(left < window_bytes ? left : window_bytes);
         void *window = mmap(NULL, length, PROT_READ, MAP_SHARED, s->fd, (off_t)s->offset);
+        if (window == MAP_FAILED && errno == ENODEV) {
+            char name_buf[24];
+            die("mmap %.256s: %s (%s): its file system cannot map it; count it with "
+                "--method read",
+                s->name, strerror(ENODEV), errno_name(ENODEV, name_buf));
+        }
         if (window == MAP_FAILED)
-            die_errno("mmap");
+            die_errno_file("mmap", s->name);
         s->length = length;
         s->window = window;
         /* Read ahead aggressively and drop pages behind us first under
@@ -126,28 +159,24 @@ static void check_really_empty(int fd, const char *name)
             name);
 }
 
-/* The file shrank under us: report it as an error, not a crash. */
-_Noreturn static void die_shrunk(struct window_scan *s, const struct bus_fault *fault,
-                                 const char *name)
+/* The file shrank under the mapping (SIGBUS): report it as an error, not
+ * a crash. */
+_Noreturn static void die_shrunk_mapped(struct window_scan *s, const struct bus_fault *fault)
 {
     uint64_t at = s->offset;
-    struct stat now;
-    char code_buf[24];
+    char code_buf[24], how[64];
 
     if (s->window != NULL) {
         at += (uint64_t)((unsigned char *)fault->addr - s->window);
         munmap(s->window, s->length); /* the process ends next; no error to report */
     }
-    if (fstat(s->fd, &now) != 0)
-        die_errno("fstat");
-    die("%s: the file shrank from %llu to %lld bytes while mapped: SIGBUS (%s) at byte %llu", name,
-        (unsigned long long)s->size, (long long)now.st_size, bus_code_name(fault->code, code_buf),
-        (unsigned long long)at);
+    snprintf(how, sizeof how, "mapped: SIGBUS (%s)", bus_code_name(fault->code, code_buf));
+    die_shrank(s->fd, s->name, s->size, how, at);
 }
 
 struct tally tally_by_mmap(int fd, uint64_t size, enum count_loop loop, const char *name)
 {
-    struct window_scan scan = {.fd = fd, .size = size, .loop = loop};
+    struct window_scan scan = {.fd = fd, .name = name, .size = size, .loop = loop};
     struct bus_fault fault;
 
     if (size == 0) {
@@ -155,7 +184,7 @@ struct tally tally_by_mmap(int fd, uint64_t size, enum count_loop loop, const ch
         return (struct tally){0, 0};
     }
     if (call_catching_sigbus(scan_windows, &scan, &fault))
-        die_shrunk(&scan, &fault, name);
+        die_shrunk_mapped(&scan, &fault);
     return (struct tally){scan.lines, size};
 }
 
@@ -220,7 +249,7 @@ static void run_pass(struct pass *p, int round, int fd, uint64_t size,
     if (p->method == METHOD_MMAP)
         p->tally = tally_by_mmap(fd, size, request->loop, request->path);
     else
-        p->tally = tally_by_read(fd, request->loop);
+        p->tally = tally_by_read(fd, size, request->loop, request->path);
     p->elapsed_ns[round] = now_ns() - start;
     p->minor_faults = minor_faults() - minor;
     p->major_faults = major_faults() - major;

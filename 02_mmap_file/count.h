@@ -36,12 +36,18 @@ struct tally {
 /* The number of '\n' bytes in data[0, len). */
 uint64_t count_newlines(const unsigned char *data, size_t len, enum count_loop loop);
 
-/* Count fd's file from offset 0 to its end with pread() into a buffer. */
-struct tally tally_by_read(int fd, enum count_loop loop);
+/* Count fd's file from offset 0 to its end with pread() into a buffer.
+ * size is what fstat said at the start: a file that ends before it, and
+ * that fstat then says is smaller, shrank while it was read - an error
+ * (the same as tally_by_mmap's), not a partial count.  (A /proc or sysfs
+ * file whose size is not its length is counted as it is.)  name is used
+ * in messages. */
+struct tally tally_by_read(int fd, uint64_t size, enum count_loop loop, const char *name);
 
 /* Count the first size bytes of fd's file through read-only mappings, one
  * window at a time.  Dies with a clear message (not by SIGBUS) if the file
- * shrinks while it is mapped.  name is used in messages. */
+ * shrinks while it is mapped, and suggests --method read for a file that
+ * cannot be mapped (sysfs, say).  name is used in messages. */
 struct tally tally_by_mmap(int fd, uint64_t size, enum count_loop loop, const char *name);
 
 /* Count size bytes of the open file fd as request says (request->path is

@@ -44,18 +44,23 @@ void unmap_file(const struct demo_file *f, void *p)
         die_errno("munmap");
 }
 
-/* Refuse a size that would crowd the file system of $TMPDIR. */
+/* Refuse a size that would crowd the file system of $TMPDIR: the scratch
+ * file may take at most half of its free space. */
 static void check_space(const struct demo_file *f)
 {
     struct statvfs vfs;
+    const char *dir = getenv("TMPDIR");
 
     if (fstatvfs(f->fd, &vfs) != 0)
         die_errno("fstatvfs");
     uint64_t free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     if (f->size > free_bytes / 2) {
-        char want[32], have[32];
-        die("--size %s: the file system of %s has only %s free", human_size(f->size, want), f->name,
-            human_size(free_bytes, have));
+        char want[32], have[32], most[32];
+        die("--size %s: the scratch file may take at most half of the free space where "
+            "it is made (%s: %s free, so at most %s); set TMPDIR to another file system "
+            "or ask for less",
+            human_size(f->size, want), dir != NULL && dir[0] != '\0' ? dir : "/tmp",
+            human_size(free_bytes, have), human_size(free_bytes / 2, most));
     }
 }
 
@@ -126,7 +131,7 @@ static void step_read_only(const struct demo_file *f)
         printf("/proc/self/maps: %s\n", m.line);
     printf("data[0..62]: \"%.63s\"\n", (const char *)data);
     uint64_t lines = count_newlines(data, f->size, LOOP_VECTOR);
-    struct tally by_read = tally_by_read(f->fd, LOOP_VECTOR);
+    struct tally by_read = tally_by_read(f->fd, f->size, LOOP_VECTOR, f->name);
     printf("'\\n' bytes found by walking data[0..%zu]: %llu; by read(): %llu; written: %llu\n",
            f->size - 1, (unsigned long long)lines, (unsigned long long)by_read.lines,
            (unsigned long long)f->lines);

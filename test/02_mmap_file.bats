@@ -548,3 +548,70 @@ read_buffer_bound() {
   assert_fact counts_agree -eq 1
   assert_fact lines -eq $((16 * 1024 * 1024 / 10)) method=mmap
 }
+
+# run_prog_cutting FILE SIZE NAME ARGS...: run_prog NAME ARGS..., and cut
+# FILE to SIZE bytes once the program is reading it (its read() count in
+# /proc/PID/io has moved, or FILE is in its /proc/PID/maps) - or not at all
+# if it finishes first.
+run_prog_cutting() {
+  local file=$1 size=$2
+  shift 2
+  # shellcheck disable=SC2034 # read by fail() in helper.bash
+  LAST_COMMAND="$* (FILE cut to $size bytes while it is read)"
+  run --separate-stderr cut_while_reading "$file" "$size" "$(prog "$1")" "${@:2}"
+}
+
+cut_while_reading() {
+  local file=$1 size=$2 pid rchar tries
+  shift 2
+  timeout -k 5 "$TEST_TIMEOUT" "$@" &
+  pid=$!
+  for ((tries = 0; tries < 20000; tries++)); do
+    local child
+    child=$(pgrep -P "$pid" | head -n 1) || true
+    [[ -n $child ]] || continue
+    rchar=$(awk '/^rchar:/ { print $2 }' "/proc/$child/io" 2>/dev/null) || true
+    if ((${rchar:-0} > 1 << 24)) || grep -qF "$file" "/proc/$child/maps" 2>/dev/null; then
+      truncate -s "$size" "$file"
+      break
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+  done
+  wait "$pid"
+}
+
+@test "a file that shrinks while counted is an error, by read() as by mmap, never a partial count" {
+  local file=$BATS_TEST_TMPDIR/shrinking method big=$((1 << 30)) small=$((1 << 20))
+  for method in read mmap; do
+    local caught=0
+    for _ in 1 2 3; do
+      truncate -s "$big" "$file"
+      run_prog_cutting "$file" "$small" $P count --method "$method" --rounds 5 "$file"
+      if ((status == 0)); then
+        bytes=$(fact bytes)
+        ((bytes == big || bytes == small)) ||
+          fail "count --method $method exited 0 with a partial count ($bytes of $big bytes)"
+      else
+        assert_runtime_error "the file shrank from $big to $small bytes while"
+        caught=$((caught + 1))
+      fi
+    done
+    ((caught > 0)) || fail "the file was cut while $method read it at least once in three runs"
+  done
+}
+
+@test "a file its file system cannot map: mmap says so and names --method read, which counts it" {
+  local sysfs=/sys/kernel/mm/transparent_hugepage/enabled
+  [[ -r $sysfs ]] || skip "$sysfs is not here"
+  run_prog $P count --method mmap "$sysfs"
+  assert_runtime_error "mmap $sysfs: No such device (ENODEV): its file system cannot map it; count it with --method read"
+  run_prog $P count --method read "$sysfs"
+  assert_success
+  assert_fact lines -eq 1
+}
+
+@test "a demo size above half the free space says the rule and where" {
+  run_prog $P --size 1P
+  assert_status 1
+  [[ $stderr == *"at most half of the free space"*"TMPDIR"* ]] || fail "the message states the rule and the fix"
+}
