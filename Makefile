@@ -111,6 +111,9 @@ check-sanitizers: ## run the test suite under ASan+UBSan, then under TSan
 C_FILES := $(wildcard common/*.[ch] $(addsuffix /*.[ch],$(LESSONS)) bench/*.[ch] test/*.[ch])
 SHELL_FILES := run_all.sh test/run .ci/run $(wildcard bench/*.sh bench/*.bash test/*.bash)
 
+# The labs (NN_lesson/lab/): make grade, make lab-selftest, make handout.
+include common/lab/lab.mk
+
 lint: ## clang-format check, cppcheck and shellcheck: all must be clean
 	clang-format --dry-run --Werror $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
