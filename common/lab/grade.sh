@@ -29,16 +29,19 @@
 # every test, so that it is valid however the run ends.
 #
 # Exit status: 0 when no test failed, 1 when one did, 2 on bad usage or when
-# the grader itself cannot run.  MAKE and LAB_BUILD_ROOT (default build)
-# come from make; LAB_SANITIZER names a sanitizer build.
+# the grader itself cannot run.  MAKE, LAB_O and LAB_BUILD_ROOT (the
+# Makefile's O and build folder, default build) and LAB_SANITIZER (its SAN)
+# come from make.
 set -uo pipefail
 
 start_dir=$PWD
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 framework=$root/common/lab
 make_cmd=${MAKE:-make}
-build_root=${LAB_BUILD_ROOT:-build}
 sanitizer=${LAB_SANITIZER:-}
+build_root=${LAB_BUILD_ROOT:-${LAB_O:-build}${sanitizer:+/$sanitizer}}
+# the Makefile's own O= and SAN=, for the builds this script asks it for
+make_vars=(O="${LAB_O:-build}" SAN="$sanitizer")
 
 usage() {
   sed -n '3,5s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
@@ -108,6 +111,12 @@ else
   fi
 fi
 [[ -z $rubric_override || ${#labs[@]} == 1 ]] || usage_error "RUBRIC needs a single LAB"
+if [[ $impl == solution ]]; then
+  for lab in "${labs[@]}"; do
+    [[ -d $lab/lab/solution ]] ||
+      usage_error "IMPL=solution: this tree has no $lab/lab/solution (a student handout?)"
+  done
+fi
 
 # --- where the run keeps its records ---------------------------------------
 
@@ -154,7 +163,7 @@ trap interrupted INT TERM
 
 # lab_files LAB: the files a student hands in for LAB (its lab.mk's LAB_FILES).
 lab_files() {
-  "$make_cmd" -s --no-print-directory lab-files LAB_NAME="$1" LAB_OUT=/nonexistent
+  "$make_cmd" -s --no-print-directory "${make_vars[@]}" lab-files LAB_NAME="$1" LAB_OUT=/nonexistent
 }
 
 # prepare LAB: set src_dir, out and build_ok, build_note for LAB's implementation.
@@ -163,10 +172,7 @@ prepare() {
   build_ok=1 build_note=""
   case $impl in
   starter) src_dir=$root/$lab/lab tag=starter ;;
-  solution)
-    src_dir=$root/$lab/lab/solution tag=solution
-    [[ -d $src_dir ]] || usage_error "IMPL=solution: this tree has no $lab/lab/solution (a student handout?)"
-    ;;
+  solution) src_dir=$root/$lab/lab/solution tag=solution ;;
   *)
     src_dir=$impl_dir
     [[ -d $impl_dir/$lab/lab ]] && src_dir=$impl_dir/$lab/lab # a copy of the repository
@@ -182,7 +188,7 @@ prepare() {
     fi
     cmp -s "$src_dir/$file" "$out/src/$file" || cp "$src_dir/$file" "$out/src/$file" || exit 2
   done
-  if ! "$make_cmd" -s --no-print-directory lab-build LAB_NAME="$lab" LAB_OUT="$out" \
+  if ! "$make_cmd" -s --no-print-directory "${make_vars[@]}" lab-build LAB_NAME="$lab" LAB_OUT="$out" \
     >"$out/build.log" 2>&1; then
     build_ok=0
     build_note="it does not compile: $(grep -m1 -E 'error|Error' "$out/build.log" | sed "s|$out/src/||")"
@@ -317,7 +323,7 @@ run_test() {
 # --- the run -----------------------------------------------------------------
 
 # Build the grader's own helper first: the header needs the machine's facts.
-if ! "$make_cmd" -s --no-print-directory lab-machine >"$run_tmp/machine.log" 2>&1; then
+if ! "$make_cmd" -s --no-print-directory "${make_vars[@]}" lab-machine >"$run_tmp/machine.log" 2>&1; then
   cat "$run_tmp/machine.log" >&2
   printf 'grade: cannot build the grader (see above)\n' >&2
   say "grade: cannot build the grader: $(grep -m1 -E 'error|Error' "$run_tmp/machine.log")"

@@ -57,7 +57,7 @@ lab-build: $(LAB_MACHINE) $(LAB_PRODUCTS)
 lab-files:
 	@echo $(LAB_FILES)
 
-LAB_ENV = MAKE='$(MAKE)' LAB_BUILD_ROOT='$(BUILD)' LAB_SANITIZER='$(SAN)'
+LAB_ENV = MAKE='$(MAKE)' LAB_O='$(O)' LAB_BUILD_ROOT='$(BUILD)' LAB_SANITIZER='$(SAN)'
 
 grade: ## grade labs: LAB=NN|all IMPL=starter|solution|DIR SEED=S JSON=FILE TEST=id,...
 	@$(LAB_ENV) common/lab/grade.sh --lab '$(LAB)' --impl '$(IMPL)' \
