@@ -7,6 +7,7 @@
 load helper
 
 LAB=05_zone_malloc
+# shellcheck disable=SC2034 # read by run_cmd in helper.bash
 TEST_TIMEOUT=600 # a whole grader run under TSan
 SOLUTION_ONLY="the reference solution is not in this tree (a student handout)"
 
@@ -31,7 +32,7 @@ grade_saved() {
 
 setup_file() {
   export LAB_RUNS=$BATS_FILE_TMPDIR
-  cd "$REPO_ROOT"
+  cd "$REPO_ROOT" || return 1
   grade_saved starter --lab 05 --json "$LAB_RUNS/starter.json"
   if [[ -d $LAB/lab/solution ]]; then
     grade_saved solution --lab 05 --impl solution --json "$LAB_RUNS/solution.json"
@@ -43,6 +44,7 @@ saved() {
   output=$(cat "$LAB_RUNS/$1.out")
   status=$(cat "$LAB_RUNS/$1.status")
   stderr=""
+  # shellcheck disable=SC2034 # read by fail() in helper.bash
   LAST_COMMAND="common/lab/grade.sh --lab 05 --impl $1 (in setup_file)"
 }
 

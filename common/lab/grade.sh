@@ -143,11 +143,12 @@ total_score=0 total_max=0 passed=0 failed=0 skipped=0
 write_json() {
   [[ -n $json ]] || return 0
   local tmp=$json.tmp.$$
-  LC_ALL=C awk -v score="$total_score" -v seconds=$((SECONDS - started_at)) -v report="$report" \
-    -f "$framework/results.awk" "$planned" "$results" >"$tmp" && mv -f "$tmp" "$json" || {
+  if ! LC_ALL=C awk -v score="$total_score" -v seconds=$((SECONDS - started_at)) \
+    -v report="$report" -f "$framework/results.awk" "$planned" "$results" >"$tmp" ||
+    ! mv -f "$tmp" "$json"; then
     rm -f "$tmp"
     printf 'grade: cannot write %s\n' "$json" >&2
-  }
+  fi
 }
 
 # Ctrl-C, or the autograder's own deadline: stop the test, keep the record.

@@ -42,67 +42,83 @@ static bool write_all(int fd, const char *buf, size_t len)
     return true;
 }
 
-/* "<kind> <message>\n" as one line (newlines and tabs become spaces), then
- * leave with status.  Only the first verdict counts: a second thread that
- * fails at the same time waits for the first one's exit to end it. */
-__attribute__((format(printf, 2, 0))) static _Noreturn void verdict(int status, const char *fmt,
-                                                                    va_list ap, const char *kind)
-{
-    static atomic_flag given = ATOMIC_FLAG_INIT;
-    char line[2048];
+enum { VERDICT_MAX = 2048 };
 
-    if (atomic_flag_test_and_set(&given))
-        for (;;)
-            pause();
-    int n = snprintf(line, sizeof line, "%s", kind);
+/* "<kind> <message>" in line, as one line: newlines and tabs become spaces. */
+__attribute__((format(printf, 3, 0))) static void
+format_verdict(char line[static VERDICT_MAX], const char *kind, const char *fmt, va_list ap)
+{
+    int n = snprintf(line, VERDICT_MAX, "%s", kind);
 
     if (fmt != NULL) {
         line[n++] = ' ';
-        vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+        vsnprintf(line + n, VERDICT_MAX - (size_t)n - 1, fmt, ap);
     }
     for (char *c = line; *c != '\0'; c++)
         if (*c == '\n' || *c == '\t')
             *c = ' ';
-    n = (int)strlen(line);
-    line[n++] = '\n';
+}
+
+/* Hand the verdict line to the grader and leave with status.  Only the
+ * first verdict counts: a second thread that fails at the same time waits
+ * for the first one's exit to end it. */
+static _Noreturn void give_verdict(const char *line, int status)
+{
+    static atomic_flag given = ATOMIC_FLAG_INIT;
+    size_t n = strlen(line);
+
+    if (atomic_flag_test_and_set(&given))
+        for (;;)
+            pause();
     fflush(NULL); /* what was printed before belongs before the verdict in the log */
-    if (!write_all(verdict_fd(), line, (size_t)n))
+    if (!write_all(verdict_fd(), line, n) || !write_all(verdict_fd(), "\n", 1))
         _exit(EXIT_FAILURE);
     exit(status);
 }
 
 void lab_pass(const char *fmt, ...)
 {
+    char line[VERDICT_MAX];
     va_list ap;
 
     va_start(ap, fmt);
-    verdict(EXIT_SUCCESS, fmt, ap, "pass");
+    format_verdict(line, "pass", fmt, ap);
+    va_end(ap);
+    give_verdict(line, EXIT_SUCCESS);
 }
 
 void lab_partial(unsigned pct, const char *fmt, ...)
 {
-    char kind[24];
+    char line[VERDICT_MAX], kind[24];
     va_list ap;
 
     snprintf(kind, sizeof kind, "partial %u", pct > 100 ? 100 : pct);
     va_start(ap, fmt);
-    verdict(EXIT_SUCCESS, fmt, ap, kind);
+    format_verdict(line, kind, fmt, ap);
+    va_end(ap);
+    give_verdict(line, EXIT_SUCCESS);
 }
 
 void lab_fail(const char *fmt, ...)
 {
+    char line[VERDICT_MAX];
     va_list ap;
 
     va_start(ap, fmt);
-    verdict(EXIT_FAILURE, fmt, ap, "fail");
+    format_verdict(line, "fail", fmt, ap);
+    va_end(ap);
+    give_verdict(line, EXIT_FAILURE);
 }
 
 void lab_skip(const char *fmt, ...)
 {
+    char line[VERDICT_MAX];
     va_list ap;
 
     va_start(ap, fmt);
-    verdict(LAB_EXIT_SKIP, fmt, ap, "skip");
+    format_verdict(line, "skip", fmt, ap);
+    va_end(ap);
+    give_verdict(line, LAB_EXIT_SKIP);
 }
 
 /* --------------------------------------------------- crashes and hangs */

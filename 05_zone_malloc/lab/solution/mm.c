@@ -44,14 +44,14 @@
 
 enum {
     WORD = 8,
-    MIN_BLOCK = 32,          /* header, two links, footer */
-    CHUNK_MIN = 64 << 10,    /* chunks are multiples of this */
-    BIG_BLOCK = 256 << 10,   /* blocks this size and up get their own mapping */
-    PAGE = 4096,             /* what mmap rounds a length up to */
-    EXACT_LIMIT = 1024,      /* up to this size, one list per 16-byte size */
-    BINS = 128,              /* 63 exact lists, then one per power of two */
-    FLAGS = 15,              /* the low bits of a header */
-    BIG_HEADER_AT = WORD,    /* a big block's header in its mapping: payload at 16 */
+    MIN_BLOCK = 32,        /* header, two links, footer */
+    CHUNK_MIN = 64 << 10,  /* chunks are multiples of this */
+    BIG_BLOCK = 256 << 10, /* blocks this size and up get their own mapping */
+    PAGE = 4096,           /* what mmap rounds a length up to */
+    EXACT_LIMIT = 1024,    /* up to this size, one list per 16-byte size */
+    BINS = 128,            /* 63 exact lists, then one per power of two */
+    FLAGS = 15,            /* the low bits of a header */
+    BIG_HEADER_AT = WORD,  /* a big block's header in its mapping: payload at 16 */
 };
 enum { USED = 1, PREV_USED = 2, FIRST = 4, MAPPED = 8 };
 
@@ -63,11 +63,11 @@ struct block {
 
 /* The allocator's whole state. */
 static struct {
-    pthread_mutex_t lock;    /* guards everything below and every chunk */
-    struct block *bins[BINS];/* free lists, by size class */
-    uint64_t nonempty[2];    /* bit i set iff bins[i] != NULL */
-    size_t chunk_bytes;      /* bytes of all chunks: the next one is a share of it */
-    unsigned chunks;         /* chunks mapped */
+    pthread_mutex_t lock;     /* guards everything below and every chunk */
+    struct block *bins[BINS]; /* free lists, by size class */
+    uint64_t nonempty[2];     /* bit i set iff bins[i] != NULL */
+    size_t chunk_bytes;       /* bytes of all chunks: the next one is a share of it */
+    unsigned chunks;          /* chunks mapped */
 } heap = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ------------------------------------------------------------- blocks */
@@ -77,32 +77,40 @@ static size_t size_of(size_t header)
     return header & ~(size_t)FLAGS;
 }
 
+/* The address `offset` bytes after p: all address arithmetic goes here. */
+static void *shift(const void *p, ptrdiff_t offset)
+{
+    return (void *)((uintptr_t)p + (uintptr_t)offset);
+}
+
 static struct block *block_of(void *payload)
 {
-    return (struct block *)((char *)payload - WORD);
+    return shift(payload, -WORD);
 }
 
 static void *payload_of(struct block *b)
 {
-    return (char *)b + WORD;
+    return shift(b, WORD);
 }
 
 static struct block *next_block(struct block *b)
 {
-    return (struct block *)((char *)b + size_of(b->header));
+    return shift(b, (ptrdiff_t)size_of(b->header));
 }
 
 /* The block before b, found through its footer: only when b's PREV_USED is clear. */
 static struct block *prev_block(struct block *b)
 {
-    const size_t *prev_footer = (const size_t *)b - 1;
+    const size_t *prev_footer = shift(b, -WORD);
 
-    return (struct block *)((char *)b - size_of(*prev_footer));
+    return shift(b, -(ptrdiff_t)size_of(*prev_footer));
 }
 
 static void write_footer(struct block *b)
 {
-    *(size_t *)((char *)b + size_of(b->header) - WORD) = b->header;
+    size_t *footer = shift(b, (ptrdiff_t)size_of(b->header) - WORD);
+
+    *footer = b->header;
 }
 
 /* The block size that holds n bytes after its header, or 0 if none can. */
@@ -200,11 +208,11 @@ static struct block *chunk_map_locked(size_t size)
     if (bytes < size + 2 * WORD)
         bytes = size + 2 * WORD;
     bytes = (bytes + CHUNK_MIN - 1) / CHUNK_MIN * CHUNK_MIN;
-    char *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED)
         return NULL;
-    *(size_t *)base = bytes;
-    struct block *b = (struct block *)(base + WORD);
+    *base = bytes;
+    struct block *b = shift(base, WORD);
     b->header = (bytes - 2 * WORD) | FIRST | PREV_USED;
     write_footer(b);
     next_block(b)->header = USED; /* the epilogue: size 0 */
@@ -216,8 +224,8 @@ static struct block *chunk_map_locked(size_t size)
 /* Give back the chunk whose only block is the free block b. */
 static void chunk_unmap_locked(struct block *b)
 {
-    char *base = (char *)b - WORD;
-    size_t bytes = *(size_t *)base;
+    size_t *base = shift(b, -WORD);
+    size_t bytes = *base;
     int saved_errno = errno;
 
     heap.chunk_bytes -= bytes;
@@ -308,9 +316,9 @@ static size_t big_bytes(size_t size)
 }
 
 /* The block whose mapping starts at base, its header set for bytes. */
-static void *big_start(char *base, size_t bytes)
+static void *big_start(void *base, size_t bytes)
 {
-    struct block *b = (struct block *)(base + BIG_HEADER_AT);
+    struct block *b = shift(base, BIG_HEADER_AT);
 
     b->header = bytes | MAPPED | USED;
     return payload_of(b);
@@ -319,7 +327,7 @@ static void *big_start(char *base, size_t bytes)
 static void *big_map(size_t size)
 {
     size_t bytes = big_bytes(size);
-    char *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
     return base == MAP_FAILED ? NULL : big_start(base, bytes); /* errno is mmap's ENOMEM */
 }
@@ -328,7 +336,7 @@ static void big_unmap(struct block *b)
 {
     int saved_errno = errno;
 
-    munmap((char *)b - BIG_HEADER_AT, size_of(b->header)); /* cannot fail: our mapping */
+    munmap(shift(b, -BIG_HEADER_AT), size_of(b->header)); /* cannot fail: our mapping */
     errno = saved_errno;
 }
 
@@ -336,7 +344,7 @@ static void big_unmap(struct block *b)
 static void *big_resize(struct block *b, size_t size)
 {
     size_t bytes = big_bytes(size);
-    char *base = mremap((char *)b - BIG_HEADER_AT, size_of(b->header), bytes, MREMAP_MAYMOVE);
+    void *base = mremap(shift(b, -BIG_HEADER_AT), size_of(b->header), bytes, MREMAP_MAYMOVE);
 
     return base == MAP_FAILED ? NULL : big_start(base, bytes);
 }

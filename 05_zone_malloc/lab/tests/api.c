@@ -70,9 +70,9 @@ enum { ALIGN_SMALL_SIZES = 1100 };
 
 void test_align(int argc, char *argv[])
 {
-    static const size_t large[] = {4000,          4096,          8192,      65536,   131071,
-                                   262144 - 8,    262144,        262145,    1 << 20, (4 << 20) + 3,
-                                   (16 << 20) - 1};
+    static const size_t large[] = {4000,    4096,          8192,          65536,
+                                   131071,  262144 - 8,    262144,        262145,
+                                   1 << 20, (4 << 20) + 3, (16 << 20) - 1};
     enum { LARGE = sizeof large / sizeof large[0] };
     static void *blocks[ALIGN_SMALL_SIZES + 1 + LARGE];
     char buf[160];
@@ -196,10 +196,14 @@ void test_enomem(int argc, char *argv[])
         size_t n;
         const char *text;
     } huge[] = {
-        {SIZE_MAX, "SIZE_MAX"},         {SIZE_MAX - 7, "SIZE_MAX - 7"},
-        {SIZE_MAX - 15, "SIZE_MAX - 15"}, {SIZE_MAX - 16, "SIZE_MAX - 16"},
-        {SIZE_MAX - 4095, "SIZE_MAX - 4095"}, {SIZE_MAX / 2 + 1, "SIZE_MAX / 2 + 1"},
-        {PTRDIFF_MAX, "PTRDIFF_MAX"},   {(size_t)1 << 62, "2^62"},
+        {SIZE_MAX, "SIZE_MAX"},
+        {SIZE_MAX - 7, "SIZE_MAX - 7"},
+        {SIZE_MAX - 15, "SIZE_MAX - 15"},
+        {SIZE_MAX - 16, "SIZE_MAX - 16"},
+        {SIZE_MAX - 4095, "SIZE_MAX - 4095"},
+        {SIZE_MAX / 2 + 1, "SIZE_MAX / 2 + 1"},
+        {PTRDIFF_MAX, "PTRDIFF_MAX"},
+        {(size_t)1 << 62, "2^62"},
     };
     static const struct {
         size_t count, size;
@@ -326,9 +330,8 @@ static void *resize_checked(void *p, size_t old, size_t n, uint64_t stamp)
 
 void test_realloc_keep(int argc, char *argv[])
 {
-    static const size_t sizes[] = {1,   8,    15,   16,    17,     24,     31,
-                                   32,  33,   100,  255,   256,    1000,   4000,
-                                   4097, 65536, 262144, 300000, 1 << 20};
+    static const size_t sizes[] = {1,   8,   15,   16,   17,   24,    31,     32,     33,     100,
+                                   255, 256, 1000, 4000, 4097, 65536, 262144, 300000, 1 << 20};
     enum { SIZES = sizeof sizes / sizeof sizes[0], FENCES = 64 };
     void *fences[FENCES];
     int fence_count = 0;

@@ -73,11 +73,11 @@ void allocator_start(void);
 /* What a test is doing, for the crash and timeout report: set before each
  * step that may crash or hang, read by the signal handler. */
 struct progress {
-    const char *volatile step;     /* "in mm_malloc", "checking the payload of" */
+    const char *volatile step; /* "in mm_malloc", "checking the payload of" */
     const struct trace *volatile trace;
-    volatile size_t call;          /* index in trace->calls, when trace is set */
-    volatile uintptr_t block;      /* the block concerned, 0 if none */
-    volatile size_t size;          /* its size */
+    volatile size_t call;     /* index in trace->calls, when trace is set */
+    volatile uintptr_t block; /* the block concerned, 0 if none */
+    volatile size_t size;     /* its size */
 };
 extern struct progress progress;
 void describe_progress(struct lab_text *t);
@@ -95,8 +95,7 @@ const char *misaligned(const char *call, void *p, char buf[static 160]);
 typedef void test_fn(int argc, char *argv[]);
 test_fn test_smoke_init, test_align, test_edge_cases, test_enomem, test_calloc_zero,
     test_realloc_keep;
-test_fn test_trace_small, test_trace_realloc, test_trace_mixed, test_trace_large,
-    test_trace_files;
+test_fn test_trace_small, test_trace_realloc, test_trace_mixed, test_trace_large, test_trace_files;
 test_fn test_threads_2, test_threads_4;
 test_fn test_rules_mmap_only, test_util_small, test_util_realloc, test_util_mixed, test_speed;
 

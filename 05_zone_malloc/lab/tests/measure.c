@@ -169,7 +169,8 @@ void test_rules_mmap_only(int argc, char *argv[])
                  "not sbrk or brk",
                  brk_after - brk_before, t.name);
     if (r.peak_mapped_bytes < r.peak_live_bytes)
-        lab_fail("during %s the process mapped at most %" PRIu64 " bytes more, fewer than the %" PRIu64
+        lab_fail("during %s the process mapped at most %" PRIu64
+                 " bytes more, fewer than the %" PRIu64
                  " bytes live at the peak: the blocks come from memory mapped before mm_init (a "
                  "static array?); memory must come from mmap",
                  t.name, r.peak_mapped_bytes, r.peak_live_bytes);
@@ -210,8 +211,9 @@ static void test_util(enum trace_kind kind, unsigned pass_pct, unsigned full_pct
                  t.name, r.peak_live_bytes);
     unsigned pct = (unsigned)(r.peak_live_bytes * 100 / r.peak_mapped_bytes);
     char measured[128];
-    snprintf(measured, sizeof measured, "peak live %" PRIu64 " bytes, peak mapped %" PRIu64 " bytes",
-             r.peak_live_bytes, r.peak_mapped_bytes);
+    snprintf(measured, sizeof measured,
+             "peak live %" PRIu64 " bytes, peak mapped %" PRIu64 " bytes", r.peak_live_bytes,
+             r.peak_mapped_bytes);
     if (pct < pass_pct)
         lab_fail("utilisation %u%% on %s (%s); expected at least %u%% (full marks from %u%%)", pct,
                  t.name, measured, pass_pct, full_pct);
@@ -250,7 +252,10 @@ static void time_both(struct plain *p, unsigned reps, uint64_t *mm_ns, uint64_t 
         for (unsigned turn = 0; turn < 2; turn++) {
             bool mm_turn = (turn == 0) == (i % 2 == 1);
             plain_replay(p, mm_turn ? &mm : &glibc, 0, &r);
-            (mm_turn ? mm_times : glibc_times)[i] = r.elapsed_ns;
+            if (mm_turn)
+                mm_times[i] = r.elapsed_ns;
+            else
+                glibc_times[i] = r.elapsed_ns;
         }
     }
     *mm_ns = median_u64(mm_times, reps);

@@ -59,8 +59,10 @@ case ${1:-} in
 preload_ls)
   command -v ls >/dev/null || lab_skip "ls is not installed"
   lab_where "making a directory of 3,000 files"
-  mkdir big && (cd big && seq -f 'file%05g' 3000 | xargs touch && seq -f 'dir%03g' 100 | xargs mkdir &&
-    ln -s file00001 link && head -c 4096 /dev/zero >sized) || lab_fail "cannot make the test directory"
+  if ! (mkdir big && cd big && seq -f 'file%05g' 3000 | xargs touch &&
+    seq -f 'dir%03g' 100 | xargs mkdir && ln -s file00001 link && head -c 4096 /dev/zero >sized); then
+    lab_fail "cannot make the test directory"
+  fi
   run_both "ls -la" ls -la big
   ;;
 preload_sort)

@@ -55,8 +55,8 @@
 
 enum {
     MAX_WORKERS = 8,
-    SLOTS = 512,        /* blocks a worker holds at most */
-    INBOX = 64,         /* blocks handed to a worker and not yet freed */
+    SLOTS = 512,         /* blocks a worker holds at most */
+    INBOX = 64,          /* blocks handed to a worker and not yet freed */
     CHECK_EVERY = 25000, /* steps between checkpoints */
     BURST_OPS = 64,      /* what the others do while one is frozen */
     FREEZE_MS = 2,       /* ... or how long they get to try */
@@ -95,9 +95,9 @@ static struct {
     uint64_t steps;     /* per worker per run */
     struct worker workers[MAX_WORKERS];
     pthread_barrier_t barrier;
-    _Atomic unsigned frozen;   /* 1 + the index of the frozen worker; 0: none */
-    _Atomic uint64_t thaw_at;  /* the others' steps at which it is thawed */
-    _Atomic uint64_t freezes;  /* over all runs */
+    _Atomic unsigned frozen;  /* 1 + the index of the frozen worker; 0: none */
+    _Atomic uint64_t thaw_at; /* the others' steps at which it is thawed */
+    _Atomic uint64_t freezes; /* over all runs */
 } crowd;
 
 #define FREEZING UINT_MAX /* crowd.frozen while a worker sets thaw_at */
@@ -155,8 +155,7 @@ static void check_edges(const struct worker *w, const struct slot *s, size_t fil
                     "the %zu-byte block at %p changed %s: byte %zu is 0x%02x, expected 0x%02x "
                     "(another thread was given the same memory, or wrote into it: is a lock "
                     "missing?)",
-                    s->size, (void *)s->p, when, bad, s->p[bad],
-                    lab_pattern_byte(s->stamp, bad));
+                    s->size, (void *)s->p, when, bad, s->p[bad], lab_pattern_byte(s->stamp, bad));
 }
 
 static void check_slot(const struct worker *w, const struct slot *s, const char *when)
@@ -166,11 +165,11 @@ static void check_slot(const struct worker *w, const struct slot *s, const char 
 
 static void expect_block(const struct worker *w, const char *call, size_t size, const void *p)
 {
-    char buf[160];
-
-    if (p == NULL)
+    if (p == NULL) {
+        char buf[24];
         worker_fail(w, "%s(%zu) returned NULL (errno %s); expected a block", call, size,
                     errno_name(errno, buf));
+    }
     if ((uintptr_t)p % MM_ALIGNMENT != 0)
         worker_fail(w, "%s(%zu) returned %p, not 16-byte aligned", call, size, p);
 }
@@ -201,8 +200,10 @@ static void slot_alloc(struct worker *w, struct slot *s)
     if (zeroed)
         for (size_t i = 0; i < size; i++)
             if (p[i] != 0)
-                worker_fail(w, "mm_calloc(1, %zu) returned a block whose byte %zu is 0x%02x; "
-                            "expected every byte zero", size, i, p[i]);
+                worker_fail(w,
+                            "mm_calloc(1, %zu) returned a block whose byte %zu is 0x%02x; "
+                            "expected every byte zero",
+                            size, i, p[i]);
     s->p = p;
     s->size = size;
     s->stamp = (++w->stamps << 8) | w->index;
@@ -313,9 +314,9 @@ static void check_no_overlap(const struct worker *w)
                 all[n++] = (struct placed){(uintptr_t)o->slots[s].p,
                                            (uintptr_t)o->slots[s].p + o->slots[s].size, i};
         for (unsigned s = 0; s < o->inbox.count; s++)
-            all[n++] = (struct placed){(uintptr_t)o->inbox.blocks[s].p,
-                                       (uintptr_t)o->inbox.blocks[s].p + o->inbox.blocks[s].size,
-                                       i};
+            all[n++] =
+                (struct placed){(uintptr_t)o->inbox.blocks[s].p,
+                                (uintptr_t)o->inbox.blocks[s].p + o->inbox.blocks[s].size, i};
     }
     qsort(all, n, sizeof all[0], by_start);
     for (size_t i = 1; i < n; i++)

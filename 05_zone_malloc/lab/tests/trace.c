@@ -88,7 +88,8 @@ static void step_realloc(struct generator *g)
         else if (g->sizes[id] > (256u << 10))
             emit(g, 'f', id, 0);
         else /* grow by half to double, as vectors and string builders do */
-            emit(g, 'r', id, g->sizes[id] + g->sizes[id] / 2 + random_below(g, g->sizes[id] / 2 + 1));
+            emit(g, 'r', id,
+                 g->sizes[id] + g->sizes[id] / 2 + random_below(g, g->sizes[id] / 2 + 1));
         return;
     }
     id = buffers + random_below(g, g->t->ids - buffers);
@@ -259,9 +260,8 @@ static const char *call_text(const struct call *c, char buf[static 32])
 }
 
 /* Fail the test at call i of the replay, with what went wrong. */
-__attribute__((format(printf, 3, 4))) static _Noreturn void replay_fail(const struct replay *r,
-                                                                        size_t i, const char *fmt,
-                                                                        ...)
+__attribute__((format(printf, 3, 4))) static _Noreturn void
+replay_fail(const struct replay *r, size_t i, const char *fmt, ...)
 {
     char what[1024], text[32];
     va_list ap;
@@ -293,8 +293,8 @@ static void check_payload(const struct replay *r, size_t i, uint32_t id)
                     "block %" PRIu32 " (%zu bytes at %#" PRIxPTR ", from line %zu) changed while "
                     "in use: byte %zu is 0x%02x, expected 0x%02x; the allocator must not write "
                     "into a block it handed out (a header or a free-list link?)",
-                    id, size, b->start, trace_line(b->born), bad,
-                    ((const uint8_t *)b->start)[bad], lab_pattern_byte(b->stamp, bad));
+                    id, size, b->start, trace_line(b->born), bad, ((const uint8_t *)b->start)[bad],
+                    lab_pattern_byte(b->stamp, bad));
 }
 
 /* A new block for id at p: aligned, overlapping no live block; indexed. */
@@ -329,7 +329,7 @@ static void forget_block(struct replay *r, uint32_t id)
 
 static void replay_alloc(struct replay *r, size_t i, uint32_t id, uint32_t size)
 {
-    char call[48], buf[24];
+    char call[48];
 
     if (r->blocks[id].start != 0) { /* a file may reuse an id: free it first */
         check_payload(r, i, id);
@@ -342,9 +342,11 @@ static void replay_alloc(struct replay *r, size_t i, uint32_t id, uint32_t size)
     progress.block = 0;
     errno = 0;
     void *p = mm_malloc(size);
-    if (p == NULL)
+    if (p == NULL) {
+        char buf[24];
         replay_fail(r, i, "%s returned NULL (errno %s); expected a block", call,
                     errno_name(errno, buf));
+    }
     r->blocks[id].stamp = (uint64_t)i + 1;
     r->blocks[id].born = i;
     accept_block(r, i, id, p, size, call);
@@ -357,7 +359,7 @@ static void replay_alloc(struct replay *r, size_t i, uint32_t id, uint32_t size)
 static void replay_realloc(struct replay *r, size_t i, uint32_t id, uint32_t size)
 {
     struct live *b = &r->blocks[id];
-    char call[64], buf[24];
+    char call[64];
 
     if (b->start == 0) { /* realloc(NULL, size) */
         replay_alloc(r, i, id, size);
@@ -373,9 +375,11 @@ static void replay_realloc(struct replay *r, size_t i, uint32_t id, uint32_t siz
     progress.size = old_size;
     errno = 0;
     void *p = mm_realloc(old, size);
-    if (p == NULL)
+    if (p == NULL) {
+        char buf[24];
         replay_fail(r, i, "%s returned NULL (errno %s); expected a block", call,
                     errno_name(errno, buf));
+    }
     progress.step = "checking what realloc kept in";
     progress.block = (uintptr_t)p;
     progress.size = keep;
@@ -491,7 +495,8 @@ void test_trace_files(int argc, char *argv[])
 
     (void)argc;
     (void)argv;
-    snprintf(dir_path, sizeof dir_path, "%s/tests/traces", lab_dir ? lab_dir : "05_zone_malloc/lab");
+    snprintf(dir_path, sizeof dir_path, "%s/tests/traces",
+             lab_dir ? lab_dir : "05_zone_malloc/lab");
     DIR *dir = opendir(dir_path);
     if (dir == NULL)
         die_errno(dir_path);
