@@ -273,7 +273,7 @@ run_test() {
         exec timeout -k 5 "$limit" "$exe" "$id" "$@"
   ) 3>"$verdict" >"$log" 2>&1 </dev/null &
   current_test_pid=$!
-  wait "$current_test_pid"
+  wait "$current_test_pid" 2>/dev/null # no "Killed" from bash: the report says it
   status=$?
   current_test_pid=""
   local ms=$(((${EPOCHREALTIME/./} - began) / 1000))
@@ -295,7 +295,7 @@ run_test() {
 
   local result=FAIL points=0 reason
   if ((status == 124 || (status == 137 && ms >= limit * 1000))); then
-    reason="deadlock or infinite loop: no result after ${limit}s${where:+, at $where}"
+    reason="deadlock or infinite loop: no result after ${limit}s${where:+, during $where}"
   elif [[ $kind == pass && $status == 0 ]]; then
     result=PASS points=$max reason=$message
   elif [[ $kind == partial && $status == 0 ]]; then
@@ -306,9 +306,9 @@ run_test() {
   elif [[ $kind == fail ]]; then
     reason=$message
   elif ((status > 128)); then
-    reason="crashed ($(signal_name "$status"))${where:+ at $where}"
+    reason="crashed ($(signal_name "$status"))${where:+ during $where}"
   else
-    reason="ended with exit status $status and no verdict${where:+, at $where}: $(tail -n 1 "$log")"
+    reason="ended with exit status $status and no verdict${where:+, during $where}: $(tail -n 1 "$log")"
   fi
   [[ $result == FAIL ]] && reason="$reason $replay"
   {

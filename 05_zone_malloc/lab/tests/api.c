@@ -262,7 +262,7 @@ static size_t first_nonzero(const unsigned char *p, size_t n)
     return n;
 }
 
-static void *checked_calloc(size_t count, size_t size, bool reused)
+static void *checked_calloc(size_t count, size_t size)
 {
     const char *call = step("mm_calloc(%zu, %zu)", count, size);
     errno = 0;
@@ -270,11 +270,9 @@ static void *checked_calloc(size_t count, size_t size, bool reused)
     expect_block(call, p);
     size_t bad = first_nonzero(p, count * size);
     if (bad < count * size)
-        lab_fail("%s returned a block whose byte %zu is 0x%02x; expected every byte zero%s", call,
-                 bad, p[bad],
-                 reused ? " (this block was written and freed before: mmap zeroes only "
-                          "fresh pages)"
-                        : "");
+        lab_fail("%s returned a block whose byte %zu is 0x%02x; expected every byte zero (mmap "
+                 "zeroes fresh pages only, not a block freed and given out again)",
+                 call, bad, p[bad]);
     return p;
 }
 
@@ -290,7 +288,7 @@ void test_calloc_zero(int argc, char *argv[])
     (void)argv;
     allocator_start();
     for (size_t i = 0; i < sizeof fresh / sizeof fresh[0]; i++)
-        mm_free(checked_calloc(fresh[i], 1, false));
+        mm_free(checked_calloc(fresh[i], 1));
     for (size_t s = 0; s < sizeof reused / sizeof reused[0]; s++) {
         size_t size = reused[s];
         for (int i = 0; i < CALLOC_BLOCKS; i++) { /* dirty blocks of this size, then free them */
@@ -301,7 +299,7 @@ void test_calloc_zero(int argc, char *argv[])
         for (int i = 0; i < CALLOC_BLOCKS; i++)
             mm_free(blocks[i]);
         for (int i = 0; i < CALLOC_BLOCKS; i++) /* the same memory, probably: zero it */
-            blocks[i] = i % 2 ? checked_calloc(size, 1, true) : checked_calloc(size / 4, 4, true);
+            blocks[i] = i % 2 ? checked_calloc(size, 1) : checked_calloc(size / 4, 4);
         step("mm_free of %d calloc blocks of %zu bytes", CALLOC_BLOCKS, size);
         for (int i = 0; i < CALLOC_BLOCKS; i++)
             mm_free(blocks[i]);

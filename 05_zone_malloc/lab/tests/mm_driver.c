@@ -41,6 +41,8 @@ void describe_progress(struct lab_text *t)
         lab_text_str(t, trace->name);
         lab_text_str(t, " line ");
         lab_text_uint(t, trace_line(progress.call));
+        lab_text_str(t, ", block ");
+        lab_text_uint(t, c->id);
         lab_text_str(t, " (");
         lab_text_str(t, op);
         lab_text_str(t, " ");
@@ -53,9 +55,9 @@ void describe_progress(struct lab_text *t)
     }
     lab_text_str(t, progress.step ? progress.step : "starting");
     if (progress.block != 0) {
-        lab_text_str(t, " block ");
+        lab_text_str(t, " (at ");
         lab_text_hex(t, progress.block);
-        lab_text_str(t, " (");
+        lab_text_str(t, ", ");
         lab_text_uint(t, progress.size);
         lab_text_str(t, " bytes)");
     }

@@ -452,16 +452,21 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* "run 1 of 5 of 2 threads: worker 0 at step 12 in mm_malloc; worker 1 ..." */
 static void describe_workers(struct lab_text *t)
 {
-    lab_text_uint(t, crowd.n);
-    lab_text_str(t, " threads, run ");
+    lab_text_str(t, "run ");
     lab_text_uint(t, crowd.run + 1);
+    lab_text_str(t, " of ");
+    lab_text_uint(t, crowd.runs);
+    lab_text_str(t, " of ");
+    lab_text_uint(t, crowd.n);
+    lab_text_str(t, " threads");
     for (unsigned i = 0; i < crowd.n; i++) {
         const struct worker *w = &crowd.workers[i];
-        lab_text_str(t, i ? ", worker " : ": worker ");
+        lab_text_str(t, i ? "; worker " : ": worker ");
         lab_text_uint(t, i);
-        lab_text_str(t, " step ");
+        lab_text_str(t, " at step ");
         lab_text_uint(t, atomic_load(&w->steps));
         lab_text_str(t, " ");
         lab_text_str(t, w->step ? w->step : "starting");

@@ -284,7 +284,7 @@ static void check_payload(const struct replay *r, size_t i, uint32_t id)
     const struct live *b = &r->blocks[id];
     size_t size = block_size(b);
 
-    progress.step = "checking the payload of";
+    progress.step = "checking the block's bytes";
     progress.block = b->start;
     progress.size = size;
     size_t bad = lab_check((const void *)b->start, size, b->stamp);
@@ -350,7 +350,7 @@ static void replay_alloc(struct replay *r, size_t i, uint32_t id, uint32_t size)
     r->blocks[id].stamp = (uint64_t)i + 1;
     r->blocks[id].born = i;
     accept_block(r, i, id, p, size, call);
-    progress.step = "writing the payload of the block from";
+    progress.step = "writing the new block's bytes";
     progress.block = (uintptr_t)p;
     progress.size = size;
     lab_fill(p, size, r->blocks[id].stamp);
@@ -380,7 +380,7 @@ static void replay_realloc(struct replay *r, size_t i, uint32_t id, uint32_t siz
         replay_fail(r, i, "%s returned NULL (errno %s); expected a block", call,
                     errno_name(errno, buf));
     }
-    progress.step = "checking what realloc kept in";
+    progress.step = "checking what mm_realloc kept";
     progress.block = (uintptr_t)p;
     progress.size = keep;
     size_t bad = lab_check(p, keep, b->stamp);
@@ -392,7 +392,7 @@ static void replay_realloc(struct replay *r, size_t i, uint32_t id, uint32_t siz
                     call, id, old_size, trace_line(b->born), bad, keep, ((uint8_t *)p)[bad],
                     lab_pattern_byte(b->stamp, bad));
     accept_block(r, i, id, p, size, call);
-    progress.step = "writing the payload of the block from";
+    progress.step = "writing the resized block's bytes";
     progress.size = size;
     lab_fill_range(p, keep, size, b->stamp);
 }
@@ -400,6 +400,7 @@ static void replay_realloc(struct replay *r, size_t i, uint32_t id, uint32_t siz
 static void replay_free(struct replay *r, size_t i, uint32_t id)
 {
     void *p = (void *)r->blocks[id].start;
+    size_t size = block_size(&r->blocks[id]);
 
     if (p != NULL) {
         check_payload(r, i, id);
@@ -407,6 +408,7 @@ static void replay_free(struct replay *r, size_t i, uint32_t id)
     }
     progress.step = "in mm_free";
     progress.block = (uintptr_t)p;
+    progress.size = size;
     mm_free(p);
 }
 
