@@ -350,6 +350,19 @@ write_impl() {
   [[ $stderr == *"$LAB/lab/README.md:1:"* ]] || fail "the leak is named with its file and line"
 }
 
+@test "the GitHub Classroom workflow has one step per rubric test, worth its points" {
+  run_cmd "$REPO_ROOT/common/lab/classroom.sh" 05
+  assert_success
+  local steps
+  steps=$(printf '%s\n' "$output" | awk '/command: make grade LAB=05 TEST=/ { sub(/.*TEST=/, ""); id = $0 }
+    /max-score:/ { print id, $2 }')
+  diff <(printf '%s\n' "$steps") <(awk -f "$REPO_ROOT/common/lab/rubric.awk" "$REPO_ROOT/$LAB/lab/rubric" |
+    awk -F'\t' '{ print $1, $2 }') >/dev/null || fail "a step per test with the rubric's points"
+  [[ $output == *"runners: test-smoke-build,test-smoke-init,"* ]] || fail "the reporter adds up every step"
+  run_cmd "$REPO_ROOT/common/lab/classroom.sh" 99
+  assert_usage_error "no lab 99"
+}
+
 # --- the self-test ---------------------------------------------------------------
 
 @test "every mutant applies to the solution, names a rubric test, and changes it" {

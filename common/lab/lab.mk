@@ -73,5 +73,5 @@ handout: ## the student tree, without solutions: build/handout/ (folder and .tar
 
 C_FILES += $(wildcard common/lab/*.[ch] $(addsuffix /lab/*.[ch],$(LESSONS)) \
   $(addsuffix /lab/*/*.[ch],$(LESSONS)))
-SHELL_FILES += $(wildcard common/lab/*.sh common/lab/*.bash common/lab/run_autograder \
+SHELL_FILES += $(wildcard common/lab/*.sh common/lab/*.bash common/lab/gradescope/* \
   $(addsuffix /lab/tests/*.sh,$(LESSONS)))

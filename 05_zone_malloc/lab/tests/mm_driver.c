@@ -99,8 +99,8 @@ static const struct test {
     {"trace_mixed", test_trace_mixed, "a program-like trace, small and large blocks"},
     {"trace_large", test_trace_large, "a trace of blocks from 4 KiB to 4 MiB"},
     {"trace_files", test_trace_files, "the traces in tests/traces/"},
-    {"threads_2", test_threads_2, "2 threads at once, one frozen at random"},
-    {"threads_4", test_threads_4, "4 threads at once, one frozen at random"},
+    {"threads_2", test_threads_2, "2 threads at once, each frozen now and then"},
+    {"threads_4", test_threads_4, "4 threads at once, each frozen now and then"},
     {"util_small", test_util_small, "peak live over peak mapped bytes, small trace"},
     {"util_realloc", test_util_realloc, "peak live over peak mapped bytes, realloc trace"},
     {"util_mixed", test_util_mixed, "peak live over peak mapped bytes, mixed trace"},
@@ -196,5 +196,5 @@ int main(int argc, char *argv[])
         tests[i].run(argc - 2, argv + 2); /* ends with a verdict */
         lab_fail("the test ended without a verdict (a bug in the driver)");
     }
-    usage_error("unknown test '%s' (see --list)", argv[1]);
+    usage_error("unknown test '%s'; --list shows the tests", argv[1]);
 }
