@@ -12,7 +12,8 @@
 # and `make lab-selftest` says there is nothing to prove.
 #
 # Then it checks the tree (also alone, with --check): no solution or mutant
-# file, and no line of a solution's own text anywhere in a lab's folder.  A
+# file, and no line of a solution's own text as a line of any file in a
+# lab's folder (pasted code, say; a signature quoted in prose is not).  A
 # solution's own text is each line of 30 or more characters (spaces
 # trimmed, #include lines left out) that neither the lab's starter files nor
 # any file outside the lab's folder also has: lines such as a function's
@@ -58,7 +59,12 @@ leaks() {
       { common[trim($0)] = 1 }
       END { for (line in solution) if (!(line in common)) print line }
     ' "$lab_dir"/solution/* "${common[@]}") >"$own"
-    (cd "$tree" && grep -rnF -f "$own" "$lab")
+    # shellcheck disable=SC2016 # the program is awk's, its $0 too
+    (cd "$tree" && find "$lab" -type f -print0 | xargs -0 -r awk '
+      function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s); return s }
+      FILENAME == own { solution[$0] = 1; next }
+      trim($0) in solution { printf "%s:%d: %s\n", FILENAME, FNR, trim($0) }
+    ' own="$own" "$own")
   done
   rm -f "$own"
 }
