@@ -2,15 +2,15 @@
 # grader (the C drivers have common/lab/lab.h).  Source it:
 #     source "$LAB_FRAMEWORK/driver.bash"
 #
-# The grader runs the driver as  DRIVER TEST_ID [KEY=VALUE...]  in an empty
-# scratch directory ($LAB_TMP, removed afterwards), with LAB_SEED, LAB_DIR
-# (the lab's folder), LAB_OUT (what the lab built for this implementation),
-# LAB_TIMEOUT_S, LAB_SANITIZER and LAB_VERDICT_FD (3: the verdict file) set.
+# The grader runs the driver as  DRIVER TEST_ID [KEY=VALUE...]  (the
+# rubric's arguments: "$2" on) in an empty scratch directory ($LAB_TMP,
+# removed afterwards), with LAB_SEED, LAB_DIR (the lab's folder), LAB_OUT
+# (what the lab built for this implementation), LAB_TIMEOUT_S, LAB_SANITIZER
+# and LAB_VERDICT_FD (3: the verdict file) set.
 # End with one verdict; say what you are doing with lab_where before a step
 # that may hang, so that a timeout names it.
 
-# shellcheck disable=SC2034 # the variables are for the drivers that source this
-LAB_VERDICT_FD=${LAB_VERDICT_FD:-2}
+LAB_VERDICT_FD=${LAB_VERDICT_FD:-2} # run by hand: verdicts on stderr
 
 # lab_verdict KIND TEXT...: one line to the grader's verdict file.
 lab_verdict() {
@@ -40,14 +40,4 @@ lab_skip() {
 # if the test crashes or times out).
 lab_where() {
   lab_verdict where "$@"
-}
-
-# lab_arg KEY DEFAULT ARGS...: the value of KEY=VALUE among ARGS, or DEFAULT.
-lab_arg() {
-  local key=$1 value=$2 arg
-  shift 2
-  for arg in "$@"; do
-    [[ $arg == "$key="* ]] && value=${arg#*=}
-  done
-  printf '%s\n' "$value"
 }
