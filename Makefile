@@ -138,6 +138,9 @@ SHELL_FILES := $(call SOURCES,'*.sh' '*.bash' run_all.sh test/run test/check_lay
 BATS_FILES := $(call SOURCES,'*.bats',-name '*.bats')
 INCLUDE_DIRS := $(sort $(dir $(filter %.h,$(C_FILES))))
 
+# The labs (NN_lesson/lab/): make grade, make lab-selftest, make handout.
+include common/lab/lab.mk
+
 lint: ## clang-format check, cppcheck and shellcheck of every file: all must be clean
 	@echo "clang-format: $(words $(C_FILES)) C files"
 	@clang-format --dry-run --Werror $(C_FILES)

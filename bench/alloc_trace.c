@@ -355,7 +355,7 @@ static void replay(const struct allocator *a, const struct trace *t, int measure
                 die_errno(c->op == 'a' ? "malloc" : "realloc");
             *(volatile char *)p = (char)i;
             blocks[c->id] = p;
-            live += c->size - sizes[c->id];
+            live = live - sizes[c->id] + c->size; /* in 64 bits: a shrink must not wrap */
             sizes[c->id] = c->size;
             if (live > r->peak_live_bytes)
                 r->peak_live_bytes = live;

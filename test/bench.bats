@@ -88,6 +88,16 @@ load helper
   assert_success
 }
 
+@test "a realloc that shrinks a block lowers the live bytes (no 32-bit wrap)" {
+  printf '# alloc-trace v1 kind=small seed=1 ops=4 ids=2\na 0 1000\nr 0 10\na 1 100\nf 0\nf 1\n' \
+    >"$BATS_TEST_TMPDIR/shrink"
+  for allocator in glibc zone; do
+    run_prog alloc_trace replay --allocator $allocator --measure space "$BATS_TEST_TMPDIR/shrink"
+    assert_success
+    assert_fact peak_live_bytes -eq 1000
+  done
+}
+
 @test "alloc_trace replay refuses a directory and a FIFO at once, without blocking" {
   run_prog alloc_trace replay --allocator zone "$BATS_TEST_TMPDIR"
   assert_runtime_error EISDIR
