@@ -3,9 +3,9 @@
  * (impossible sizes, zero sizes, calloc on reused memory) or says too
  * rarely (every size's alignment, realloc keeping the last bytes).
  */
-#include "mm.h"
 #include "cli.h"
 #include "driver.h"
+#include "mm.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -10,10 +10,10 @@
  * every block gets its first byte written, as a program would, and nothing
  * else, so that the checks of trace.c neither cost time nor memory.
  */
-#include "mm.h"
 #include "cli.h"
 #include "clock.h"
 #include "driver.h"
+#include "mm.h"
 #include "sort.h"
 
 #include <errno.h>

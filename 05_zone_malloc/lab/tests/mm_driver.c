@@ -18,9 +18,9 @@
  * (gen's --seed is the grader's SEED, and --ops the rubric's ops= if it sets
  * one; replay FILE takes any trace, yours included.)
  */
-#include "mm.h"
 #include "cli.h"
 #include "driver.h"
+#include "mm.h"
 
 #include <errno.h>
 #include <getopt.h>

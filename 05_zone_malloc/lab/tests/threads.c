@@ -28,9 +28,9 @@
  * the rubric asks for 5 runs.  Timing decides only how many freezes land in
  * such a window, never whether a correct allocator passes.
  */
-#include "mm.h"
 #include "cli.h"
 #include "driver.h"
+#include "mm.h"
 #include "rng.h"
 
 #include <errno.h>

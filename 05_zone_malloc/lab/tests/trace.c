@@ -2,9 +2,9 @@
  * trace.c - the malloc lab's traces: generated from a seed, read from a
  * file, printed, and replayed against mm_ with every check (see driver.h).
  */
-#include "mm.h"
 #include "cli.h"
 #include "driver.h"
+#include "mm.h"
 #include "rng.h"
 
 #include <dirent.h>
