@@ -18,3 +18,11 @@ $(BUILD)/alloc_trace: $(BUILD)/obj/bench/alloc_trace.o $(ZONE_MALLOC_LIB) $(COMM
 	$(LINK) -o $@ $^ $(LDLIBS)
 
 PROGRAMS += $(BUILD)/alloc_bench $(BUILD)/alloc_trace
+
+# build/alloc_patterns: six allocation patterns of real programs, against
+# the process's malloc only (bench/run.sh preloads each allocator in turn).
+ALLOC_PATTERNS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,bench/alloc_patterns.c $(wildcard bench/pattern_*.c))
+$(BUILD)/alloc_patterns: $(ALLOC_PATTERNS_OBJS) $(COMMON_LIB)
+	$(LINK) -o $@ $^ $(LDLIBS)
+
+PROGRAMS += $(BUILD)/alloc_patterns
