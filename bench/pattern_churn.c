@@ -11,6 +11,7 @@
  * Sizes: 16..4096 bytes, small ones more likely.
  * --ops counts the bursts.
  */
+#include "cli.h"
 #include "patterns.h"
 #include "rng.h"
 #include "sync.h"
@@ -23,6 +24,7 @@ struct burst_thread {
     pthread_t thread;
     unsigned index;
     uint64_t seed;
+    pthread_barrier_t *all_allocated; /* the burst's threads, between the two halves */
     struct pattern_count count;
 };
 
@@ -43,6 +45,7 @@ static void *burst_main(void *arg)
     for (int round = 0; round < ROUNDS; round++) {
         for (int i = 0; i < BLOCKS; i++)
             block_new(&blocks[i], block_size(&rng), block_id(b->index, n++), false, &b->count);
+        pthread_barrier_wait(b->all_allocated);
         for (int i = 0; i < BLOCKS; i += 2) /* half, every other one: holes */
             block_done(&blocks[i], &b->count);
         for (int i = 1; i < BLOCKS; i += 2)
@@ -55,11 +58,16 @@ void run_churn(const struct pattern_options *o, struct pattern_tally *t)
 {
     static struct burst_thread threads[64];
     unsigned n = o->threads;
+    pthread_barrier_t all_allocated;
+    int err = pthread_barrier_init(&all_allocated, NULL, n);
 
+    if (err != 0)
+        die_err("pthread_barrier_init", err);
     for (uint64_t burst = 0; burst < o->ops; burst++) {
         for (unsigned i = 0; i < n; i++) {
             unsigned index = (unsigned)(burst * n + i);
-            threads[i] = (struct burst_thread){.index = index, .seed = o->seed * 1000003 + index};
+            threads[i] = (struct burst_thread){
+                .index = index, .seed = o->seed * 1000003 + index, .all_allocated = &all_allocated};
             threads[i].thread = start_thread(burst_main, &threads[i]);
         }
         for (unsigned i = 0; i < n; i++) {
@@ -67,4 +75,5 @@ void run_churn(const struct pattern_options *o, struct pattern_tally *t)
             count_add(t, &threads[i].count);
         }
     }
+    pthread_barrier_destroy(&all_allocated);
 }
