@@ -99,6 +99,23 @@ bool block_new(struct pblock *b, size_t size, uint64_t id, bool full, struct pat
     return true;
 }
 
+/* Whether the n bytes at p all equal tag, a word at a time. */
+static bool all_tag(const unsigned char *p, size_t n, unsigned char tag)
+{
+    uint64_t want = tag * UINT64_C(0x0101010101010101), word;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&word, p + i, 8);
+        if (word != want)
+            return false;
+    }
+    for (; i < n; i++)
+        if (p[i] != tag)
+            return false;
+    return true;
+}
+
 void block_done(struct pblock *b, struct pattern_count *c)
 {
     uint64_t stamp = stamp_of(b->id, b->size), start = 0, end = stamp;
@@ -113,9 +130,7 @@ void block_done(struct pblock *b, struct pattern_count *c)
         start |= stamp & ~((UINT64_C(1) << (8 * size)) - 1); /* the bytes that did not fit */
     if (size >= 16) {
         memcpy(&end, p + size - 8, 8);
-        size_t head = size - 16 < HEAD_BYTES ? size - 16 : HEAD_BYTES;
-        for (size_t i = 8; i < 8 + head && ok; i++)
-            ok = p[i] == tag;
+        ok = all_tag(p + 8, size - 16 < HEAD_BYTES ? size - 16 : HEAD_BYTES, tag);
         for (size_t at = PAGE; at < size - 8 && ok; at += PAGE)
             ok = p[at] == tag;
     }
