@@ -126,6 +126,8 @@ void *block_resize(struct block *b, size_t size)
 /* A CACHED block of a class back to its zone in arena a.  a->lock held. */
 void block_give_back_locked(struct arena *a, unsigned size_class, void *ptr)
 {
+    zm_assert_held(a);
+    zm_assert(block_of(ptr)->magic == BLOCK_MAGIC);
     if (size_class < TINY_CLASSES)
         tiny_give_back_locked(a, ptr);
     else

@@ -148,7 +148,7 @@ static void small_release_locked(struct arena *a, struct block *b)
 
     zm_assert_held(a);
     zm_assert(b->magic == BLOCK_MAGIC && zone_of_small(b)->magic == ZONE_MAGIC);
-    b->state = SMALL_FREE;
+    block_set_state(b, SMALL_FREE);
     b->size_class = NO_CLASS;
     if (next != NULL && block_state(next) == SMALL_FREE) {
         bin_remove_locked(a, next);
@@ -241,7 +241,7 @@ static struct block *carve_locked(struct arena *a, size_t bytes, size_t align, u
         return NULL;
     if (align > ALIGNMENT)
         b = align_front_locked(a, b, align);
-    b->state = state;
+    block_set_state(b, state);
     split_locked(a, b, bytes);
     return b;
 }
@@ -311,9 +311,11 @@ void small_free(void *ptr)
 }
 
 /*
- * realloc in place: shrink by splitting the tail off, grow by swallowing a
- * free right neighbour that is big enough.  Returns false if the block
- * cannot hold size bytes where it is.
+ * realloc in place: the same class needs nothing; shrink by splitting the
+ * tail off, grow by swallowing a free right neighbour that is big enough.
+ * Returns false if the block cannot hold size bytes where it is - without
+ * taking the lock when its neighbour is plainly not free (a block from a
+ * thread cache usually sits between blocks in use).
  */
 bool small_resize(void *ptr, size_t size)
 {
@@ -323,6 +325,13 @@ bool small_resize(void *ptr, size_t size)
     size_t bytes = small_bytes_for(size, size_class);
     bool done = true;
 
+    if (size_class != NO_CLASS && size_class == b->size_class) {
+        b->request = (uint32_t)size;
+        return true;
+    }
+    next = small_next_block(b);
+    if (bytes > b->size && (next == NULL || block_state(next) != SMALL_FREE))
+        return false; /* a hint only: rechecked under the lock if it says free */
     arena_lock(a);
     next = small_next_block(b);
     if (bytes > b->size) {

@@ -516,7 +516,7 @@ void zone_list_take_idle_locked(struct zone_list *l, uint64_t now_ms, struct zon
 unsigned pool_list_of(enum zone_kind kind, unsigned size_class);
 struct zone *pool_take_locked(enum zone_kind kind, unsigned size_class, struct zone_list *doomed);
 void pool_put_locked(struct zone *z, struct zone_list *doomed);
-void pool_trim_locked(struct zone_list *doomed);
+ZM_COLD void pool_trim_locked(struct zone_list *doomed);
 
 /* --- zone.c */
 struct zone *zone_new_locked(struct arena *a, enum zone_kind kind, unsigned size_class);
@@ -544,7 +544,7 @@ bool small_resize(void *ptr, size_t size);
 /* --- large_cache.c */
 struct zone *large_cache_take(size_t bytes);
 bool large_cache_put_locked(struct zone *z, struct zone_list *doomed);
-void large_cache_trim_locked(struct zone_list *doomed);
+ZM_COLD void large_cache_trim_locked(struct zone_list *doomed);
 
 /* --- large.c */
 struct zone *zone_of_large(const struct block *b);
@@ -570,9 +570,9 @@ struct remote_chain {
     uint32_t count;
 };
 void remote_chain_add(struct remote_chain *chain, void *ptr);
-void remote_send(struct remote_chain *chain);
+ZM_COLD void remote_send(struct remote_chain *chain);
 uint32_t remote_take_locked(struct arena *a, unsigned size_class, uint32_t most, void **list);
-void remote_drain_locked(struct arena *a);
+ZM_COLD void remote_drain_locked(struct arena *a);
 
 /* --- thread_cache.c */
 ZM_COLD struct thread_cache *thread_start(void);

@@ -92,6 +92,7 @@ unsigned pool_list_of(enum zone_kind kind, unsigned size_class)
 
 static void pool_decay_locked(uint64_t now_ms, struct zone_list *doomed)
 {
+    zm_assert_global_held();
     for (unsigned i = 0; i < POOL_LISTS; i++)
         zone_list_take_idle_locked(&zm.pool[i], now_ms, doomed, &zm.pool_bytes, &zm.pool_zones);
 }
