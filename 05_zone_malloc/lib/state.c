@@ -11,9 +11,10 @@
 
 #include <unistd.h>
 
+/* Zeros until zm_init (a zero mutex is PTHREAD_MUTEX_INITIALIZER): so the
+ * state is in .bss, and its pages cost nothing until they are touched. */
 struct zm_state zm = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .options = {.stats_fd = STDERR_FILENO, .log_fd = -1},
 };
 
 _Thread_local struct thread_cache zm_thread_cache __attribute__((tls_model("initial-exec")));
