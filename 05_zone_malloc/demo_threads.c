@@ -44,11 +44,14 @@ void show_cache(void)
     zm_free(must_alloc(CACHED_SIZE)); /* the class's first refill */
     uint64_t cached = locks_for(CACHED_SIZE, CACHE_OPS);
     uint64_t uncached = locks_for(UNCACHED_SIZE, UNCACHED_OPS);
-    printf("%d malloc/free pairs of %d bytes took the arena lock %llu times: the block\n"
-           "goes to this thread's cache and comes back from it.  %d pairs of %d bytes,\n"
-           "a size no cache keeps, took it %llu times: twice per pair.\n",
-           CACHE_OPS, CACHED_SIZE, (unsigned long long)cached, UNCACHED_OPS, UNCACHED_SIZE,
-           (unsigned long long)uncached);
+    printf("%d malloc/free pairs of %d bytes took the arena lock %llu times: %s\n"
+           "%d pairs of %d bytes, a size no cache keeps, took it %llu times%s.\n",
+           CACHE_OPS, CACHED_SIZE, (unsigned long long)cached,
+           cached * 100 < CACHE_OPS
+               ? "the block goes to this\nthread's cache and comes back from it."
+               : "more than a cache would.",
+           UNCACHED_OPS, UNCACHED_SIZE, (unsigned long long)uncached,
+           uncached == 2 * UNCACHED_OPS ? ": once per malloc and once per free" : "");
     fact_uint("cached_size_bytes", CACHED_SIZE);
     fact_uint("cached_pairs", CACHE_OPS);
     fact_uint("cached_locks", cached);

@@ -208,7 +208,8 @@ bench_malloc() {
   done
   title "malloc: ${#workloads[@]} workloads under LD_PRELOAD, time and peak RSS as ratios to glibc"
   for a in "${allocators[@]}"; do
-    printf '  %-9s %s\n' "$a" "${preload[$a]:-(nothing preloaded: the C library malloc)}"
+    path=${preload[$a]:-(nothing preloaded: the C library malloc)}
+    printf '  %-9s %s\n' "$a" "${path#"$root"/}"
   done
   ((${#missing[@]} == 0)) ||
     echo "  not installed, skipped: ${missing[*]} (Debian: libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4)"

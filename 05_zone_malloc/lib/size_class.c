@@ -6,8 +6,8 @@
  *
  * Why stop caching SMALL blocks at 16 KiB: most requests of real programs
  * are below it, and a cached block is memory no other size can use; a
- * thread keeps at most SMALL_CACHE_BYTES per class (4 blocks of 16 KiB),
- * about 1 MiB for all 16 SMALL classes.  Caching the larger SMALL sizes too
+ * thread keeps about SMALL_CACHE_BYTES (32 KiB) of each SMALL class, at
+ * least 4 blocks, about 0.6 MiB for all 16 SMALL classes.  Caching the larger SMALL sizes too
  * would let each thread hold several times that for few requests.
  * (jemalloc stops its thread cache at 32 KiB; glibc's at 1032 bytes.)
  */

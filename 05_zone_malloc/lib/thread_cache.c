@@ -9,7 +9,8 @@
  *     what other threads sent home on the arena's remote list of that
  *     class (remote_free.c), else with a batch of blocks from its zones.
  *     The first batch of a class is about a page's worth, and each refill
- *     doubles it up to half the stack: a small program touches little;
+ *     doubles it up to a quarter of the stack: a small program touches
+ *     little, and what a batch brings in ahead of need stays small;
  *   - a stack that fills up gives half its blocks back: its own arena's to
  *     their zones, under the lock; another arena's to that arena's remote
  *     list, without a lock.
@@ -20,6 +21,8 @@
 #include "zm_internal.h"
 
 #include <errno.h>
+
+enum { BATCH_SHARE = 4 }; /* a refill takes at most a quarter of a stack's limit */
 
 /* Blocks a stack may hold: about CACHE_BYTES of a TINY class (16 to 256
  * blocks), SMALL_CACHE_BYTES of a SMALL one (4 to 64). */
@@ -33,12 +36,14 @@ static uint32_t cache_limit(unsigned size_class)
     return blocks < least ? least : blocks > most ? most : blocks;
 }
 
-/* The first refill of a class: a page's worth of blocks, at least one. */
+/* The first refill of a class: a page's worth of blocks, at least one, at
+ * most a quarter of the stack (the most any refill takes). */
 static uint32_t first_batch(unsigned size_class, uint32_t limit)
 {
     uint32_t blocks = FIRST_BATCH_BYTES / class_block_bytes(size_class);
+    uint32_t most = limit / BATCH_SHARE;
 
-    return blocks < 1 ? 1 : blocks > limit / 4 ? limit / 4 : blocks;
+    return blocks < 1 ? 1 : blocks > most ? most : blocks;
 }
 
 static void thread_exit(void *arg);
@@ -98,8 +103,8 @@ static uint32_t cache_refill(struct thread_cache *c, unsigned size_class)
     if (got == 0) {
         got = size_class < TINY_CLASSES ? tiny_take_locked(a, size_class, bin->batch, &bin->head)
                                         : small_take_locked(a, size_class, bin->batch, &bin->head);
-        if (bin->batch < bin->limit / 4)
-            bin->batch = bin->batch * 2 < bin->limit / 4 ? bin->batch * 2 : bin->limit / 4;
+        uint32_t most = bin->limit / BATCH_SHARE;
+        bin->batch = bin->batch * 2 < most ? bin->batch * 2 : most;
     }
     arena_unlock(a);
     bin->count += got;
