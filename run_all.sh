@@ -113,6 +113,15 @@ ms() {
   printf '%d.%02d ms' $(($1 / 1000000)) $(($1 / 10000 % 100))
 }
 
+# ratio_of A B: A/B as 1.57x, or ?...? when either is missing
+ratio_of() {
+  if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[1-9][0-9]*$ ]]; then
+    times $(($1 * 100 / $2))
+  else
+    printf '%s' "$([[ $1 =~ ^[0-9]+$ ]] && printf '%s' "$2" || printf '%s' "$1")"
+  fi
+}
+
 # mib BYTES: 268435456 -> 256 MiB
 mib() {
   [[ $1 =~ ^[0-9]+$ ]] || {
@@ -186,6 +195,14 @@ summary_04() {
     "$(f write_minor_faults step=child_after_write)" "$frames" \
     "$(ms "$(f fork_ns heap=small)")" "$(mib "$(f touched_bytes heap=small)")" \
     "$(ms "$(f fork_ns heap=large)")" "$(mib "$(f touched_bytes heap=large)")"
+}
+
+summary_05() {
+  printf 'freed block back at once: %s; LARGE reused with %s faults (fresh: %s); %s empty zones pooled, %s decayed; %s locks for %s cached pairs; %s glibc'"'"'s speed; fork %s/%s ok, unprepared: %s' \
+    "$([[ $(f same_block) == 1 ]] && echo yes || echo no)" "$(f reuse_faults)" \
+    "$(f fresh_faults)" "$(f zones_pooled)" "$(f zones_decayed)" "$(f cached_locks)" \
+    "$(thousands "$(f cached_pairs)")" "$(ratio_of "$(f zone_ops_per_sec)" "$(f glibc_ops_per_sec)")" \
+    "$(f children_ok)" "$(f forks)" "$(f child fork_handlers=0)"
 }
 
 summary_06() {

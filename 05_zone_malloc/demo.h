@@ -8,6 +8,7 @@
 #include "zone_malloc.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Where a live block is; dies if it is not one. */
 struct zm_block_info info_of(const void *p);
@@ -17,6 +18,11 @@ void *must_alloc(size_t size);
 char *must_realloc(char *p, size_t size);
 /* The allocator's counters now. */
 struct zm_stats stats_now(void);
+/* Print the /proc/self/maps line of the mapping [start, start + bytes) and,
+ * if the kernel merged it with neighbours into a wider line, its own extent
+ * and by how much the line is wider.  Returns that difference in bytes (0
+ * when the line is exactly the mapping).  Dies if it is not mapped. */
+uint64_t print_maps_line(const void *start, size_t bytes);
 
 /* The parts, in the order the default run shows them. */
 void show_zones(void);    /* the first allocation maps a zone; the three kinds */

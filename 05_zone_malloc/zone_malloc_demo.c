@@ -28,6 +28,7 @@
 #include "cli.h"
 #include "demo.h"
 #include "out.h"
+#include "procfs.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -93,6 +94,25 @@ struct zm_stats stats_now(void)
 
     zm_get_stats(&s);
     return s;
+}
+
+uint64_t print_maps_line(const void *start, size_t bytes)
+{
+    struct mapping m;
+    uintptr_t from = (uintptr_t)start, to = from + bytes;
+
+    if (!mapping_find(start, &m))
+        die("%p is not in /proc/self/maps", start);
+    printf("    %s\n", m.line);
+    uint64_t merged = (uint64_t)(m.end - m.start) - bytes;
+    if (m.start == from && m.end == to)
+        printf("    (exactly its %zu KiB)\n", bytes >> 10);
+    else
+        printf("    (its own %zu KiB are %#lx-%#lx; the line is %llu KiB wider:\n"
+               "    the kernel merged it with the mappings beside it)\n",
+               bytes >> 10, (unsigned long)from, (unsigned long)to,
+               (unsigned long long)merged >> 10);
+    return merged;
 }
 
 static void show_stats(void)

@@ -15,7 +15,7 @@
  *
  * Look for: ops_per_sec (aggregate over workers); peak_requested_bytes
  * (the workload's own count); for zone and shared*, peak_mapped_bytes and
- * mapped_per_requested_pct, the space overhead.
+ * mapped_per_requested_pct, the space overhead; for zone, peak_zones.
  */
 #include "cli.h"
 #include "out.h"
@@ -39,6 +39,7 @@ struct run {
     uint64_t ops, seed;
     struct workload_result *results; /* one per worker */
     uint64_t peak_mapped_bytes;      /* 0 when the allocator cannot say */
+    uint64_t peak_zones;             /* zone: the most zones mapped at once; else 0 */
 };
 
 /* ---- workers as threads (glibc, zone) ---------------------------------- */
@@ -93,6 +94,7 @@ static void run_zone(struct run *r)
     run_in_threads(r);
     zm_get_stats(&stats);
     r->peak_mapped_bytes = stats.peak_mapped_bytes;
+    r->peak_zones = stats.peak_zones;
 }
 
 /* ---- workers as processes sharing one region (shared) ------------------ */
@@ -166,6 +168,8 @@ static void report(const struct contender *c, const struct run *r, uint64_t rss_
         fact_uint("mapped_per_requested_pct",
                   peak_requested ? r->peak_mapped_bytes * 100 / peak_requested : 0);
     }
+    if (r->peak_zones > 0)
+        fact_uint("peak_zones", r->peak_zones);
     facts_end();
 }
 

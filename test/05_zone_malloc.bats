@@ -698,3 +698,59 @@ C
   preload_check tar sh -c 'tar -cf a.tar --sort=name --mtime=@0 tree && cksum a.tar &&
     rm -rf out && mkdir out && tar -xf a.tar -C out && diff -r tree out/tree && echo same'
 }
+
+@test "a maps line wider than its mapping is said so, with the mapping's own extent" {
+  for part in zones large; do
+    run_prog $P --part $part
+    assert_success
+    merged=$(fact merged_bytes)
+    [[ -n $merged ]] || fail "--part $part prints merged_bytes="
+    if ((merged > 0)); then
+      assert_output_contains "the kernel merged it with the mappings beside it"
+      assert_output_contains "$((merged >> 10)) KiB wider"
+    else
+      assert_output_contains "(exactly its"
+    fi
+  done
+}
+
+@test "exercise 1: STATS and LOG in front of real programs, through an absolute path" {
+  SKIP_REASON="preloading a sanitizer build is meaningless (SANITIZER=$SANITIZER)" \
+    skip_under_sanitizer asan ubsan tsan
+  local so=$BIN_DIR/libzone_malloc.so
+  cd "$BATS_TEST_TMPDIR"
+  for cmd in "ls -la /usr/bin" "$(python_bin) -c pass" "gcc --version"; do
+    command -v "${cmd%% *}" >/dev/null || continue
+    # shellcheck disable=SC2086 # the command's words
+    run_cmd env ZONE_MALLOC_STATS=1 LD_PRELOAD="$so" $cmd
+    assert_success
+    [[ $stderr =~ zone_malloc:\ mallocs=[0-9]+\ .*peak_bytes=[0-9]+\ mapped_bytes=[0-9]+ ]] ||
+      fail "'$cmd' ends with the statistics line"
+  done
+  run_cmd env ZONE_MALLOC_LOG=stderr LD_PRELOAD="$so" /bin/echo hi
+  assert_success
+  [[ $output == hi ]] || fail "/bin/echo still prints hi"
+  [[ $stderr == *"zone_malloc: op="* ]] || fail "the log has one line per call"
+}
+
+@test "exercise 2: alloc_bench prints peak_zones for the zone allocator" {
+  run_prog alloc_bench --allocator zone --ops 100000
+  assert_success
+  assert_fact peak_zones -gt 0
+  assert_fact mapped_per_requested_pct -gt 0
+}
+
+@test "exercise 7: the churn pattern with the pool, without it, and with glibc" {
+  SKIP_REASON="preloading a sanitizer build is meaningless (SANITIZER=$SANITIZER)" \
+    skip_under_sanitizer asan ubsan tsan
+  local so=$BIN_DIR/libzone_malloc.so
+  run_cmd env LD_PRELOAD="$so" "$(prog alloc_patterns)" churn
+  assert_success
+  sum=$(fact checksum)
+  run_cmd env LD_PRELOAD="$so" ZONE_MALLOC_DECAY_MS=0 "$(prog alloc_patterns)" churn
+  assert_success
+  assert_fact checksum == "$sum"
+  run_prog alloc_patterns churn
+  assert_success
+  assert_fact checksum == "$sum"
+}
