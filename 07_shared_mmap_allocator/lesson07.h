@@ -22,7 +22,7 @@ struct options {
     unsigned kills;       /* --kills: processes crash kills */
     bool hold;            /* --hold: share keeps its region until Enter */
     const char *name;     /* create, attach, unlink: the object's name */
-    size_t size;          /* create: region size */
+    size_t size;          /* create: region size; demo, stress, crash: --size (0: default) */
     unsigned generations; /* generations N */
 };
 
@@ -52,19 +52,56 @@ bool report_check(struct shalloc *h);
 /* A table of the size classes in use: spans and blocks by state. */
 void print_class_table(struct shalloc *h);
 
-/* A stamp names a block's owner, its size (8 to 4096) and a sequence
- * number; the block is filled with a pattern derived from it. */
+/* A stamp names a block's owner (below 2^16), a sequence number (its low
+ * 16 bits) and its size (8 bytes to 4 GiB); the block is filled with a
+ * pattern derived from it. */
 static inline uint64_t make_stamp(unsigned owner, size_t size, uint32_t seq)
 {
-    return (uint64_t)owner << 48 | (uint64_t)size << 32 | seq;
+    return (uint64_t)owner << 48 | (uint64_t)(seq & 0xffff) << 32 | (uint32_t)size;
 }
 static inline size_t stamp_size(uint64_t stamp)
 {
-    return (size_t)(stamp >> 32) & 0xffff;
+    return (size_t)(uint32_t)stamp;
 }
+/* The pattern covers every byte of the first 64 KiB and one byte in 512
+ * after that (a large block is a run of whole 16 KiB spans, so any block
+ * over it would cover some of those bytes). */
 void pattern_fill(unsigned char *block, uint64_t stamp);
-/* True if the block still holds the whole pattern of the stamp it starts with. */
-bool pattern_intact(const unsigned char *block, uint64_t *stamp);
+/* True if the block still holds the pattern of the stamp it starts with,
+ * and the stamp's size is at most max_size. */
+bool pattern_intact(const unsigned char *block, size_t max_size, uint64_t *stamp);
+/* ---- stress and crash: workers that fill, verify and pass blocks ------- */
+
+enum { HELD_BLOCKS = 256 }; /* blocks a worker holds at most */
+
+/* What one worker counted; kept in the region. */
+struct tally {
+    uint64_t verified;      /* blocks whose pattern was intact when freed */
+    uint64_t overlaps;      /* blocks whose pattern was not */
+    uint64_t failed_allocs; /* the region was full */
+    uint64_t handoffs;      /* blocks passed to another process */
+    uint64_t large_blocks;  /* blocks above SHALLOC_MAX_SMALL (runs of spans) */
+    uint64_t largest_bytes; /* the largest block it allocated */
+};
+
+struct stress {
+    struct shalloc region;
+    uint64_t ops, seed;
+    size_t huge_bytes;           /* the largest request (a sixteenth of the region) */
+    struct tally *tallies;       /* one per worker, in the region */
+    _Atomic uint64_t *mailboxes; /* block offsets, in the region */
+    _Atomic uint64_t *progress;  /* crash: operations done per worker */
+    bool crash;                  /* half the workers without a cache */
+};
+
+/* A region of size bytes, and the tallies and mailboxes in it. */
+void stress_set_up(struct stress *s, size_t size);
+/* A crew member: s->ops random steps, then free what it holds and leave. */
+int stress_worker(void *arg, unsigned index);
+/* Free what is still in the mailboxes, then sum the first procs tallies
+ * (and free them and the mailboxes). */
+struct tally stress_collect(struct stress *s, unsigned procs);
+
 /* A list kept in the region: every entry starts with this link, and the
  * list's head is a root.  Offsets, not pointers, so that any process can
  * follow it wherever it maps the region. */

@@ -62,6 +62,9 @@ void print_class_table(struct shalloc *h)
            ", cached %" PRIu64 ", free %" PRIu64 "\n",
            st.spans_claimed, st.span_count, st.spans_lost, st.bytes_used, st.bytes_cached,
            st.bytes_free);
+    printf("  runs of spans: %" PRIu64 " in use (%" PRIu64 " bytes), %" PRIu64 " free (%" PRIu64
+           " bytes); the largest block possible now: %" PRIu64 " bytes\n",
+           st.runs_used, st.run_bytes_used, st.runs_free, st.run_bytes_free, st.largest_free_bytes);
 }
 
 void list_append(struct shalloc *h, unsigned root, struct list_link *entry)
@@ -78,9 +81,21 @@ void list_append(struct shalloc *h, unsigned root, struct list_link *entry)
 
 /* ---- fill patterns --------------------------------------------------- */
 
+enum { PATTERN_DENSE = 65536, PATTERN_STRIDE = 512 };
+
 static unsigned char pattern_byte(uint64_t stamp, size_t i)
 {
-    return (unsigned char)((stamp >> (8 * (i % 6))) ^ (i * 0x9d));
+    return (unsigned char)((stamp >> (8 * (i % 6))) ^ (i * 0x9d) ^ (i >> 16));
+}
+
+/* The next byte of the pattern after byte i: every byte of the first 64
+ * KiB, then one in PATTERN_STRIDE, and the last one. */
+static size_t pattern_next(size_t i, size_t size)
+{
+    if (i + 1 < PATTERN_DENSE)
+        return i + 1;
+    size_t next = (i / PATTERN_STRIDE + 1) * PATTERN_STRIDE;
+    return next < size || i + 1 == size ? next : size - 1;
 }
 
 void pattern_fill(unsigned char *block, uint64_t stamp)
@@ -88,17 +103,17 @@ void pattern_fill(unsigned char *block, uint64_t stamp)
     size_t size = stamp_size(stamp);
 
     memcpy(block, &stamp, sizeof stamp);
-    for (size_t i = sizeof stamp; i < size; i++)
+    for (size_t i = sizeof stamp; i < size; i = pattern_next(i, size))
         block[i] = pattern_byte(stamp, i);
 }
 
-bool pattern_intact(const unsigned char *block, uint64_t *stamp)
+bool pattern_intact(const unsigned char *block, size_t max_size, uint64_t *stamp)
 {
     memcpy(stamp, block, sizeof *stamp);
     size_t size = stamp_size(*stamp);
-    if (size < sizeof *stamp || size > SHALLOC_MAX_BLOCK)
+    if (size < sizeof *stamp || size > max_size)
         return false;
-    for (size_t i = sizeof *stamp; i < size; i++)
+    for (size_t i = sizeof *stamp; i < size; i = pattern_next(i, size))
         if (block[i] != pattern_byte(*stamp, i))
             return false;
     return true;

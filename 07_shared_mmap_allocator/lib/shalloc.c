@@ -1,5 +1,5 @@
 /*
- * shalloc.c - alloc and free (layer 6): where to start reading.
+ * shalloc.c - alloc and free (layer 7): where to start reading.
  *
  * alloc: pop the process's cache list of the class (no lock, no atomic
  * read-modify-write: the cache is ours alone).  When it is empty, or this
@@ -7,6 +7,10 @@
  * alloc_slow asks shalloc_cache.c to bind a slot and fill the cache.
  * free: push on our own cache list, whichever process allocated the block;
  * past a limit, free_slow gives half of it back to the region list.
+ * Requests above 4096 bytes take a run of whole spans under the region
+ * lock (shalloc_run.c), and their free gives it back, merged with its free
+ * neighbours: free tells one from the other by where the pointer is (a
+ * run's payload starts a span; no block's does).
  *
  * The fast paths are the few lines of shalloc_alloc and shalloc_free;
  * everything else is out of line and cold (SHALLOC_COLD).  Layout and
@@ -43,21 +47,39 @@ static inline void put_block(struct shalloc *h, struct cache *k, struct block *b
     count_op(&h->slot->frees);
 }
 
-/* Slow path of shalloc_alloc: a request too large, no slot yet (or a fork
- * happened), or the cache of the class is empty. */
-static SHALLOC_COLD void *alloc_slow(struct shalloc *h, size_t size)
+/* A run of whole spans for a request above the largest class. */
+static SHALLOC_COLD void *alloc_run(struct shalloc *h, size_t size)
 {
-    if (size > SHALLOC_MAX_BLOCK) {
-        set_error(h, ENOMEM, "request larger than the largest size class (4096 bytes)");
+    uint64_t spans = size / SHALLOC_SPAN_BYTES + (size % SHALLOC_SPAN_BYTES != 0), span;
+
+    if (size > h->data_end - h->data_off) {
+        set_error(h, ENOMEM, "request larger than the region's spans");
         return NULL;
     }
+    shalloc_lock_region(h);
+    span = shalloc_alloc_run_locked(h, spans, h->slot_no);
+    shalloc_unlock_region(h);
+    if (span == NO_SPAN) {
+        set_error(h, ENOMEM, "region full: no free run of spans that long");
+        return NULL;
+    }
+    count_op(&h->slot->allocs);
+    return at_offset(h, span_offset(h, span));
+}
+
+/* Slow path of shalloc_alloc: a request above the largest class, no slot
+ * yet (or a fork happened), or the cache of the class is empty. */
+static SHALLOC_COLD void *alloc_slow(struct shalloc *h, size_t size)
+{
     if (!slot_current(h) && !shalloc_bind_slot(h))
         return NULL;
+    if (size > SHALLOC_MAX_SMALL)
+        return alloc_run(h, size);
     unsigned cls = class_of(size);
     shalloc_assert(cls < SHALLOC_CLASSES && shalloc_class_bytes[cls] >= (size ? size : 1));
     struct cache *k = &h->slot->cache[cls];
     if (k->head == 0 && !shalloc_fill_cache(h, cls)) {
-        set_error(h, ENOMEM, "region full: no free block of this size class and no span left");
+        set_error(h, ENOMEM, "region full: no free block of this size class and no free span");
         return NULL;
     }
     void *p = take_block(h, k, cls);
@@ -68,7 +90,7 @@ static SHALLOC_COLD void *alloc_slow(struct shalloc *h, size_t size)
 
 void *shalloc_alloc(struct shalloc *h, size_t size)
 {
-    if (unlikely(size > SHALLOC_MAX_BLOCK || !slot_current(h)))
+    if (unlikely(size > SHALLOC_MAX_SMALL || !slot_current(h)))
         return alloc_slow(h, size);
     unsigned cls = class_of(size);
     struct cache *k = &h->slot->cache[cls];
@@ -92,12 +114,28 @@ static SHALLOC_COLD void free_slow(struct shalloc *h, struct block *b, unsigned 
         shalloc_trim_cache(h, cls, h->cache_max[cls] / 2);
 }
 
+/* Free a run: p starts a span; is it a run in use? */
+static SHALLOC_COLD void free_run(struct shalloc *h, void *p)
+{
+    uint64_t span = shalloc_live_run(h, p);
+
+    if (slot_current(h))
+        count_op(&h->slot->frees);
+    shalloc_lock_region(h);
+    shalloc_free_run_locked(h, span);
+    shalloc_unlock_region(h);
+}
+
 void shalloc_free(struct shalloc *h, void *p)
 {
     uint32_t tag;
 
     if (p == NULL)
         return;
+    if (unlikely(starts_span(h, p))) {
+        free_run(h, p);
+        return;
+    }
     struct block *b = shalloc_live_block(h, p, &tag);
     unsigned cls = tag_class(tag);
     if (unlikely(!slot_current(h))) {
@@ -116,6 +154,8 @@ size_t shalloc_block_size(const struct shalloc *h, const void *block)
 {
     uint32_t tag;
 
+    if (starts_span(h, block))
+        return (size_t)word_spans(span_load(h, shalloc_live_run(h, block))) * SHALLOC_SPAN_BYTES;
     shalloc_live_block(h, block, &tag);
     return shalloc_class_bytes[tag_class(tag)];
 }

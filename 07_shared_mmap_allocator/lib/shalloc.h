@@ -4,22 +4,24 @@
  * processes, at different addresses, and safe against any of them being
  * killed with SIGKILL at any instant.
  *
- * The region is cut into 16 KiB spans, each holding blocks of one size
- * class (16 to 4096 bytes).  Spans are claimed with an atomic fetch-add on
- * a bump offset; freed blocks are reused through per-class free lists.
- * Each process keeps a cache of free blocks per class, in the region, in a
- * slot it owns (a robust mutex it holds for as long as it lives); the
- * region-wide lists are guarded by a robust, process-shared mutex.  Every
- * link stored in the region is an offset from its base, never a pointer:
- * use shalloc_offset() and shalloc_pointer() to convert.
+ * The region is cut into 16 KiB spans.  A request up to 4096 bytes gets a
+ * block of one of 44 size classes, cut from a span that holds blocks of
+ * that class only; a larger one gets a run of whole spans, as long as the
+ * longest free run (or the never-used rest of the region) allows.  Freed
+ * blocks are reused through per-class free lists; freed runs merge with
+ * their free neighbours.  Each process keeps a cache of free blocks per
+ * class, in the region, in a slot it owns (a robust mutex it holds for as
+ * long as it lives); everything else is guarded by one robust,
+ * process-shared mutex.  Every link stored in the region is an offset from
+ * its base, never a pointer: use shalloc_offset() and shalloc_pointer() to
+ * convert.
  *
- * A crash (SIGKILL anywhere) leaks nothing that can be reused except, at
- * most, one span per crash killed in the few instructions between claiming
- * it and recording its class ("lost spans").  Blocks the dead process had
- * allocated stay allocated: only the application knows whether someone else
- * still refers to them.  The blocks in a dead process's cache and the
- * lists it was changing under the lock are repaired by the next process
- * that takes the lock (EOWNERDEAD) or looks for a slot.
+ * A crash (SIGKILL anywhere) loses nothing that can be reused: blocks the
+ * dead process had allocated stay allocated (only the application knows
+ * whether someone else still refers to them), and everything else it was
+ * doing is repaired by the next process that takes the lock (EOWNERDEAD)
+ * or looks for a slot: its cache, the lists and runs it was changing, the
+ * spans it was taking.
  *
  * The library calls no malloc and no stdio; a call that fails returns NULL
  * or -1 with errno set and a reason in shalloc_error().  A handle belongs to
@@ -39,8 +41,8 @@
 struct shalloc_slot; /* a process's slot in the region (shalloc_layout.h) */
 
 enum {
-    SHALLOC_SPAN_BYTES = 16384, /* a span: blocks of one class */
-    SHALLOC_MAX_BLOCK = 4096,   /* the largest request served */
+    SHALLOC_SPAN_BYTES = 16384, /* a span: blocks of one class, or part of a run */
+    SHALLOC_MAX_SMALL = 4096,   /* the largest size class; larger requests get runs */
     SHALLOC_CLASSES = 44,       /* 16..512 by 16, then 4 steps per power of two */
     SHALLOC_SLOTS = 64,         /* processes that can allocate at the same time */
     SHALLOC_ROOTS = 8,          /* offsets the application can find again */
@@ -67,32 +69,41 @@ enum shalloc_state {
     SHALLOC_FREE = 1,   /* on the region-wide free list of its class */
     SHALLOC_CACHED = 2, /* free, in the cache of the process in slot */
     SHALLOC_USED = 3,   /* handed out; owner allocated it */
-    SHALLOC_LOST = 4,   /* a whole span claimed by a process that died before formatting it */
+    SHALLOC_LOST = 4,   /* a span without a head: taken by a lock holder that is still
+                           formatting it, or that died (the next locker gives it back) */
 };
 
+/* A block of a size class, a run of spans, or a lost span. */
 struct shalloc_block_info {
-    uint64_t offset;          /* of the payload (what shalloc_offset gives) */
-    uint32_t span;            /* span index */
-    uint32_t bytes;           /* payload bytes (the class size); a lost span: its size */
-    enum shalloc_state state; /* see above */
+    uint64_t offset;          /* of the payload (what shalloc_offset gives); lost: the span */
+    uint64_t span;            /* span index (a run: its first) */
+    uint64_t spans;           /* a run: its length in spans; otherwise 0 */
+    uint64_t bytes;           /* payload bytes (the class size, or the run's); lost: the span's */
+    enum shalloc_state state; /* FREE, CACHED or USED (a run: FREE or USED), or LOST */
     unsigned slot;            /* cached: whose cache; used: the allocator's slot */
-    pid_t owner;              /* used: pid that allocated it; cached: the cache's owner */
+    pid_t owner;              /* used block: pid that allocated it; cached, or a used run:
+                                 the pid holding that slot now */
 };
 
 /* Counts from a walk of the whole region. */
 struct shalloc_stats {
     uint64_t region_bytes, data_offset, span_count;
-    uint64_t spans_claimed;   /* below the bump offset */
-    uint64_t spans_formatted; /* claimed and holding blocks */
-    uint64_t spans_lost;      /* claimed, never formatted (see the top of this file) */
-    uint64_t blocks_free, blocks_cached, blocks_used;
-    uint64_t bytes_free, bytes_cached, bytes_used; /* payload bytes */
-    uint64_t allocs, frees;    /* operations so far, all processes (one off per crash at most) */
-    uint64_t repairs;          /* lock found with a dead owner (EOWNERDEAD) and repaired */
-    uint64_t lock_timeouts;    /* waits for the lock that timed out and looked again */
-    uint64_t slots_reclaimed;  /* slots taken back from dead processes */
-    uint64_t blocks_reclaimed; /* free blocks found in their caches */
-    unsigned slots_live;       /* slots in use (some owners may have died, not yet reclaimed) */
+    uint64_t spans_claimed;   /* below the bump offset: the rest is the wilderness */
+    uint64_t spans_formatted; /* claimed and holding blocks of a class */
+    uint64_t spans_lost;      /* claimed, without a head (see SHALLOC_LOST) */
+    uint64_t blocks_free, blocks_cached, blocks_used; /* blocks of the size classes */
+    uint64_t bytes_free, bytes_cached, bytes_used;    /* their payload bytes */
+    uint64_t runs_used, runs_free;                    /* runs of spans */
+    uint64_t run_bytes_used, run_bytes_free;          /* their bytes */
+    uint64_t largest_free_bytes; /* the longest free run or the wilderness: the largest
+                                    block the region can give now */
+    uint64_t allocs, frees;      /* operations so far, all processes (one off per crash at most) */
+    uint64_t repairs;            /* lock found with a dead owner (EOWNERDEAD) and repaired */
+    uint64_t lock_timeouts;      /* waits for the lock that timed out and looked again */
+    uint64_t slots_reclaimed;    /* slots taken back from dead processes */
+    uint64_t blocks_reclaimed;   /* free blocks found in their caches */
+    uint64_t spans_recovered;    /* spans dead lock holders were taking, given back */
+    unsigned slots_live;         /* slots in use (some owners may have died, not yet reclaimed) */
     struct {
         uint32_t bytes;                     /* class size */
         uint64_t spans, free, cached, used; /* blocks by state */
@@ -104,6 +115,7 @@ struct shalloc_report {
     bool ok;
     char problem[200];        /* the first invariant found broken, in words */
     uint64_t blocks, links;   /* blocks and list links checked */
+    uint64_t runs;            /* free runs checked on their bins */
     uint64_t slots_reclaimed; /* dead slots repaired before checking */
 };
 
@@ -133,8 +145,12 @@ int shalloc_detach(struct shalloc *h);
  * errno and *why saying which step failed. */
 int shalloc_unlink(const char *name, const char **why);
 
-/* size bytes (1 to SHALLOC_MAX_BLOCK; 0 counts as 1), 16-byte aligned, or
- * NULL with errno ENOMEM and a reason. */
+/* size bytes (0 counts as 1), 16-byte aligned, or NULL with errno ENOMEM
+ * and a reason.  Up to SHALLOC_MAX_SMALL bytes: a block of a size class,
+ * from this process's cache when it has one (no lock).  Larger: a run of
+ * whole spans (ceil(size / SHALLOC_SPAN_BYTES) of them, 16 KiB aligned from
+ * the first span), under the region lock, in time that does not grow with
+ * the region; any size up to the longest free run succeeds. */
 void *shalloc_alloc(struct shalloc *h, size_t size);
 /* Free a block from any process.  NULL is ignored; a pointer that is not
  * a live block of this region aborts with a message. */
@@ -165,7 +181,8 @@ unsigned shalloc_recover(struct shalloc *h);
 bool shalloc_check(struct shalloc *h, struct shalloc_report *report);
 /* Walk the region and count (safe while others allocate; then approximate). */
 void shalloc_stats(struct shalloc *h, struct shalloc_stats *stats);
-/* Call visit for every block of every claimed span, in address order. */
+/* Call visit for every block of every claimed span, every run (once) and
+ * every lost span, in address order. */
 void shalloc_walk(struct shalloc *h, void (*visit)(void *ctx, const struct shalloc_block_info *b),
                   void *ctx);
 

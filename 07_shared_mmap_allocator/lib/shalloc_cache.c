@@ -1,5 +1,5 @@
 /*
- * shalloc_cache.c - a process's slot and its caches (layer 5): everything
+ * shalloc_cache.c - a process's slot and its caches (layer 6): everything
  * that moves blocks between a cache and the rest of the region.
  *
  * A process allocates through a slot it holds for as long as it lives (the
@@ -8,8 +8,9 @@
  * blocks that only its owner touches, so the fast paths of shalloc.c need
  * no lock.  Here are the slow ones: binding a slot (at first use, and in a
  * child after fork), filling an empty cache from the region list or a new
- * span, and giving blocks back when a cache grows past its limit or the
- * process leaves.
+ * span (taken, under the region lock, from the free runs or the wilderness
+ * by shalloc_run.c), and giving blocks back when a cache grows past its
+ * limit or the process leaves.
  *
  * Crash safety comes from the order of stores: a block's tag is written
  * before the links that move it, so a process killed in between leaves a
@@ -168,14 +169,14 @@ void shalloc_leave_slot(struct shalloc *h)
 
 /* Move the first blocks of the region list (a quarter of a cache) to our
  * cache, in order: the block freed last is the first one handed out. */
-static bool refill_from_region(struct shalloc *h, unsigned cls)
+static bool refill_from_region_locked(struct shalloc *h, unsigned cls)
 {
     struct region *r = region_of(h);
     struct cache *k = &h->slot->cache[cls];
     uint32_t want = h->cache_max[cls] / 4 + 1, got = 0;
     uint64_t first, last = 0;
 
-    shalloc_lock_region(h);
+    shalloc_assert(shalloc_region_lock_held(h));
     first = r->free_head[cls];
     for (uint64_t off = first; off != 0 && got < want; off = block_at(h, off)->next, got++) {
         shalloc_assert(atomic_load_explicit(&block_at(h, off)->tag, memory_order_relaxed) ==
@@ -191,42 +192,44 @@ static bool refill_from_region(struct shalloc *h, unsigned cls)
         k->head = first;
         k->count += got;
     }
-    shalloc_unlock_region(h);
     return got > 0;
 }
 
-/* A fresh span, carved straight into our cache (no lock: the fetch-add
- * makes the span ours alone). */
-static bool carve_into_cache(struct shalloc *h, unsigned cls)
+/* A fresh span, cut into blocks straight into our cache.  The span is
+ * ours from the moment it is taken (the lock), and its blocks are CACHED
+ * by our slot from the moment its table word says what it is. */
+static bool carve_into_cache_locked(struct shalloc *h, unsigned cls)
 {
     struct cache *k = &h->slot->cache[cls];
     uint32_t n;
-    uint64_t first = shalloc_carve_span(h, cls, h->slot_no, k->head, &n);
+    uint64_t span = shalloc_take_spans_locked(h, 1, 0);
 
-    if (first == 0)
+    shalloc_assert(shalloc_region_lock_held(h));
+    if (span == NO_SPAN)
         return false;
-    k->head = first;
+    k->head = shalloc_format_span_locked(h, span, cls, h->slot_no, k->head, &n);
     k->count += n;
     return true;
 }
 
 /* Reclaim dead processes' slots; true if that freed any block. */
-static bool reclaim_dead(struct shalloc *h)
+static bool reclaim_dead_locked(struct shalloc *h)
 {
-    uint64_t before;
+    uint64_t before = region_of(h)->blocks_reclaimed;
 
-    shalloc_lock_region(h);
-    before = region_of(h)->blocks_reclaimed;
+    shalloc_assert(shalloc_region_lock_held(h));
     shalloc_reclaim_dead_slots_locked(h);
-    bool found = region_of(h)->blocks_reclaimed != before;
-    shalloc_unlock_region(h);
-    return found;
+    return region_of(h)->blocks_reclaimed != before;
 }
 
 bool shalloc_fill_cache(struct shalloc *h, unsigned cls)
 {
-    while (h->slot->cache[cls].head == 0)
-        if (!refill_from_region(h, cls) && !carve_into_cache(h, cls) && !reclaim_dead(h))
-            return false;
-    return true;
+    bool filled;
+
+    shalloc_lock_region(h);
+    do
+        filled = refill_from_region_locked(h, cls) || carve_into_cache_locked(h, cls);
+    while (!filled && reclaim_dead_locked(h));
+    shalloc_unlock_region(h);
+    return filled;
 }

@@ -1,7 +1,7 @@
 /*
  * shalloc_check.c - the checker (every invariant of shalloc_layout.h,
  * verified by a walk), statistics, and the walk programs use to draw a
- * region (layer 7: on top of everything, changing nothing but dead slots).
+ * region (layer 8: on top of everything, changing nothing but dead slots).
  */
 #include "shalloc_internal.h"
 
@@ -11,10 +11,10 @@
 
 /* What the walk counted, for comparing with the lists and counters. */
 struct census {
-    uint64_t blocks[SHALLOC_CLASSES]; /* in formatted spans */
+    uint64_t blocks[SHALLOC_CLASSES]; /* in spans of blocks */
     uint64_t free[SHALLOC_CLASSES];
     uint32_t cached[SHALLOC_SLOTS][SHALLOC_CLASSES];
-    uint64_t lost_spans;
+    uint64_t free_runs, free_run_spans;
     bool bad;         /* a tag broke R3 */
     uint64_t bad_off; /* where */
 };
@@ -52,21 +52,64 @@ static void count_block(struct shalloc *h, uint64_t off, struct block *b, unsign
     }
 }
 
-/* R2: entries past the bump are 0, those below are 0 (lost) or a class. */
+/* R2 inside one run: NONE everywhere but the tail. */
+static bool check_run_words(struct shalloc *h, uint64_t span, uint64_t n,
+                            struct shalloc_report *rep)
+{
+    for (uint64_t i = 1; i + 1 < n; i++)
+        if (span_load(h, span + i) != 0)
+            return broken(rep, "R2", "a word inside a run is not NONE: span ", span + i, "");
+    if (n > 1 && span_load(h, span + n - 1) != tail_word(n))
+        return broken(rep, "R2", "a run's last span does not name its length: span ", span + n - 1,
+                      "");
+    return true;
+}
+
+/* A run's head word: kind FREE (slot 0) or USED, and nothing in the spare bits. */
+static bool run_word_valid(uint64_t w)
+{
+    unsigned kind = word_kind(w);
+
+    return (kind == KIND_FREE || kind == KIND_USED) && word_spans(w) >= 1 &&
+           w == run_word(kind, kind == KIND_FREE ? 0 : word_slot(w), word_spans(w));
+}
+
+/* R2 and the neighbours of R7: a walk from span 0 tiles the claimed
+ * spans; past them, every word is NONE. */
 static bool check_span_table(struct shalloc *h, struct census *c, struct shalloc_report *rep)
 {
-    const struct region *r = region_of(h);
-    uint64_t claimed = spans_claimed(h);
+    uint64_t claimed = spans_claimed(h), span = 0;
+    bool after_free = false;
 
-    for (uint64_t span = 0; span < r->span_count; span++) {
-        unsigned entry = atomic_load_explicit(&span_table(h)[span], memory_order_relaxed);
-        if (span >= claimed && entry != 0)
-            return broken(rep, "R2", "a span past the bump is formatted: span ", span, "");
-        if (entry > SHALLOC_CLASSES)
-            return broken(rep, "R2", "a span table entry is not a class: span ", span, "");
-        if (span < claimed && entry == 0)
-            c->lost_spans++;
+    while (span < claimed) {
+        uint64_t w = span_load(h, span), n = word_spans(w);
+        if (word_type(w) == SPAN_SMALL && w == small_word(word_class(w)) &&
+            word_class(w) < SHALLOC_CLASSES) {
+            after_free = false;
+            span++;
+            continue;
+        }
+        if (word_type(w) != SPAN_RUN || !run_word_valid(w))
+            return broken(rep, "R2", "a claimed span is neither blocks nor a run's start: span ",
+                          span, "");
+        if (n > claimed - span)
+            return broken(rep, "R2", "a run runs past the bump: span ", span, "");
+        if (!check_run_words(h, span, n, rep))
+            return false;
+        if (word_kind(w) == KIND_FREE) {
+            if (after_free)
+                return broken(rep, "R7", "two free runs are neighbours: span ", span, "");
+            if (span + n == claimed)
+                return broken(rep, "R7", "a free run ends at the bump: span ", span, "");
+            c->free_runs++;
+            c->free_run_spans += n;
+        }
+        after_free = word_kind(w) == KIND_FREE;
+        span += n;
     }
+    for (span = claimed; span < span_count(h); span++)
+        if (span_load(h, span) != 0)
+            return broken(rep, "R2", "a span past the bump is described: span ", span, "");
     return true;
 }
 
@@ -119,6 +162,57 @@ static bool check_lists(struct shalloc *h, const struct census *c, struct shallo
     return true;
 }
 
+/* R7 for one bin: a list of free runs of its lengths, linked both ways,
+ * at most limit long.  Adds its runs and spans to *runs and *spans. */
+static bool check_bin(struct shalloc *h, unsigned b, uint64_t limit, uint64_t *runs,
+                      uint64_t *spans, struct shalloc_report *rep)
+{
+    const struct region *r = region_of(h);
+    uint64_t prev = 0, claimed = spans_claimed(h);
+
+    for (uint64_t off = r->run_head[b]; off != 0; *runs += 1) {
+        uint64_t span = span_of(h, off), w;
+        if (*runs == limit)
+            return broken(rep, "R7", "more runs on the bins than free runs: bin ", b, "");
+        if (off < h->data_off || off >= h->data_end || (off - h->data_off) % SHALLOC_SPAN_BYTES ||
+            span >= claimed)
+            return broken(rep, "R7", "a bin's link is not a span start: offset ", off, "");
+        w = span_load(h, span);
+        if (word_type(w) != SPAN_RUN || word_kind(w) != KIND_FREE ||
+            shalloc_run_bin(word_spans(w)) != b)
+            return broken(rep, "R7", "a bin's link is not a free run of its lengths: offset ", off,
+                          "");
+        const struct free_run *fr = at_offset(h, off);
+        if (fr->prev != prev)
+            return broken(rep, "R7", "a free run's link back is wrong: offset ", off, "");
+        *spans += word_spans(w);
+        prev = off;
+        off = fr->next;
+    }
+    bool listed = r->run_head[b] != 0, mapped = r->run_bin_map[b / RUN_SL] >> (b % RUN_SL) & 1;
+    if (listed != mapped)
+        return broken(rep, "R7", "a bin's bit disagrees with its list: bin ", b, "");
+    return true;
+}
+
+static bool check_bins(struct shalloc *h, const struct census *c, struct shalloc_report *rep)
+{
+    const struct region *r = region_of(h);
+    uint64_t runs = 0, spans = 0;
+
+    for (unsigned b = 0; b < RUN_BINS; b++)
+        if (!check_bin(h, b, c->free_runs, &runs, &spans, rep))
+            return false;
+    for (unsigned row = 0; row < RUN_FL; row++)
+        if ((r->run_bin_map[row] != 0) != (r->run_row_map >> row & 1))
+            return broken(rep, "R7", "a row's bit disagrees with its bins: row ", row, "");
+    if (runs != c->free_runs || r->free_runs != runs || r->free_run_spans != spans ||
+        spans != c->free_run_spans)
+        return broken(rep, "R7", "free runs missing from the bins, or miscounted: ", c->free_runs,
+                      " free runs in the table");
+    return true;
+}
+
 bool shalloc_check(struct shalloc *h, struct shalloc_report *rep)
 {
     struct census c;
@@ -138,10 +232,11 @@ bool shalloc_check(struct shalloc *h, struct shalloc_report *rep)
         shalloc_for_each_block(h, count_block, &c);
         for (unsigned cls = 0; cls < SHALLOC_CLASSES; cls++)
             rep->blocks += c.blocks[cls];
+        rep->runs = c.free_runs;
         if (c.bad)
             broken(rep, "R3", "a block's tag is not valid for its span: offset ", c.bad_off, "");
-        else
-            check_lists(h, &c, rep);
+        else if (check_lists(h, &c, rep))
+            check_bins(h, &c, rep);
     }
     shalloc_unlock_region(h);
     return rep->ok;
@@ -174,17 +269,23 @@ static void tally_block(struct shalloc *h, uint64_t off, struct block *b, unsign
     }
 }
 
-static void tally_spans(struct shalloc *h, struct shalloc_stats *st)
+static void tally_span(struct shalloc *h, uint64_t span, uint64_t w, uint64_t n, void *ctx)
 {
-    st->spans_claimed = spans_claimed(h);
-    for (uint64_t span = 0; span < st->spans_claimed; span++) {
-        int cls = shalloc_span_class(h, span);
-        if (cls < 0) {
-            st->spans_lost++;
-            continue;
-        }
+    struct shalloc_stats *st = ctx;
+    uint64_t bytes = n * SHALLOC_SPAN_BYTES;
+
+    if (shalloc_span_class(h, span) >= 0) {
         st->spans_formatted++;
-        st->class[cls].spans++;
+        st->class[word_class(w)].spans++;
+    } else if (word_type(w) == SPAN_RUN && word_kind(w) == KIND_USED && n == word_spans(w)) {
+        st->runs_used++;
+        st->run_bytes_used += bytes;
+    } else if (word_type(w) == SPAN_RUN && word_kind(w) == KIND_FREE && n == word_spans(w)) {
+        st->runs_free++;
+        st->run_bytes_free += bytes;
+        st->largest_free_bytes = bytes > st->largest_free_bytes ? bytes : st->largest_free_bytes;
+    } else {
+        st->spans_lost++;
     }
 }
 
@@ -195,11 +296,14 @@ void shalloc_stats(struct shalloc *h, struct shalloc_stats *st)
     memset(st, 0, sizeof *st);
     st->region_bytes = r->region_bytes;
     st->data_offset = r->data_offset;
-    st->span_count = r->span_count;
+    st->span_count = span_count(h);
     for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
         st->class[c].bytes = shalloc_class_bytes[c];
-    tally_spans(h, st);
+    st->spans_claimed = spans_claimed(h);
+    shalloc_for_each_span(h, tally_span, st);
     shalloc_for_each_block(h, tally_block, st);
+    uint64_t wild = (st->span_count - st->spans_claimed) * SHALLOC_SPAN_BYTES;
+    st->largest_free_bytes = wild > st->largest_free_bytes ? wild : st->largest_free_bytes;
     st->allocs = r->retired_allocs;
     st->frees = r->retired_frees;
     for (unsigned s = 0; s < SHALLOC_SLOTS; s++) {
@@ -212,6 +316,7 @@ void shalloc_stats(struct shalloc *h, struct shalloc_stats *st)
     st->lock_timeouts = r->lock_timeouts;
     st->slots_reclaimed = r->slots_reclaimed;
     st->blocks_reclaimed = r->blocks_reclaimed;
+    st->spans_recovered = r->spans_recovered;
 }
 
 struct visitor {
@@ -226,7 +331,7 @@ static void describe_block(struct shalloc *h, uint64_t off, struct block *b, uns
     uint32_t tag = atomic_load_explicit(&b->tag, memory_order_relaxed);
     struct shalloc_block_info info = {
         .offset = off + BLOCK_HEADER,
-        .span = (uint32_t)((off - h->data_off) / SHALLOC_SPAN_BYTES),
+        .span = span_of(h, off),
         .bytes = shalloc_class_bytes[cls],
         .state = (enum shalloc_state)tag_kind(tag),
         .slot = tag_slot(tag),
@@ -239,24 +344,34 @@ static void describe_block(struct shalloc *h, uint64_t off, struct block *b, uns
     v->visit(v->ctx, &info);
 }
 
+/* A run (one visit for all its spans) or a span without a head. */
+static void describe_span(struct shalloc *h, uint64_t span, uint64_t w, uint64_t n, void *ctx)
+{
+    struct visitor *v = ctx;
+    bool run = word_type(w) == SPAN_RUN && n == word_spans(w) &&
+               (word_kind(w) == KIND_FREE || word_kind(w) == KIND_USED);
+    struct shalloc_block_info info = {
+        .offset = span_offset(h, span),
+        .span = span,
+        .spans = run ? n : 0,
+        .bytes = n * SHALLOC_SPAN_BYTES,
+        .state = run ? (enum shalloc_state)word_kind(w) : SHALLOC_LOST,
+        .slot = run ? word_slot(w) : 0,
+    };
+
+    if (shalloc_span_class(h, span) >= 0) {
+        shalloc_for_each_block_in_span(h, span, word_class(w), describe_block, v);
+        return;
+    }
+    if (info.state == SHALLOC_USED)
+        info.owner = atomic_load_explicit(&slot_at(h, info.slot)->pid, memory_order_relaxed);
+    v->visit(v->ctx, &info);
+}
+
 void shalloc_walk(struct shalloc *h, void (*visit)(void *ctx, const struct shalloc_block_info *b),
                   void *ctx)
 {
     struct visitor v = {visit, ctx};
-    uint64_t claimed = spans_claimed(h);
 
-    for (uint64_t span = 0; span < claimed; span++) {
-        int cls = shalloc_span_class(h, span);
-        if (cls >= 0) {
-            shalloc_for_each_block_in_span(h, span, (unsigned)cls, describe_block, &v);
-            continue;
-        }
-        struct shalloc_block_info lost = {
-            .offset = h->data_off + span * SHALLOC_SPAN_BYTES,
-            .span = (uint32_t)span,
-            .bytes = SHALLOC_SPAN_BYTES,
-            .state = SHALLOC_LOST,
-        };
-        visit(ctx, &lost);
-    }
+    shalloc_for_each_span(h, describe_span, &v);
 }

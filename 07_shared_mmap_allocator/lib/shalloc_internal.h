@@ -5,19 +5,25 @@
  * The layers, bottom to top.  A file calls only into the layers below it
  * (and its own), so the library reads from the bottom up and has no cycle:
  *
- *   8  shalloc_workload.c  shalloc as a contender of common/workload.h, and the
+ *   9  shalloc_workload.c  shalloc as a contender of common/workload.h, and the
  *                          measurement of worker processes on one region
  *                          (public API only; for 07's bench and bench/)
- *   7  shalloc_check.c     the checker, statistics and walks (public)
- *   6  shalloc.c           alloc and free: fast paths and slow paths (public)
+ *   8  shalloc_check.c     the checker, statistics and walks (public)
+ *   7  shalloc.c           alloc and free: fast paths and slow paths (public)
  *      shalloc_region.c    regions: names, create, attach, detach, unlink,
  *                          offsets, roots (public)
- *   5  shalloc_cache.c     a process's slot and caches: binding a slot (also
+ *   6  shalloc_cache.c     a process's slot and caches: binding a slot (also
  *                          after fork), refilling, carving a span, flushing
- *   4  shalloc_repair.c    the region lock as the library takes it, and the
- *                          repairs after a death: rebuilt lists, dead slots
- *   3  shalloc_span.c      spans and blocks: the span table, walks, carving
- *                          a span, a block's validity, the region free lists
+ *   5  shalloc_repair.c    the region lock as the library takes it, and the
+ *                          repairs after a death: rebuilt runs and lists,
+ *                          dead slots
+ *   4  shalloc_run.c       runs of spans: the free runs in bins, taking
+ *                          spans (for a run, or to cut into blocks),
+ *                          freeing and merging runs, the wilderness, and
+ *                          the runs rebuilt after a death
+ *   3  shalloc_span.c      spans and blocks: the span table, walks,
+ *                          formatting a span, a block's validity, the
+ *                          region free lists
  *   2  shalloc_lock.c      the robust mutexes: waiting with a deadline, who
  *                          holds the region lock
  *   1  shalloc_layout.c    the geometry: size classes, the spans that fit,
@@ -87,7 +93,7 @@ static inline int set_error(struct shalloc *h, int err, const char *why)
 /* Classes above 512 bytes, by (size - 1) / 128 (see class_of). */
 extern const uint8_t shalloc_large_class[32];
 
-/* The class of a request of size bytes (at most SHALLOC_MAX_BLOCK). */
+/* The class of a request of size bytes (at most SHALLOC_MAX_SMALL). */
 static inline unsigned class_of(size_t size)
 {
     if (size <= 512)
@@ -123,22 +129,46 @@ bool shalloc_region_lock_held(const struct shalloc *h);
 
 /* ---- 3: spans and blocks (shalloc_span.c) ------------------------------ */
 
-/* The class of a claimed span, or -1 if it was never formatted. */
+/* No span: what the functions that find or take spans return for none. */
+#define NO_SPAN UINT64_MAX
+
+/* The class of a span of blocks, or -1 if it is not one. */
 int shalloc_span_class(const struct shalloc *h, uint64_t span);
+/* How far a walk steps from span, whose word is word: over a whole run
+ * whose length fits below claimed, else one span. */
+static inline uint64_t shalloc_step_spans(uint64_t span, uint64_t word, uint64_t claimed)
+{
+    uint64_t n = word_spans(word);
+
+    return word_type(word) == SPAN_RUN && n >= 1 && n <= claimed - span ? n : 1;
+}
+/* A visit to one place of the walk over the span table: span, its word
+ * and the spans it covers (a run's length, else 1). */
+typedef void span_fn(struct shalloc *h, uint64_t span, uint64_t word, uint64_t spans, void *ctx);
+/* Walk the claimed spans from span 0, stepping over whole runs. */
+void shalloc_for_each_span(struct shalloc *h, span_fn *fn, void *ctx);
 /* A visit to one block of a walk: off is the block's header. */
 typedef void block_fn(struct shalloc *h, uint64_t off, struct block *b, unsigned cls, void *ctx);
-/* Call fn for every block of one formatted span, or of all of them. */
+/* Call fn for every block of one span of blocks, or of all of them. */
 void shalloc_for_each_block_in_span(struct shalloc *h, uint64_t span, unsigned cls, block_fn *fn,
                                     void *ctx);
 void shalloc_for_each_block(struct shalloc *h, block_fn *fn, void *ctx);
-/* Claim a span with one fetch-add and carve it into blocks of class cls,
- * tagged CACHED by slot, linked in address order, the last one to tail.
- * Returns the first block's offset (*count blocks), or 0 if the region is
- * full. */
-uint64_t shalloc_carve_span(struct shalloc *h, unsigned cls, unsigned slot, uint64_t tail,
-                            uint32_t *count) SHALLOC_COLD;
-/* Is off the header of a block in a formatted span of class cls? */
+/* Region lock held, span just taken (its word 0): cut it into blocks of
+ * class cls, tagged CACHED by slot, linked in address order, the last one
+ * to tail; then say so in its table word.  Returns the first block's
+ * offset; *count: how many. */
+uint64_t shalloc_format_span_locked(struct shalloc *h, uint64_t span, unsigned cls, unsigned slot,
+                                    uint64_t tail, uint32_t *count) SHALLOC_COLD;
+/* Is off the header of a block in a span of blocks of class cls? */
 bool shalloc_block_start(const struct shalloc *h, uint64_t off, unsigned cls);
+/* Does p start a span (then it can only be a run's payload)?  One mask:
+ * free's fast path asks it first. */
+static inline bool starts_span(const struct shalloc *h, const void *p)
+{
+    return ((offset_in(h, p) - h->data_off) & (SHALLOC_SPAN_BYTES - 1)) == 0;
+}
+/* The first span of the run in use whose payload is p; panics if p is not one. */
+uint64_t shalloc_live_run(const struct shalloc *h, const void *p);
 /* The header of the live (USED) block whose payload is p, and its tag in
  * *tag; panics if p is not one.  Inline: free's fast path starts here. */
 static inline struct block *shalloc_live_block(const struct shalloc *h, const void *p,
@@ -162,7 +192,27 @@ static inline struct block *shalloc_live_block(const struct shalloc *h, const vo
 /* Region lock held: push one block on the region free list of its class. */
 void shalloc_push_free_locked(struct shalloc *h, uint64_t off, unsigned cls);
 
-/* ---- 4: the lock and repairs (shalloc_repair.c) ------------------------ */
+/* ---- 4: runs of spans (shalloc_run.c) ---------------------------------- */
+
+/* Region lock held: take n spans (a free run that fits, split; else the
+ * wilderness) and write head as the first one's word: a run's RUN word,
+ * or 0 for a span about to be cut into blocks.  Returns the first span,
+ * or NO_SPAN, having changed nothing, if no free run is that long. */
+uint64_t shalloc_take_spans_locked(struct shalloc *h, uint64_t n, uint64_t head) SHALLOC_COLD;
+/* Region lock held: a run of n spans in use, allocated through slot. */
+uint64_t shalloc_alloc_run_locked(struct shalloc *h, uint64_t n, unsigned slot) SHALLOC_COLD;
+/* Region lock held: free the run in use at span, merged with its free
+ * neighbours (or given back to the wilderness). */
+void shalloc_free_run_locked(struct shalloc *h, uint64_t span) SHALLOC_COLD;
+/* The bin that holds free runs of n spans (n >= 1): n itself below
+ * RUN_SL, then RUN_SL bins for each power of two. */
+unsigned shalloc_run_bin(uint64_t n);
+/* Region lock held, after its holder died: make the span table what R2
+ * says (spans without a head given back, free neighbours merged, a free
+ * run at the bump given to the wilderness) and rebuild the bins. */
+void shalloc_rebuild_runs_locked(struct shalloc *h) SHALLOC_COLD;
+
+/* ---- 5: the lock and repairs (shalloc_repair.c) ------------------------ */
 
 /* Take the region lock; if its holder died, repair the lists first. */
 void shalloc_lock_region(struct shalloc *h);
@@ -176,7 +226,7 @@ void shalloc_retire_slot_locked(struct shalloc *h, unsigned s);
 /* Region lock held: reclaim every slot whose owner died.  Returns how many. */
 unsigned shalloc_reclaim_dead_slots_locked(struct shalloc *h);
 
-/* ---- 5: slots and caches (shalloc_cache.c) ----------------------------- */
+/* ---- 6: slots and caches (shalloc_cache.c) ----------------------------- */
 
 /* Incremented in every child of fork (starts at 1): a handle's slot is
  * ours only if it was taken in the current epoch. */
@@ -199,7 +249,8 @@ void shalloc_init_handle(struct shalloc *h);
  * EAGAIN when every slot is held by a live process. */
 bool shalloc_bind_slot(struct shalloc *h) SHALLOC_COLD;
 /* Fill the empty cache of class cls: from the region list, else a new
- * span, else the caches of dead processes.  false: the region is full. */
+ * span, else the caches of dead processes (all under the region lock).
+ * false: the region is full. */
 bool shalloc_fill_cache(struct shalloc *h, unsigned cls) SHALLOC_COLD;
 /* Give all but keep blocks of a cache to the region list (takes the lock). */
 void shalloc_trim_cache(struct shalloc *h, unsigned cls, uint32_t keep) SHALLOC_COLD;

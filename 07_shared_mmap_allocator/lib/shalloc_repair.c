@@ -1,15 +1,20 @@
 /*
  * shalloc_repair.c - the region lock as the library takes it, and the
- * repairs after a crash (layer 4).
+ * repairs after a crash (layer 5).
  *
- * Everything here rests on one fact: a block's tag says what the block is
- * (FREE, CACHED by slot s, USED), it is a single word, and every path
+ * Everything here rests on two facts.  A block's tag says what the block
+ * is (FREE, CACHED by slot s, USED), it is a single word, and every path
  * writes it before or after the list links in an order that keeps it true.
- * So when a process dies in the middle of changing a list, the lists can
- * be rebuilt from the tags by a walk over the spans (shalloc_span.c).
+ * And the span table says what every span is, changed (under the region
+ * lock) in an order that keeps a walk over it true (shalloc_run.c).  So
+ * when a process dies in the middle of changing a list, the lists can be
+ * rebuilt from the table and the tags by a walk over the spans.
  *
- *   region lock: EOWNERDEAD  -> rebuild every region free list from the
- *                               FREE tags, then reclaim dead slots
+ *   region lock: EOWNERDEAD  -> the free runs rebuilt from the span table
+ *                               (spans the holder had taken but not yet
+ *                               described given back), every region free
+ *                               list from the FREE tags; then dead slots
+ *                               reclaimed
  *   slot lock:   EOWNERDEAD  -> every block CACHED by that slot becomes
  *                               FREE (its owner cannot use it any more)
  */
@@ -24,14 +29,16 @@ static void push_if_free(struct shalloc *h, uint64_t off, struct block *b, unsig
         shalloc_push_free_locked(h, off, cls);
 }
 
-/* The lock's previous holder died somewhere in a list operation: forget
- * the lists and rebuild them from the tags.  Blocks it had moved into its
- * own cache are CACHED by its (dead) slot, and come back with that slot. */
+/* The lock's previous holder died somewhere in a list or run operation:
+ * forget the lists and the bins and rebuild them from the span table and
+ * the tags.  Blocks it had moved into its own cache are CACHED by its
+ * (dead) slot, and come back with that slot. */
 static SHALLOC_COLD void rebuild_free_lists_locked(struct shalloc *h)
 {
     struct region *r = region_of(h);
 
     shalloc_assert(shalloc_region_lock_held(h));
+    shalloc_rebuild_runs_locked(h);
     memset(r->free_head, 0, sizeof r->free_head);
     memset(r->free_count, 0, sizeof r->free_count);
     shalloc_for_each_block(h, push_if_free, NULL);
