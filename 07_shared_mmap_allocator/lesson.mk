@@ -12,6 +12,8 @@
 #                                    library, never part of the program)
 #   build/shalloc_test               the library's misuse driver (test/; run
 #                                    by test/07_shared_mmap_allocator.bats)
+#   build/shalloc_kill               SIGKILL at every instruction of an
+#                                    operation, the region checked after each
 
 SHALLOC_INC := 07_shared_mmap_allocator/lib
 # The library's files in layer order, bottom first: each calls only files
@@ -35,4 +37,9 @@ $(SHALLOC_TEST_OBJS): ASYM_CPPFLAGS += -I$(SHALLOC_INC)
 $(BUILD)/shalloc_test: $(SHALLOC_TEST_OBJS) $(SHALLOC_LIB) $(COMMON_LIB)
 	$(LINK) -o $@ $(SHALLOC_TEST_OBJS) $(SHALLOC_LIB) $(COMMON_LIB) $(LDLIBS)
 
-EXTRAS += $(SHALLOC_LIB) $(BUILD)/shalloc_test
+SHALLOC_KILL_OBJS := $(BUILD)/obj/07_shared_mmap_allocator/test/shalloc_kill.o
+$(SHALLOC_KILL_OBJS): ASYM_CPPFLAGS += -I$(SHALLOC_INC)
+$(BUILD)/shalloc_kill: $(SHALLOC_KILL_OBJS) $(SHALLOC_LIB) $(COMMON_LIB)
+	$(LINK) -o $@ $(SHALLOC_KILL_OBJS) $(SHALLOC_LIB) $(COMMON_LIB) $(LDLIBS)
+
+EXTRAS += $(SHALLOC_LIB) $(BUILD)/shalloc_test $(BUILD)/shalloc_kill

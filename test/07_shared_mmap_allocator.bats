@@ -5,6 +5,7 @@ load helper
 
 P=07_shared_mmap_allocator
 T=shalloc_test # the library's misuse driver
+K=shalloc_kill # SIGKILL at every instruction of an operation
 SHM=/dev/shm
 
 # The driver's misuse ends in abort(): SIGABRT is status 134.
@@ -115,6 +116,36 @@ assert_line_matches() {
   assert_fact new_span_for_2500 -eq 1 step=fragmentation
 }
 
+@test "a block above 4 KiB is a run of spans: freed it is reused, merged, and given back" {
+  run_prog $P freelist
+  assert_success
+  assert_fact run_bytes -eq 49152 step=runs
+  assert_fact same_run -eq 1 step=runs
+  assert_fact merged_run_reused -eq 1 step=runs
+  assert_fact back_to_wilderness -eq 1 step=runs
+}
+
+@test "demo --size 1G: one block of half a 1 GiB region, and only what is touched is resident" {
+  run_prog $P demo --size 1G
+  assert_success
+  assert_fact region_bytes -eq 1073741824 step=large_block
+  assert_fact block_bytes -ge 536870912 step=large_block
+  assert_fact region_rss_kib -lt 32768 step=large_block
+  assert_fact check == ok command=demo
+}
+
+@test "region sizes take K, M, G and T up to 1T; beyond, or below one span, is a usage error" {
+  run_prog $P demo --size 3M
+  assert_success
+  assert_fact region_bytes -eq 3145728 step=large_block
+  for size in 1K 2T 0 1.5M x; do
+    run_prog $P demo --size "$size"
+    assert_usage_error "--size"
+  done
+  run_prog $P --help
+  assert_output_contains "1T"
+}
+
 @test "map draws every worker's blocks mid-run, and everything free after they leave" {
   run_prog $P map
   assert_success
@@ -124,6 +155,7 @@ assert_line_matches() {
   done
   assert_fact used_blocks -eq 0 frame=3
   assert_fact cached_blocks -eq 0 frame=3
+  assert_fact used_runs -eq 0 frame=3
   assert_fact free_blocks -gt 0 frame=3
   for who in A/a B/b C/c; do
     assert_output_contains "$who = pid"
@@ -283,6 +315,45 @@ assert_line_matches() {
       assert_fact failed_procs -eq 0
     done
   done
+}
+
+@test "map draws runs of spans: one row per span, the first naming its length" {
+  run_prog $P map
+  assert_success
+  runs=$(($(fact used_runs frame=1) + $(fact used_runs frame=2)))
+  ((runs > 0)) || fail "runs are in use in frame 1 or 2"
+  assert_line_matches "^ +[0-9]+ +[0-9]+ +run [0-9]+ \\|[A-Z]+\\|$"
+}
+
+@test "stress and crash allocate runs of spans too, up to a sixteenth of the region" {
+  run_prog $P stress --procs 2 --ops 20000
+  assert_success
+  assert_fact large_blocks -gt 0 command=stress
+  assert_fact largest_block_bytes -gt 65536 command=stress
+  assert_fact largest_block_bytes -le $(((16 + 8) * 1048576 / 16)) command=stress
+  run_prog $P crash --kills 4 --ops 20000 --size 8M
+  assert_success
+  assert_fact large_blocks -gt 0 command=crash
+  assert_fact largest_block_bytes -gt 4096 command=crash
+  assert_fact check == ok command=crash
+}
+
+@test "SIGKILL at instructions spread over run alloc, split, merge, carve and refill: repaired, nothing lost" {
+  # Every access of a sanitizer build is instrumented, so an operation is 3
+  # (ASan) to 30 (TSan) times as many instructions to step through; the
+  # kills land in the same code.  (shalloc_kill --every: every instruction.)
+  [[ $SANITIZER == tsan ]] && skip "ThreadSanitizer makes single-stepping 30 times as long"
+  points=25
+  [[ -n $SANITIZER ]] && points=10
+  run_prog $K --points $points all
+  assert_success
+  for op in run-alloc run-split run-merge run-to-wilderness carve carve-from-run refill; do
+    assert_fact failures -eq 0 op=$op
+    assert_fact kill_points -ge $points op=$op
+  done
+  assert_fact lock_repairs -gt 0 op=run-merge
+  assert_fact spans_recovered -gt 0 op=carve
+  assert_fact failures -eq 0 ops=7
 }
 
 @test "stress: blocks travel between processes and are freed by others" {
