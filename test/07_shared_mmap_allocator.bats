@@ -402,6 +402,38 @@ assert_line_matches() {
   done
 }
 
+@test "bench/: shalloc and Boost.Interprocess on the same workloads, small and mixed sizes" {
+  for sizes in small mixed; do
+    run_prog alloc_bench --allocator shared --sizes $sizes --workers 2 --ops 20000
+    assert_success
+    assert_fact ops_per_sec -gt 0 allocator=shared
+  done
+  [[ -x $BIN_DIR/boost_bench ]] || skip "boost_bench is built only with a C++ compiler and libboost-dev"
+  for sizes in small mixed; do
+    run_prog boost_bench --sizes $sizes --workers 2 --ops 20000
+    assert_success
+    assert_fact ops_per_sec -gt 0 allocator=boost sizes=$sizes workers=2
+  done
+  if compgen -G "$SHM/asym-boost-bench-*" >/dev/null; then fail "boost_bench left its segment"; fi
+}
+
+@test "bench/run.sh shm: a row per allocator, size mix and process count, ratios to Boost and glibc" {
+  SKIP_REASON="the benchmarks measure the plain build" skip_under_sanitizer asan ubsan tsan
+  results=$BATS_TEST_TMPDIR/results.jsonl
+  run_cmd env BIN_DIR="$BIN_DIR" BENCH_RESULTS="$results" "$REPO_ROOT/bench/run.sh" --quick --reps 1 shm
+  assert_success
+  assert_output_contains "vs Boost"
+  allocators=2
+  if [[ -x $BIN_DIR/boost_bench ]]; then
+    allocators=3
+    assert_output_contains "goals"
+  else
+    assert_output_contains "boost_bench is not built"
+  fi
+  rows=$(grep -c '"bench":"shm"' "$results")
+  ((rows == 4 * allocators)) || fail "the results file has $((4 * allocators)) shm rows (it has $rows)"
+}
+
 @test "unknown commands, missing and extra words are usage errors" {
   for args in "frobnicate" "demo extra" "create onlyname" "attach" "unlink a b" "generations" \
     "share now"; do
