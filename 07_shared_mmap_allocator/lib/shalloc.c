@@ -132,11 +132,12 @@ void shalloc_free(struct shalloc *h, void *p)
 
     if (p == NULL)
         return;
-    if (unlikely(starts_span(h, p))) {
+    uint64_t rel = payload_rel(h, p);
+    if (unlikely(starts_span(rel))) {
         free_run(h, p);
         return;
     }
-    struct block *b = shalloc_live_block(h, p, &tag);
+    struct block *b = shalloc_live_block(h, p, rel, &tag);
     unsigned cls = tag_class(tag);
     if (unlikely(!slot_current(h))) {
         free_slow(h, b, cls);
@@ -154,9 +155,11 @@ size_t shalloc_block_size(const struct shalloc *h, const void *block)
 {
     uint32_t tag;
 
-    if (starts_span(h, block))
+    uint64_t rel = payload_rel(h, block);
+
+    if (starts_span(rel))
         return (size_t)word_spans(span_load(h, shalloc_live_run(h, block))) * SHALLOC_SPAN_BYTES;
-    shalloc_live_block(h, block, &tag);
+    shalloc_live_block(h, block, rel, &tag);
     return shalloc_class_bytes[tag_class(tag)];
 }
 

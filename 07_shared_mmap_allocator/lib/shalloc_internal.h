@@ -161,24 +161,29 @@ uint64_t shalloc_format_span_locked(struct shalloc *h, uint64_t span, unsigned c
                                     uint64_t tail, uint32_t *count) SHALLOC_COLD;
 /* Is off the header of a block in a span of blocks of class cls? */
 bool shalloc_block_start(const struct shalloc *h, uint64_t off, unsigned cls);
-/* Does p start a span (then it can only be a run's payload)?  One mask:
- * free's fast path asks it first. */
-static inline bool starts_span(const struct shalloc *h, const void *p)
+/* Where a payload is, counted from the first span: what free looks at first. */
+static inline uint64_t payload_rel(const struct shalloc *h, const void *p)
 {
-    return ((offset_in(h, p) - h->data_off) & (SHALLOC_SPAN_BYTES - 1)) == 0;
+    return offset_in(h, p) - h->data_off;
+}
+/* Does the payload at rel start a span?  Then it can only be a run's (no
+ * block's payload does): one mask, free's first test. */
+static inline bool starts_span(uint64_t rel)
+{
+    return (rel & (SHALLOC_SPAN_BYTES - 1)) == 0;
 }
 /* The first span of the run in use whose payload is p; panics if p is not one. */
 uint64_t shalloc_live_run(const struct shalloc *h, const void *p);
-/* The header of the live (USED) block whose payload is p, and its tag in
- * *tag; panics if p is not one.  Inline: free's fast path starts here. */
-static inline struct block *shalloc_live_block(const struct shalloc *h, const void *p,
+/* The header of the live (USED) block whose payload is p (rel from the
+ * first span, not a span start), and its tag in *tag; panics if p is not
+ * one.  Inline: free's fast path starts here. */
+static inline struct block *shalloc_live_block(const struct shalloc *h, const void *p, uint64_t rel,
                                                uint32_t *tag)
 {
-    uint64_t off = offset_in(h, p) - BLOCK_HEADER; /* of its header */
     struct block *b;
 
     /* One unsigned compare: a pointer below the spans wraps to a huge value. */
-    if (unlikely(off - h->data_off >= h->data_end - h->data_off || off % 16 != 0))
+    if (unlikely(rel - BLOCK_HEADER >= h->data_end - h->data_off || rel % 16 != 0))
         shalloc_panic("free of a pointer outside the region's blocks", p);
     b = (struct block *)p - 1;
     *tag = atomic_load_explicit(&b->tag, memory_order_relaxed);
@@ -186,7 +191,7 @@ static inline struct block *shalloc_live_block(const struct shalloc *h, const vo
         shalloc_panic("free of a block that is not in use (double free?)", p);
     /* The kind is right: is this a tag, or bytes inside a block that look like one? */
     shalloc_assert(tag_class(*tag) < SHALLOC_CLASSES && tag_slot(*tag) < SHALLOC_SLOTS);
-    shalloc_assert(shalloc_block_start(h, off, tag_class(*tag)));
+    shalloc_assert(shalloc_block_start(h, offset_in(h, b), tag_class(*tag)));
     return b;
 }
 /* Region lock held: push one block on the region free list of its class. */
