@@ -29,7 +29,8 @@ static int hold_lock(void *arg)
     struct holder *x = arg;
     char byte = 'L';
 
-    shalloc_lock(x->h);
+    if (shalloc_lock(x->h) != 0)
+        die_errno(shalloc_error(x->h));
     if (write(x->holding, &byte, 1) != 1)
         die_errno("write");
     for (;;)
@@ -59,11 +60,13 @@ static uint64_t kill_lock_holder(struct shalloc *h)
         die_errno("kill");
     struct child_result r = child_wait(pid, started, CHILD_TIMEOUT_MS);
     printf("pid %d took the lock and was %s\n", (int)pid, child_describe(&r, what));
-    unsigned slots = shalloc_recover(h); /* takes the lock: EOWNERDEAD */
+    int slots = shalloc_recover(h); /* takes the lock: EOWNERDEAD */
+    if (slots < 0)
+        die_errno(shalloc_error(h));
     shalloc_stats(h, &after);
     printf("the next pthread_mutex_lock returned EOWNERDEAD: lists rebuilt from the block tags,\n"
            "pthread_mutex_consistent called (repairs %" PRIu64 " -> %" PRIu64
-           ", dead slots reclaimed %u)\n",
+           ", dead slots reclaimed %d)\n",
            before.repairs, after.repairs, slots);
     return after.repairs - before.repairs;
 }
@@ -149,11 +152,13 @@ int run_crash(const struct options *o)
            "so some kills land while it is held (lock_repairs counts them)\n");
     for (unsigned round = 0; kills < o->kills && round < 3 * o->kills; round++)
         kills += kill_one(&s, o->procs, &rng); /* a victim may finish before the kill lands */
-    unsigned dead = shalloc_recover(&s.region);
+    int dead = shalloc_recover(&s.region);
+    if (dead < 0)
+        die_errno(shalloc_error(&s.region));
     struct tally sum = stress_collect(&s, o->procs);
     uint64_t leaked = free_leftovers(&s.region); /* every process is gone: nobody refers to them */
     shalloc_stats(&s.region, &st);
-    printf("%u kills landed; the last dead slots reclaimed at the end: %u\n"
+    printf("%u kills landed; the last dead slots reclaimed at the end: %d\n"
            "blocks and runs still in use by dead processes (the allocator cannot know nobody\n"
            "else refers to them; here nobody does, so they are freed now): %" PRIu64 "\n"
            "spans a dead lock holder was taking, given back by the repair: %" PRIu64

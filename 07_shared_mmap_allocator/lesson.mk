@@ -14,6 +14,8 @@
 #                                    by test/07_shared_mmap_allocator.bats)
 #   build/shalloc_kill               SIGKILL at every instruction of an
 #                                    operation, the region checked after each
+#   build/shalloc_fuzz               randomly damaged regions: no crash, no
+#                                    hang, nothing touched outside
 
 SHALLOC_INC := 07_shared_mmap_allocator/lib
 # The library's files in layer order, bottom first: each calls only files
@@ -42,4 +44,9 @@ $(SHALLOC_KILL_OBJS): ASYM_CPPFLAGS += -I$(SHALLOC_INC)
 $(BUILD)/shalloc_kill: $(SHALLOC_KILL_OBJS) $(SHALLOC_LIB) $(COMMON_LIB)
 	$(LINK) -o $@ $(SHALLOC_KILL_OBJS) $(SHALLOC_LIB) $(COMMON_LIB) $(LDLIBS)
 
-EXTRAS += $(SHALLOC_LIB) $(BUILD)/shalloc_test $(BUILD)/shalloc_kill
+SHALLOC_FUZZ_OBJS := $(BUILD)/obj/07_shared_mmap_allocator/test/shalloc_fuzz.o
+$(SHALLOC_FUZZ_OBJS): ASYM_CPPFLAGS += -I$(SHALLOC_INC)
+$(BUILD)/shalloc_fuzz: $(SHALLOC_FUZZ_OBJS) $(SHALLOC_LIB) $(COMMON_LIB)
+	$(LINK) -o $@ $(SHALLOC_FUZZ_OBJS) $(SHALLOC_LIB) $(COMMON_LIB) $(LDLIBS)
+
+EXTRAS += $(SHALLOC_LIB) $(BUILD)/shalloc_test $(BUILD)/shalloc_kill $(BUILD)/shalloc_fuzz

@@ -21,7 +21,7 @@ struct options {
     uint64_t seed;        /* --seed */
     unsigned kills;       /* --kills: processes crash kills */
     bool hold;            /* --hold: share keeps its region until Enter */
-    const char *name;     /* create, attach, unlink: the object's name */
+    const char *name;     /* create, attach, check, unlink: the object's name */
     size_t size;          /* create: region size; demo, stress, crash: --size (0: default) */
     unsigned generations; /* generations N */
 };
@@ -35,6 +35,7 @@ int run_race(const struct options *o);
 int run_map(const struct options *o);
 int run_create(const struct options *o);
 int run_attach(const struct options *o);
+int run_check(const struct options *o);
 int run_unlink(const struct options *o);
 int run_share(const struct options *o);
 int run_stress(const struct options *o);
@@ -108,8 +109,28 @@ struct tally stress_collect(struct stress *s, unsigned procs);
 struct list_link {
     _Atomic uint64_t next; /* offset of the next entry, 0 at the end */
 };
-/* Append entry (which starts with a list_link) at the end of the list in
- * root: a compare-and-swap of the 0 that ends it, so appenders may race. */
-void list_append(struct shalloc *h, unsigned root, struct list_link *entry);
+
+/* A walk along such a list.  The region is input: every link is checked
+ * (a block in use, as large as an entry) and a cycle is found, so a walk
+ * always ends; a bad link ends the program with "WHO: corrupt region: the
+ * list in root R: what at offset N", N where the bad link is stored. */
+struct list_cursor {
+    struct shalloc *h;
+    const char *who;              /* the start of the message: "attach NAME" */
+    unsigned root;                /* the list's root */
+    size_t entry_bytes;           /* the size of an entry */
+    _Atomic uint64_t *link;       /* the link followed next */
+    uint64_t mark, steps, stride; /* finding a cycle (Brent's way) */
+};
+
+void list_start(struct list_cursor *c, struct shalloc *h, unsigned root, size_t entry_bytes,
+                const char *who);
+/* The next entry, or NULL at the end of the list. */
+void *list_next(struct list_cursor *c);
+/* Append entry (entry_bytes, starting with a list_link) at the end of the
+ * list in root: a compare-and-swap of the 0 that ends it, so appenders may
+ * race. */
+void list_append(struct shalloc *h, unsigned root, struct list_link *entry, size_t entry_bytes,
+                 const char *who);
 
 #endif

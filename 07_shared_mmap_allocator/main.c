@@ -13,7 +13,7 @@
  *
  * Usage: 07_shared_mmap_allocator [COMMAND] [OPTIONS]    (default: demo)
  *   demo | race | freelist | map | share [--hold] | generations N | dontfork
- *   create NAME SIZE | attach NAME | unlink NAME
+ *   create NAME SIZE | attach NAME | check NAME | unlink NAME
  *   crash [--kills K] | stress --procs P --ops N [--seed S] | bench --procs P --ops N
  *   (demo, stress and crash: --size SIZE, the region's size)
  *
@@ -55,6 +55,7 @@ static const struct command commands[] = {
     {"map", run_map, 0, OPT_PROCS | OPT_OPS | OPT_SEED, 3, 3000},
     {"create", run_create, 2, 0, 0, 0},
     {"attach", run_attach, 1, 0, 0, 0},
+    {"check", run_check, 1, 0, 0, 0},
     {"unlink", run_unlink, 1, 0, 0, 0},
     {"share", run_share, 0, OPT_HOLD, 0, 0},
     {"generations", run_generations, 1, 0, 0, 0},
@@ -79,7 +80,9 @@ static void usage(void)
            "  map                an ASCII map of the region while processes allocate\n"
            "  create NAME SIZE   create a named region (/dev/shm/NAME, mode 0600); SIZE\n"
            "                     from %zu bytes to 1T, with K, M, G or T\n"
-           "  attach NAME        attach it, print its list, append to it\n"
+           "  attach NAME        attach it, check it, print its list, append to it\n"
+           "  check NAME         run the checker on it, in a private copy: nothing is\n"
+           "                     written to the object\n"
            "  unlink NAME        remove it\n"
            "  share              a named region used by an unrelated process (this\n"
            "                     program, exec'd) at another address\n"
@@ -123,7 +126,7 @@ static size_t region_size(const char *what, const char *text)
     return size;
 }
 
-/* The positional words of create, attach, unlink and generations. */
+/* The positional words of create, attach, check, unlink and generations. */
 static void parse_words(const struct command *cmd, char *const words[], struct options *o)
 {
     const char *why;

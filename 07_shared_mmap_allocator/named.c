@@ -7,6 +7,11 @@
  * Whoever creates a region owns its name until it hands it over: share
  * removes its region on every way out, SIGINT and SIGTERM included;
  * create hands its region to the user, who removes it with unlink.
+ *
+ * A region in /dev/shm can be written by anyone who may open it: attach
+ * checks it (the library's checker, then every link of the notes list)
+ * before trusting it, and check does the same in a private copy, writing
+ * nothing to the object.
  */
 #include "cli.h"
 #include "lesson07.h"
@@ -103,7 +108,7 @@ struct note {
     char text[40];
 };
 
-static struct note *add_note(struct shalloc *h, const char *text)
+static struct note *add_note(struct shalloc *h, const char *text, const char *who)
 {
     struct note *n = alloc_or_die(h, sizeof *n);
 
@@ -111,21 +116,22 @@ static struct note *add_note(struct shalloc *h, const char *text)
     n->writer_base = (uintptr_t)h->base;
     n->writer_pointer = (uintptr_t)n;
     snprintf(n->text, sizeof n->text, "%s", text);
-    list_append(h, NOTES_ROOT, &n->link);
+    list_append(h, NOTES_ROOT, &n->link, sizeof *n, who);
     return n;
 }
 
-/* Print the notes; returns how many there are. */
-static unsigned print_notes(struct shalloc *h)
+/* Print the notes (their text as far as it goes, whatever it holds);
+ * returns how many there are. */
+static unsigned print_notes(struct shalloc *h, const char *who)
 {
+    struct list_cursor c;
+    const struct note *n;
     unsigned count = 0;
 
-    for (uint64_t off = atomic_load(shalloc_root(h, NOTES_ROOT)); off != 0; count++) {
-        const struct note *n = shalloc_pointer(h, off);
-        printf("  note %u at offset %-8" PRIu64 " pid %-7d region at 0x%" PRIx64 "  \"%s\"\n",
-               count, off, n->pid, n->writer_base, n->text);
-        off = atomic_load(&n->link.next);
-    }
+    list_start(&c, h, NOTES_ROOT, sizeof *n, who);
+    for (; (n = list_next(&c)) != NULL; count++)
+        printf("  note %u at offset %-8" PRIu64 " pid %-7d region at 0x%" PRIx64 "  \"%.*s\"\n",
+               count, shalloc_offset(h, n), n->pid, n->writer_base, (int)sizeof n->text, n->text);
     if (count == 0)
         printf("  (no notes yet)\n");
     return count;
@@ -133,12 +139,29 @@ static unsigned print_notes(struct shalloc *h)
 
 /* ---- create, attach, unlink ------------------------------------------- */
 
-static void die_region(const char *verb, const char *name, struct shalloc *h)
+/* "VERB NAME: why", and the errno too unless the region is corrupt (the
+ * library's "corrupt region: what at offset N" says it all). */
+static _Noreturn void die_region(const char *verb, const char *name, struct shalloc *h)
 {
-    char what[SHALLOC_NAME_MAX + 160];
+    char what[SHALLOC_NAME_MAX + 260];
 
+    if (errno == EUCLEAN)
+        die("%s %s: %s", verb, name, shalloc_error(h));
     snprintf(what, sizeof what, "%s %s: %s", verb, name, shalloc_error(h));
     die_errno(what);
+}
+
+/* Run the checker on an attached region; die "VERB NAME: corrupt region:
+ * Rn: what at offset N" if an invariant is broken. */
+static void check_or_die(struct shalloc *h, const char *verb, const char *name)
+{
+    struct shalloc_report rep;
+
+    if (!shalloc_check(h, &rep))
+        die("%s %s: %s%s", verb, name, rep.busy ? "" : "corrupt region: ", rep.problem);
+    printf("checker: every invariant holds (%" PRIu64 " blocks, %" PRIu64 " list links, %" PRIu64
+           " free runs)\n",
+           rep.blocks, rep.links, rep.runs);
 }
 
 /* The object's permission bits, from fstat of a fresh descriptor. */
@@ -201,15 +224,19 @@ int run_attach(const struct options *o)
 {
     struct shalloc h;
 
+    char who[SHALLOC_NAME_MAX + 16];
+
     heading("attach: %s", o->name);
+    snprintf(who, sizeof who, "attach %s", o->name);
     if (shalloc_attach(&h, o->name) != 0)
         die_region("attach", o->name, &h);
-    printf("pid %d mapped the region at %p (%zu bytes); its notes:\n", (int)getpid(),
-           (void *)h.base, h.size);
-    unsigned before = print_notes(&h);
+    printf("pid %d mapped the region at %p (%zu bytes)\n", (int)getpid(), (void *)h.base, h.size);
+    check_or_die(&h, "attach", o->name);
+    printf("its notes:\n");
+    unsigned before = print_notes(&h, who);
     char text[40];
     snprintf(text, sizeof text, "attached by pid %d", (int)getpid());
-    struct note *mine = add_note(&h, text);
+    struct note *mine = add_note(&h, text, who);
     printf("appended note %u at offset %" PRIu64 "; linked by offset, not by pointer\n", before,
            shalloc_offset(&h, mine));
     fact_word("command", "attach");
@@ -221,6 +248,45 @@ int run_attach(const struct options *o)
     return 0;
 }
 
+int run_check(const struct options *o)
+{
+    struct shalloc h;
+    struct shalloc_report rep;
+    struct shalloc_stats before, after;
+
+    heading("check: %s, in a private copy (nothing is written to the object)", o->name);
+    if (shalloc_attach_copy(&h, o->name) != 0)
+        die_region("check", o->name, &h);
+    shalloc_stats(&h, &before);
+    bool ok = shalloc_check(&h, &rep);
+    shalloc_stats(&h, &after);
+    if (after.repairs > before.repairs)
+        printf("the region lock's last holder died in the middle of a change: repaired (here,\n"
+               "in the copy; the next process to take the lock repairs the region itself)\n");
+    if (rep.slots_reclaimed > 0)
+        printf("%" PRIu64 " slots of dead processes: their caches given back (in the copy)\n",
+               rep.slots_reclaimed);
+    if (ok)
+        printf("checker: every invariant holds (%" PRIu64 " blocks, %" PRIu64
+               " list links, %" PRIu64 " free runs)\n",
+               rep.blocks, rep.links, rep.runs);
+    fact_word("command", "check");
+    fact_uint("size_bytes", h.size);
+    fact_uint("blocks", rep.blocks);
+    fact_uint("links", rep.links);
+    fact_uint("free_runs", rep.runs);
+    fact_uint("repairs_needed", after.repairs - before.repairs);
+    fact_uint("dead_slots", rep.slots_reclaimed);
+    fact_word("check", ok ? "ok" : rep.busy ? "busy" : "corrupt");
+    if (!ok && !rep.busy)
+        fact_uint("corrupt_offset", rep.offset);
+    facts_end();
+    if (!ok)
+        die("check %s: %s%s", o->name, rep.busy ? "" : "corrupt region: ", rep.problem);
+    close_region(&h);
+    return 0;
+}
+
 int run_unlink(const struct options *o)
 {
     const char *why;
@@ -228,6 +294,10 @@ int run_unlink(const struct options *o)
     heading("unlink: %s", o->name);
     if (shalloc_unlink(o->name, &why) != 0) {
         char what[SHALLOC_NAME_MAX + 160];
+        if (errno == EINVAL)
+            die("unlink %s: %s; if it is a region too damaged to say so, remove it with: rm "
+                "/dev/shm/%s",
+                o->name, why, o->name[0] == '/' ? o->name + 1 : o->name);
         snprintf(what, sizeof what, "unlink %s: %s", o->name, why);
         die_errno(what);
     }
@@ -302,7 +372,7 @@ int run_share(const struct options *o)
     heading("share: one region, two unrelated processes, two addresses");
     create_owned(&h, name, SHARE_REGION);
     printf("created /dev/shm%s, mapped here (pid %d) at %p\n", name, (int)getpid(), (void *)h.base);
-    struct note *first = add_note(&h, "written by the creator");
+    struct note *first = add_note(&h, "written by the creator", "share");
     bool agree = second_view_agrees(&h, name, shalloc_offset(&h, first), &view_base);
 
     printf("\nnow fork + exec '%s attach %s': a new program, nothing inherited\n", prog_name(),
@@ -315,10 +385,13 @@ int run_share(const struct options *o)
 
     printf("\nback in the creator (pid %d, region at %p), the list now reads:\n", (int)getpid(),
            (void *)h.base);
-    unsigned notes = print_notes(&h);
+    unsigned notes = print_notes(&h, "share");
     uint64_t second = atomic_load(&first->link.next);
     if (second != 0) {
-        const struct note *theirs = shalloc_pointer(&h, second);
+        const struct note *theirs = shalloc_block_pointer(&h, second, sizeof *theirs);
+        if (theirs == NULL)
+            die("share: corrupt region: the child's note is not a block in use at offset %" PRIu64,
+                shalloc_offset(&h, first));
         child_base = theirs->writer_base;
         pointer_valid = theirs->writer_pointer == (uintptr_t)theirs;
         printf("the child stored its own pointer to its note, 0x%" PRIx64
@@ -330,7 +403,7 @@ int run_share(const struct options *o)
     if (o->hold) {
         wait_for_enter(name);
         printf("the list now reads:\n");
-        print_notes(&h);
+        print_notes(&h, "share");
     }
     bool ok = report_check(&h);
     if (shm_unlink(name) != 0)

@@ -67,15 +67,57 @@ void print_class_table(struct shalloc *h)
            st.runs_used, st.run_bytes_used, st.runs_free, st.run_bytes_free, st.largest_free_bytes);
 }
 
-void list_append(struct shalloc *h, unsigned root, struct list_link *entry)
+void list_start(struct list_cursor *c, struct shalloc *h, unsigned root, size_t entry_bytes,
+                const char *who)
 {
-    _Atomic uint64_t *link = shalloc_root(h, root);
+    *c = (struct list_cursor){.h = h,
+                              .who = who,
+                              .root = root,
+                              .entry_bytes = entry_bytes,
+                              .link = shalloc_root(h, root),
+                              .stride = 1};
+}
+
+static _Noreturn void list_corrupt(const struct list_cursor *c, const char *what)
+{
+    die("%s: corrupt region: the list in root %u: %s at offset %" PRIu64, c->who, c->root, what,
+        shalloc_offset(c->h, (const void *)c->link));
+}
+
+void *list_next(struct list_cursor *c)
+{
+    uint64_t off = atomic_load(c->link);
+
+    if (off == 0)
+        return NULL;
+    struct list_link *entry = shalloc_block_pointer(c->h, off, c->entry_bytes);
+    if (entry == NULL)
+        list_corrupt(c, "a link is not an entry (a block in use, that large)");
+    if (off == c->mark)
+        list_corrupt(c, "the list does not end (a cycle)");
+    if (++c->steps == c->stride) { /* Brent: keep an entry every power of two */
+        c->mark = off;
+        c->stride *= 2;
+        c->steps = 0;
+    }
+    c->link = &entry->next;
+    return entry;
+}
+
+void list_append(struct shalloc *h, unsigned root, struct list_link *entry, size_t entry_bytes,
+                 const char *who)
+{
+    struct list_cursor c;
     uint64_t off = shalloc_offset(h, entry), expected = 0;
 
     atomic_init(&entry->next, 0);
-    while (!atomic_compare_exchange_strong(link, &expected, off)) {
-        link = &((struct list_link *)shalloc_pointer(h, expected))->next;
-        expected = 0;
+    list_start(&c, h, root, entry_bytes, who);
+    while (list_next(&c) != NULL)
+        ; /* to the last link */
+    while (!atomic_compare_exchange_strong(c.link, &expected, off)) {
+        expected = 0; /* another appender came first: from its entry on */
+        while (list_next(&c) != NULL)
+            ;
     }
 }
 

@@ -6,6 +6,7 @@ load helper
 P=07_shared_mmap_allocator
 T=shalloc_test # the library's misuse driver
 K=shalloc_kill # SIGKILL at every instruction of an operation
+F=shalloc_fuzz # randomly damaged regions
 SHM=/dev/shm
 
 # The driver's misuse ends in abort(): SIGABRT is status 134.
@@ -42,6 +43,42 @@ skip_without_asserts() {
   run_prog $T asserts
   assert_success
   [[ $(fact asserts) == 1 ]] || skip "shalloc_assert is compiled out of this build"
+}
+
+# layout KEY: where something is in a region (shalloc_test layout).
+layout() {
+  "$(prog $T)" layout | awk -v key="$1" -v filters="" -f "$REPO_ROOT/common/fact.awk"
+}
+
+# poke64 NAME OFFSET VALUE: write VALUE, 8 bytes little-endian, into
+# /dev/shm/NAME at OFFSET.
+poke64() {
+  local bytes="" byte k
+  for ((k = 0; k < 8; k++)); do
+    printf -v byte '\\x%02x' $((($3 >> (8 * k)) & 0xff))
+    bytes+=$byte
+  done
+  printf '%b' "$bytes" | dd of="$SHM/$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# smear NAME OFFSET COUNT: COUNT bytes of 0xff into /dev/shm/NAME at OFFSET.
+smear() {
+  head -c "$3" /dev/zero | tr '\0' '\377' | dd of="$SHM/$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# random_bytes COUNT: COUNT bytes from bash's RANDOM (seeded by the caller).
+random_bytes() {
+  local bytes="" byte k
+  for ((k = 0; k < $1; k++)); do
+    printf -v byte '\\x%02x' $((RANDOM % 256))
+    bytes+=$byte
+  done
+  printf '%b' "$bytes"
+}
+
+# stderr ends with TEXT.
+assert_stderr_ends() {
+  [[ $stderr == *"$1" ]] || fail "stderr ends with '$1'"
 }
 
 # A fact line as the issue spells it: KEY=VALUE pairs in that order.
@@ -497,6 +534,157 @@ assert_line_matches() {
   skip_without_asserts
   run_prog $T free-interior
   assert_report "assertion failed: shalloc_block_start\(.*\) \([^ ]*:[0-9]+\)$"
+}
+
+@test "a wild root, one at the region's end, a note linked to itself: attach exits 1 naming where" {
+  n=$(name roots)
+  run_prog $P create "$n" 1M
+  assert_success
+  run_prog $P attach "$n"
+  assert_success
+  note=$(fact note_offset command=attach)
+  root=$(layout roots_offset)
+  for value in $((0x4141414141414141)) 1048576 $((1048576 - 8)) $((note + 16)); do
+    poke64 "$n" "$root" "$value"
+    run_prog $P attach "$n"
+    assert_runtime_error "attach $n: corrupt region: the list in root 0: a link is not an entry"
+    assert_stderr_ends "at offset $root"
+  done
+  poke64 "$n" "$root" "$note"
+  poke64 "$n" "$note" "$note" # the note's link: to itself
+  run_prog $P attach "$n"
+  assert_runtime_error "attach $n: corrupt region: the list in root 0: the list does not end (a cycle) at offset $note"
+  [[ $(stat -c %s "$SHM/$n") == 1048576 ]] || fail "the object keeps its size"
+}
+
+@test "a wild free-list head: attach and check say it is out of range, and where" {
+  n=$(name head)
+  run_prog $P create "$n" 1M
+  assert_success
+  run_prog $P attach "$n" # its note's span: blocks of 80 bytes, on the free list after it leaves
+  assert_success
+  head=$(($(layout free_head_offset) + 8 * $(layout class_of_80)))
+  for value in $((0x4141414141414141)) 1048576 16; do
+    poke64 "$n" "$head" "$value"
+    run_prog $P attach "$n"
+    assert_runtime_error "attach $n: corrupt region: R4: a list's link is out of range (not in the spans) at offset $head"
+    run_prog $P check "$n"
+    assert_status 1
+    assert_stderr_contains "check $n: corrupt region: R4: a list's link is out of range"
+    assert_fact check == corrupt command=check
+    assert_fact corrupt_offset -eq "$head" command=check
+  done
+}
+
+@test "a garbage region lock, or garbage in every slot's lock: a corrupt region, not an abort or EAGAIN" {
+  n=$(name locks)
+  lock=$(layout lock_offset) bytes=$(layout lock_bytes)
+  run_prog $P create "$n" 1M
+  assert_success
+  smear "$n" "$lock" "$bytes"
+  run_prog $P attach "$n"
+  assert_runtime_error "attach $n: corrupt region: R8: the region lock is not a lock, or names no live thread at offset $lock"
+  poke64 "$n" "$lock" $((0x11223344)) # a lock word naming a thread that does not exist
+  for field in 8 16 24 32; do poke64 "$n" $((lock + field)) 0; done
+  run_prog $P attach "$n"
+  assert_runtime_error "the region lock is not a lock, or names no live thread at offset $lock"
+  rm -f "$SHM/$n"
+  run_prog $P create "$n" 1M
+  assert_success
+  for ((s = 0; s < 64; s++)); do
+    smear "$n" $(($(layout slots_offset) + s * $(layout slot_bytes))) "$bytes"
+  done
+  run_prog $P attach "$n"
+  assert_runtime_error "attach $n: corrupt region: R8: a slot's lock is not a lock, or names no live thread at offset $(layout slots_offset)"
+  [[ $stderr != *EAGAIN* ]] || fail "no process is blamed"
+}
+
+@test "check reads the region in a private copy: a healthy one is ok and its object unchanged" {
+  n=$(name check)
+  run_prog $P create "$n" 1M
+  assert_success
+  run_prog $P attach "$n"
+  assert_success
+  sum=$(md5sum <"$SHM/$n")
+  run_prog $P check "$n"
+  assert_success
+  assert_fact check == ok command=check
+  assert_fact blocks -gt 0 command=check
+  [[ $(md5sum <"$SHM/$n") == "$sum" ]] || fail "check writes nothing to the object"
+  run_prog $P check "$(name missing)"
+  assert_runtime_error ENOENT
+  run_prog $P check "a/b"
+  assert_usage_error "NAME"
+}
+
+@test "unlink removes a damaged region, and says how to remove one past recognising" {
+  n=$(name damaged)
+  run_prog $P create "$n" 1M
+  assert_success
+  smear "$n" "$(layout lock_offset)" "$(layout lock_bytes)"
+  run_prog $P unlink "$n"
+  assert_success
+  [[ ! -e $SHM/$n ]] || fail "the damaged region is gone"
+  run_prog $P create "$n" 1M
+  assert_success
+  poke64 "$n" 0 0 # its magic number
+  run_prog $P unlink "$n"
+  assert_runtime_error "remove it with: rm /dev/shm/$n"
+  [[ -e $SHM/$n ]] || fail "an object without our magic number is left alone"
+}
+
+@test "fuzz: a few hundred randomly damaged regions: no crash, no hang, nothing touched outside" {
+  images=300
+  [[ $SANITIZER == tsan ]] && images=60 # a fork costs 30 times as much there
+  run_prog $F --images $images --seed 1
+  assert_success
+  assert_fact images -eq $images
+  for key in crashes hangs outside_writes outside_reads; do
+    assert_fact $key -eq 0
+  done
+  assert_fact rejected -gt 0
+  assert_fact found -gt 0
+  echo "# $(printf '%s\n' "$output" | tail -1)" >&3
+}
+
+# damage_and_use PROGRAM NAME BASE IMAGES: IMAGES times, BASE with 1 to 5
+# random patches of 1 to 64 bytes becomes /dev/shm/NAME, and PROGRAM attach
+# and check run on it.  Prints "image N: COMMAND: status S" for any end but
+# exit 0 or 1.  Run in a bash of its own (bats traps every command).
+damage_and_use() {
+  local program=$1 name=$2 base=$3 images=$4 image patch patches at status command
+  RANDOM=7
+  for ((image = 0; image < images; image++)); do
+    cp "$base" "/dev/shm/$name"
+    patches=$((1 + RANDOM % 5))
+    for ((patch = 0; patch < patches; patch++)); do
+      at=$(((RANDOM * 32768 + RANDOM) % 1048576))
+      random_bytes $((1 + RANDOM % 64)) | dd of="/dev/shm/$name" bs=1 seek=$at conv=notrunc status=none
+    done
+    for command in attach check; do
+      status=0
+      timeout -k 5 20 "$program" $command "$name" >/dev/null 2>&1 || status=$?
+      ((status <= 1)) || echo "image $image: $command: status $status"
+    done
+  done
+}
+
+@test "attach and check on 100 randomly damaged named regions: exit 0 or 1, never a signal or a hang" {
+  n=$(name random)
+  base=$BATS_TEST_TMPDIR/base
+  run_prog $P create "$n" 1M
+  assert_success
+  for _ in 1 2 3; do
+    run_prog $P attach "$n"
+    assert_success
+  done
+  cp "$SHM/$n" "$base"
+  run_cmd bash -c "$(declare -f random_bytes damage_and_use); damage_and_use \"\$@\"" -- \
+    "$(prog $P)" "$n" "$base" 100
+  assert_success
+  [[ -z $output ]] || fail "every run ended with exit 0 or 1"
+  run_prog $P unlink "$n"
+  assert_success
 }
 
 @test "nothing of ours is left in /dev/shm" {

@@ -18,14 +18,27 @@
  */
 #include "shalloc_internal.h"
 
-/* Pop the first block of a non-empty cache and hand it out. */
+/* A cache's first link is not a block cached here: the region is corrupt. */
+static SHALLOC_COLD void *cache_corrupt(struct shalloc *h, const struct cache *k)
+{
+    shalloc_corrupt(h, "R5: a cache's link is not a cached block of its class",
+                    offset_in(h, &k->head));
+    return NULL;
+}
+
+/* Pop the first block of a non-empty cache and hand it out.  The link
+ * was read from the region: it must be a block header in the spans, with
+ * the tag of this cache (one compare each; a corrupt cache fails here). */
 static inline void *take_block(struct shalloc *h, struct cache *k, unsigned cls)
 {
     uint64_t off = k->head;
-    struct block *b = block_at(h, off);
 
-    shalloc_assert(atomic_load_explicit(&b->tag, memory_order_relaxed) ==
-                   make_tag(KIND_CACHED, cls, h->slot_no));
+    if (unlikely(off - h->data_off >= h->data_end - h->data_off || off % 16 != 0))
+        return cache_corrupt(h, k);
+    struct block *b = block_at(h, off);
+    if (unlikely(atomic_load_explicit(&b->tag, memory_order_relaxed) !=
+                 make_tag(KIND_CACHED, cls, h->slot_no)))
+        return cache_corrupt(h, k);
     k->head = b->next;
     k->count--;
     /* Killed before this store, the block is CACHED by a dead slot: reclaimed. */
@@ -56,13 +69,14 @@ static SHALLOC_COLD void *alloc_run(struct shalloc *h, size_t size)
         set_error(h, ENOMEM, "request larger than the region's spans");
         return NULL;
     }
-    shalloc_lock_region(h);
-    span = shalloc_alloc_run_locked(h, spans, h->slot_no);
-    shalloc_unlock_region(h);
-    if (span == NO_SPAN) {
-        set_error(h, ENOMEM, "region full: no free run of spans that long");
+    if (shalloc_lock_region(h) != 0)
         return NULL;
-    }
+    int took = shalloc_alloc_run_locked(h, spans, h->slot_no, &span);
+    shalloc_unlock_region(h);
+    if (took == 0)
+        set_error(h, ENOMEM, "region full: no free run of spans that long");
+    if (took != 1)
+        return NULL;
     count_op(&h->slot->allocs);
     return at_offset(h, span_offset(h, span));
 }
@@ -78,12 +92,13 @@ static SHALLOC_COLD void *alloc_slow(struct shalloc *h, size_t size)
     unsigned cls = class_of(size);
     shalloc_assert(cls < SHALLOC_CLASSES && shalloc_class_bytes[cls] >= (size ? size : 1));
     struct cache *k = &h->slot->cache[cls];
-    if (k->head == 0 && !shalloc_fill_cache(h, cls)) {
+    int filled = k->head != 0 ? 1 : shalloc_fill_cache(h, cls);
+    if (filled == 0)
         set_error(h, ENOMEM, "region full: no free block of this size class and no free span");
+    if (filled != 1)
         return NULL;
-    }
     void *p = take_block(h, k, cls);
-    if (k->count > h->cache_max[cls]) /* a fresh span overfilled it (or the cache is off) */
+    if (p != NULL && k->count > h->cache_max[cls]) /* a fresh span overfilled it (or no cache) */
         shalloc_trim_cache(h, cls, h->cache_max[cls] / 2);
     return p;
 }
@@ -103,8 +118,9 @@ void *shalloc_alloc(struct shalloc *h, size_t size)
 static SHALLOC_COLD void free_slow(struct shalloc *h, struct block *b, unsigned cls)
 {
     if (!slot_current(h) && !shalloc_bind_slot(h)) {
-        shalloc_lock_region(h); /* no slot to cache in: straight to the region list */
-        shalloc_push_free_locked(h, offset_in(h, b), cls);
+        if (shalloc_lock_region(h) != 0)
+            return; /* a corrupt region: the block stays in use (the error says why) */
+        shalloc_push_free_locked(h, offset_in(h, b), cls); /* no slot: to the region list */
         shalloc_unlock_region(h);
         return;
     }
@@ -119,11 +135,12 @@ static SHALLOC_COLD void free_run(struct shalloc *h, void *p)
 {
     uint64_t span = shalloc_live_run(h, p);
 
-    if (slot_current(h))
-        count_op(&h->slot->frees);
-    shalloc_lock_region(h);
-    shalloc_free_run_locked(h, span);
+    if (shalloc_lock_region(h) != 0)
+        return; /* a corrupt region: the run stays in use (the error says why) */
+    int freed = shalloc_free_run_locked(h, span);
     shalloc_unlock_region(h);
+    if (freed == 0 && slot_current(h))
+        count_op(&h->slot->frees);
 }
 
 void shalloc_free(struct shalloc *h, void *p)
@@ -154,7 +171,6 @@ void shalloc_free(struct shalloc *h, void *p)
 size_t shalloc_block_size(const struct shalloc *h, const void *block)
 {
     uint32_t tag;
-
     uint64_t rel = payload_rel(h, block);
 
     if (starts_span(rel))
@@ -171,9 +187,9 @@ void shalloc_set_cache_off(struct shalloc *h, bool off)
     shalloc_flush(h);
 }
 
-void shalloc_lock(struct shalloc *h)
+int shalloc_lock(struct shalloc *h)
 {
-    shalloc_lock_region(h);
+    return shalloc_lock_region(h);
 }
 
 void shalloc_unlock(struct shalloc *h)
@@ -181,10 +197,11 @@ void shalloc_unlock(struct shalloc *h)
     shalloc_unlock_region(h);
 }
 
-unsigned shalloc_recover(struct shalloc *h)
+int shalloc_recover(struct shalloc *h)
 {
-    shalloc_lock_region(h);
+    if (shalloc_lock_region(h) != 0)
+        return -1;
     unsigned n = shalloc_reclaim_dead_slots_locked(h);
     shalloc_unlock_region(h);
-    return n;
+    return (int)n;
 }

@@ -23,6 +23,13 @@
  * or looks for a slot: its cache, the lists and runs it was changing, the
  * spans it was taking.
  *
+ * A region is shared with other processes, so its content is input: every
+ * offset and lock word read from it is checked before use, every walk is
+ * bounded, and nothing is written outside it.  A corrupt region makes a
+ * call fail with errno EUCLEAN and shalloc_error() saying "corrupt region:
+ * what at offset N"; it never makes the library crash or hang.  (A free of
+ * a pointer that is not a block in use is the caller's bug, and aborts.)
+ *
  * The library calls no malloc and no stdio; a call that fails returns NULL
  * or -1 with errno set and a reason in shalloc_error().  A handle belongs to
  * the thread that first allocates through it (its slot lock is that
@@ -62,6 +69,10 @@ struct shalloc {
     pid_t pid;                           /* our pid when the slot was taken */
     const char *error;                   /* why the last call failed */
     uint32_t cache_max[SHALLOC_CLASSES]; /* blocks a cache may hold per class */
+    bool unmap_on_detach;                /* the library mapped it (not attach_memory) */
+    bool private_copy;                   /* a copy-on-write view: never wait for its locks */
+    char error_text[200];                /* a reason built at run time (corruption) */
+    uint64_t error_offset;               /* where the corruption is */
 };
 
 /* What a block (or a whole span) is, for walks and maps. */
@@ -113,7 +124,9 @@ struct shalloc_stats {
 /* The checker's verdict (shalloc_check). */
 struct shalloc_report {
     bool ok;
-    char problem[200];        /* the first invariant found broken, in words */
+    char problem[200];        /* the first invariant found broken: "R4: what at offset N" */
+    uint64_t offset;          /* N: where in the region the broken bytes are */
+    bool busy;                /* not checked: a copy whose lock another process holds */
     uint64_t blocks, links;   /* blocks and list links checked */
     uint64_t runs;            /* free runs checked on their bins */
     uint64_t slots_reclaimed; /* dead slots repaired before checking */
@@ -136,13 +149,24 @@ bool shalloc_name_ok(const char *name, const char **why);
  * nothing is left behind.  Returns 0, or -1 with errno.
  */
 int shalloc_create(struct shalloc *h, const char *name, size_t size);
-/* Map an existing named region, checking that it is one.  0 or -1. */
+/* Map an existing named region, checking that it is one (its header, and
+ * that its locks are locks: EUCLEAN if not).  0 or -1. */
 int shalloc_attach(struct shalloc *h, const char *name);
+/* The same for a region the caller has mapped itself, size bytes at base
+ * (shared memory it made with shalloc_create's layout, or a copy of one);
+ * shalloc_detach then leaves the mapping alone.  0 or -1. */
+int shalloc_attach_memory(struct shalloc *h, void *base, size_t size);
+/* A private, copy-on-write view of a named region (opened read-only): for
+ * shalloc_check and the walks without writing to the object.  What the
+ * checker repairs stays in this process; a lock another process holds is
+ * never waited for (the checker says the region is busy).  0 or -1. */
+int shalloc_attach_copy(struct shalloc *h, const char *name);
 /* Give this process's cached blocks back, free its slot, unmap.  After
  * fork, in a child that never used the handle, only unmaps. */
 int shalloc_detach(struct shalloc *h);
-/* Remove a named region, after checking that it is one.  0, or -1 with
- * errno and *why saying which step failed. */
+/* Remove a named region, after checking that it is one (its magic number:
+ * a damaged region is removed too).  0, or -1 with errno and *why saying
+ * which step failed. */
 int shalloc_unlink(const char *name, const char **why);
 
 /* size bytes (0 counts as 1), 16-byte aligned, or NULL with errno ENOMEM
@@ -158,9 +182,14 @@ void shalloc_free(struct shalloc *h, void *block);
 /* The usable size of a live block. */
 size_t shalloc_block_size(const struct shalloc *h, const void *block);
 
-/* Offsets: what to store in the region.  0 stands for NULL. */
+/* Offsets: what to store in the region.  0 stands for NULL; so does an
+ * offset outside the region. */
 uint64_t shalloc_offset(const struct shalloc *h, const void *p);
 void *shalloc_pointer(const struct shalloc *h, uint64_t offset);
+/* The payload at offset if it is a block (or run) in use of at least bytes
+ * bytes: the check before following an offset read from the region.  NULL
+ * for 0; NULL with errno EUCLEAN for anything else that is not one. */
+void *shalloc_block_pointer(const struct shalloc *h, uint64_t offset, size_t bytes);
 /* The application's entry points: atomic offsets kept in the header. */
 _Atomic uint64_t *shalloc_root(struct shalloc *h, unsigned index);
 
@@ -169,13 +198,14 @@ void shalloc_set_cache_off(struct shalloc *h, bool off);
 /* Give this process's cached blocks back to the region lists. */
 void shalloc_flush(struct shalloc *h);
 /* Hold the region-wide lock (the lists and counters in the header).  For
- * demonstrations; allocation takes it itself when it needs it. */
-void shalloc_lock(struct shalloc *h);
+ * demonstrations; allocation takes it itself when it needs it.  0, or -1
+ * (EUCLEAN) if the lock word is not a lock. */
+int shalloc_lock(struct shalloc *h);
 void shalloc_unlock(struct shalloc *h);
 
 /* Take back the slots of dead processes (their cached blocks go to the
- * region lists).  Returns the number of slots reclaimed. */
-unsigned shalloc_recover(struct shalloc *h);
+ * region lists).  Returns the number of slots reclaimed, or -1. */
+int shalloc_recover(struct shalloc *h);
 /* Reclaim dead slots, then walk the region and verify every invariant
  * (see shalloc_layout.h).  Call when no other process is allocating. */
 bool shalloc_check(struct shalloc *h, struct shalloc_report *report);

@@ -64,6 +64,71 @@
 #define shalloc_assert(expr) ((void)(0 && (expr)))
 #endif
 
+/* "shalloc: what (at 0x...)" and "shalloc: assertion failed" (report.c). */
+_Noreturn void shalloc_panic(const char *what, const void *where) SHALLOC_COLD;
+_Noreturn void shalloc_assert_failed(const char *expr, const char *file, int line) SHALLOC_COLD;
+
+/* ---- where things are ----------------------------------------------------- */
+
+static inline struct region *region_of(const struct shalloc *h)
+{
+    return (struct region *)(void *)h->base;
+}
+/*
+ * The one place an offset becomes a pointer into the region.  Offsets read
+ * from the region (list heads and links, roots, the span table's lengths)
+ * were written by other processes, so every caller checks the offset it
+ * has read (in range, aligned, a block or span start of the kind it
+ * expects) before it comes here; with asserts on, this checks again.
+ */
+static inline void *at_offset(const struct shalloc *h, uint64_t offset)
+{
+    shalloc_assert(offset < h->size);
+    return h->base + offset;
+}
+static inline struct shalloc_slot *slot_at(const struct shalloc *h, unsigned s)
+{
+    return (struct shalloc_slot *)(void *)(h->base + HEADER_BYTES + (size_t)s * SLOT_BYTES);
+}
+static inline _Atomic uint64_t *span_table(const struct shalloc *h)
+{
+    return (_Atomic uint64_t *)(void *)(h->base + TABLE_OFFSET);
+}
+static inline uint64_t span_load(const struct shalloc *h, uint64_t span)
+{
+    return atomic_load_explicit(&span_table(h)[span], memory_order_relaxed);
+}
+static inline struct block *block_at(const struct shalloc *h, uint64_t offset)
+{
+    shalloc_assert(offset + BLOCK_HEADER <= h->size);
+    return at_offset(h, offset);
+}
+/* Where p is, counted from the region's base (p inside the region). */
+static inline uint64_t offset_in(const struct shalloc *h, const void *p)
+{
+    return (uint64_t)((const char *)p - h->base);
+}
+/* The offset of a span's first byte, and the span an offset is in. */
+static inline uint64_t span_offset(const struct shalloc *h, uint64_t span)
+{
+    return h->data_off + span * SHALLOC_SPAN_BYTES;
+}
+static inline uint64_t span_of(const struct shalloc *h, uint64_t offset)
+{
+    return (offset - h->data_off) / SHALLOC_SPAN_BYTES;
+}
+/* The spans of the region, and those claimed so far (below the bump). */
+static inline uint64_t span_count(const struct shalloc *h)
+{
+    return (h->data_end - h->data_off) / SHALLOC_SPAN_BYTES;
+}
+static inline uint64_t spans_claimed(const struct shalloc *h)
+{
+    uint64_t bump = atomic_load_explicit(&region_of(h)->bump, memory_order_relaxed);
+    uint64_t claimed = bump / SHALLOC_SPAN_BYTES;
+    return claimed < span_count(h) ? claimed : span_count(h);
+}
+
 /* ---- 0: fatal reports (shalloc_report.c) ------------------------------- */
 
 /* Text built in a caller's buffer, without stdio; always NUL-terminated. */
@@ -75,10 +140,15 @@ void shalloc_text_put(struct shalloc_text *t, const char *s);
 void shalloc_text_put_u64(struct shalloc_text *t, uint64_t v);
 void shalloc_text_put_hex(struct shalloc_text *t, uint64_t v);
 
-/* "shalloc: what (at 0x...)" on stderr, then abort (corruption, misuse). */
-_Noreturn void shalloc_panic(const char *what, const void *where) SHALLOC_COLD;
-/* "shalloc: assertion failed: expr (file:line)" on stderr, then abort. */
-_Noreturn void shalloc_assert_failed(const char *expr, const char *file, int line) SHALLOC_COLD;
+/* "shalloc: what (at 0x...)" on stderr, then abort: a misuse by the
+ * caller (a free of a pointer that is not a block in use, an unlock of a
+ * lock it does not hold), never a corrupt region.
+ * "shalloc: assertion failed: expr (file:line)" on stderr, then abort:
+ * shalloc_assert (both declared above, for the inline helpers). */
+
+/* The region is corrupt: "corrupt region: what at offset N" becomes the
+ * handle's error, errno EUCLEAN; returns -1. */
+int shalloc_corrupt(struct shalloc *h, const char *what, uint64_t offset) SHALLOC_COLD;
 
 /* Record why a call failed: set errno, return -1. */
 static inline int set_error(struct shalloc *h, int err, const char *why)
@@ -116,11 +186,23 @@ int shalloc_mutex_init(pthread_mutex_t *m);
 void shalloc_mutex_consistent(pthread_mutex_t *m);
 /* Unlock, or panic: a robust mutex refuses (EPERM) a thread not holding it. */
 void shalloc_mutex_unlock(pthread_mutex_t *m);
-/* Take the region lock and record this thread as its holder.  Returns 0,
- * or EOWNERDEAD: we hold it, its last holder died in the middle of
- * something, and the caller must repair and then make it consistent.
- * Anything else (a lock word that is not a lock) panics.  *timeouts counts
- * the waits whose deadline passed (see wait_for_lock). */
+/* Is m, read from the region, a mutex of the kind shalloc_mutex_init makes?
+ * (glibc only; elsewhere true.)  Check before handing one to pthreads. */
+bool shalloc_mutex_valid(const pthread_mutex_t *m);
+/* The thread id its lock word names as its holder (0: none), or -1 where
+ * that cannot be read (not glibc). */
+pid_t shalloc_mutex_holder(const pthread_mutex_t *m);
+/* Was m unlocked after its holder died without being repaired (so it can
+ * never be taken again)?  (glibc only; elsewhere false.) */
+bool shalloc_mutex_lost(const pthread_mutex_t *m);
+/* Is there a thread (or process) tid on this system? */
+bool shalloc_thread_exists(pid_t tid);
+/* Take the region lock and record this thread as its holder.  Returns 0;
+ * EOWNERDEAD: we hold it, its last holder died in the middle of something,
+ * and the caller must repair and then make it consistent; or -1 with the
+ * handle's error set: the lock is garbage or cannot be recovered (corrupt
+ * region), or is held by another process and this is a private copy.
+ * *timeouts counts the waits whose deadline passed (see wait_for_lock). */
 int shalloc_region_lock_take(struct shalloc *h, unsigned *timeouts);
 /* Clear the holder, then release the lock. */
 void shalloc_region_lock_release(struct shalloc *h);
@@ -187,10 +269,12 @@ static inline struct block *shalloc_live_block(const struct shalloc *h, const vo
         shalloc_panic("free of a pointer outside the region's blocks", p);
     b = (struct block *)p - 1;
     *tag = atomic_load_explicit(&b->tag, memory_order_relaxed);
-    if (unlikely(tag_kind(*tag) != KIND_USED))
+    /* One compare for the kind (USED) and a class in range, read from the
+     * region: the class picks the cache to push on. */
+    if (unlikely((*tag >> 16) - (KIND_USED << 8) >= SHALLOC_CLASSES))
         shalloc_panic("free of a block that is not in use (double free?)", p);
     /* The kind is right: is this a tag, or bytes inside a block that look like one? */
-    shalloc_assert(tag_class(*tag) < SHALLOC_CLASSES && tag_slot(*tag) < SHALLOC_SLOTS);
+    shalloc_assert(tag_slot(*tag) < SHALLOC_SLOTS);
     shalloc_assert(shalloc_block_start(h, offset_in(h, b), tag_class(*tag)));
     return b;
 }
@@ -201,26 +285,34 @@ void shalloc_push_free_locked(struct shalloc *h, uint64_t off, unsigned cls);
 
 /* Region lock held: take n spans (a free run that fits, split; else the
  * wilderness) and write head as the first one's word: a run's RUN word,
- * or 0 for a span about to be cut into blocks.  Returns the first span,
- * or NO_SPAN, having changed nothing, if no free run is that long. */
-uint64_t shalloc_take_spans_locked(struct shalloc *h, uint64_t n, uint64_t head) SHALLOC_COLD;
-/* Region lock held: a run of n spans in use, allocated through slot. */
-uint64_t shalloc_alloc_run_locked(struct shalloc *h, uint64_t n, unsigned slot) SHALLOC_COLD;
+ * or 0 for a span about to be cut into blocks.  1 and *span, the first;
+ * 0, having changed nothing, if no free run is that long; -1 if a bin or
+ * the table is corrupt (reported, and nothing changed that matters). */
+int shalloc_take_spans_locked(struct shalloc *h, uint64_t n, uint64_t head,
+                              uint64_t *span) SHALLOC_COLD;
+/* Region lock held: a run of n spans in use, allocated through slot (as
+ * shalloc_take_spans_locked). */
+int shalloc_alloc_run_locked(struct shalloc *h, uint64_t n, unsigned slot,
+                             uint64_t *span) SHALLOC_COLD;
 /* Region lock held: free the run in use at span, merged with its free
- * neighbours (or given back to the wilderness). */
-void shalloc_free_run_locked(struct shalloc *h, uint64_t span) SHALLOC_COLD;
+ * neighbours (or given back to the wilderness).  0, or -1 if what it would
+ * read is corrupt (reported; nothing written). */
+int shalloc_free_run_locked(struct shalloc *h, uint64_t span) SHALLOC_COLD;
 /* The bin that holds free runs of n spans (n >= 1): n itself below
  * RUN_SL, then RUN_SL bins for each power of two. */
 unsigned shalloc_run_bin(uint64_t n);
 /* Region lock held, after its holder died: make the span table what R2
  * says (spans without a head given back, free neighbours merged, a free
- * run at the bump given to the wilderness) and rebuild the bins. */
-void shalloc_rebuild_runs_locked(struct shalloc *h) SHALLOC_COLD;
+ * run at the bump given to the wilderness) and rebuild the bins.  0, or
+ * -1 (nothing changed) if the table holds words no crash could leave. */
+int shalloc_rebuild_runs_locked(struct shalloc *h) SHALLOC_COLD;
 
 /* ---- 5: the lock and repairs (shalloc_repair.c) ------------------------ */
 
-/* Take the region lock; if its holder died, repair the lists first. */
-void shalloc_lock_region(struct shalloc *h);
+/* Take the region lock; if its holder died, repair the lists first.  0,
+ * or -1 with the handle's error set (then the lock is not held): the lock
+ * is garbage, or the repair found the region corrupt. */
+int shalloc_lock_region(struct shalloc *h);
 void shalloc_unlock_region(struct shalloc *h);
 /* Region lock held, slot s's lock held by us after its owner died: give
  * its cached blocks to the region lists and empty it.  Returns blocks. */
@@ -255,13 +347,15 @@ void shalloc_init_handle(struct shalloc *h);
 bool shalloc_bind_slot(struct shalloc *h) SHALLOC_COLD;
 /* Fill the empty cache of class cls: from the region list, else a new
  * span, else the caches of dead processes (all under the region lock).
- * false: the region is full. */
-bool shalloc_fill_cache(struct shalloc *h, unsigned cls) SHALLOC_COLD;
-/* Give all but keep blocks of a cache to the region list (takes the lock). */
+ * 1: filled; 0: the region is full; -1: corrupt (the error says where). */
+int shalloc_fill_cache(struct shalloc *h, unsigned cls) SHALLOC_COLD;
+/* Give all but keep blocks of a cache to the region list (takes the lock;
+ * a corrupt region leaves the cache as it is, with the error set). */
 void shalloc_trim_cache(struct shalloc *h, unsigned cls, uint32_t keep) SHALLOC_COLD;
 /* The default cache limits, or 0 everywhere (every operation locks). */
 void shalloc_set_cache_limits(struct shalloc *h, bool off);
-/* If this process holds a slot through h: flush its cache and free it. */
-void shalloc_leave_slot(struct shalloc *h);
+/* If this process holds a slot through h: flush its cache and free it.
+ * 0, or -1 (the region is corrupt; the slot stays held until exit). */
+int shalloc_leave_slot(struct shalloc *h);
 
 #endif

@@ -74,7 +74,9 @@
  *                            owner; USED: the process freeing it
  *
  * Invariants (shalloc_check verifies each one when no other process is
- * inside the allocator):
+ * inside the allocator, and reports the first one broken as "Rn: what at
+ * offset N"; the library's operations check the parts they read, and a
+ * region that breaks one is corrupt: the call fails with EUCLEAN):
  *   R1  magic, version and layout constants are ours; the layout recomputed
  *       from region_bytes matches the header
  *   R2  the spans below claimed = bump / SPAN are tiled, from span 0, by
@@ -95,6 +97,8 @@
  *       would have merged); each is on the bin of its length, a list
  *       linked both ways through run starts; the bins' bitmaps say which
  *       bins hold runs; free_runs and free_run_spans count them
+ *   R8  the region lock and every slot lock are robust shared mutexes of
+ *       the kind shalloc makes, and a held one names a thread that exists
  *   In words: every block of a span of blocks is free, cached by one live
  *   process or in use, every run is free or in use, and a crash loses
  *   nothing but the blocks and runs the dead process had allocated.
@@ -254,63 +258,6 @@ static inline unsigned word_slot(uint64_t w)
 static inline uint64_t word_spans(uint64_t w)
 {
     return w & UINT32_MAX;
-}
-
-/* ---- where things are ----------------------------------------------------- */
-
-static inline struct region *region_of(const struct shalloc *h)
-{
-    return (struct region *)(void *)h->base;
-}
-/*
- * The one place an offset becomes a pointer into the region.  Offsets
- * read from the region (list heads and links, roots) were written by other
- * processes: this is where a check that one stays inside the region goes.
- */
-static inline void *at_offset(const struct shalloc *h, uint64_t offset)
-{
-    return h->base + offset;
-}
-static inline struct shalloc_slot *slot_at(const struct shalloc *h, unsigned s)
-{
-    return (struct shalloc_slot *)(void *)(h->base + HEADER_BYTES + (size_t)s * SLOT_BYTES);
-}
-static inline _Atomic uint64_t *span_table(const struct shalloc *h)
-{
-    return (_Atomic uint64_t *)(void *)(h->base + TABLE_OFFSET);
-}
-static inline uint64_t span_load(const struct shalloc *h, uint64_t span)
-{
-    return atomic_load_explicit(&span_table(h)[span], memory_order_relaxed);
-}
-static inline struct block *block_at(const struct shalloc *h, uint64_t offset)
-{
-    return at_offset(h, offset);
-}
-/* Where p is, counted from the region's base (p inside the region). */
-static inline uint64_t offset_in(const struct shalloc *h, const void *p)
-{
-    return (uint64_t)((const char *)p - h->base);
-}
-/* The offset of a span's first byte, and the span an offset is in. */
-static inline uint64_t span_offset(const struct shalloc *h, uint64_t span)
-{
-    return h->data_off + span * SHALLOC_SPAN_BYTES;
-}
-static inline uint64_t span_of(const struct shalloc *h, uint64_t offset)
-{
-    return (offset - h->data_off) / SHALLOC_SPAN_BYTES;
-}
-/* The spans of the region, and those claimed so far (below the bump). */
-static inline uint64_t span_count(const struct shalloc *h)
-{
-    return (h->data_end - h->data_off) / SHALLOC_SPAN_BYTES;
-}
-static inline uint64_t spans_claimed(const struct shalloc *h)
-{
-    uint64_t bump = atomic_load_explicit(&region_of(h)->bump, memory_order_relaxed);
-    uint64_t claimed = bump / SHALLOC_SPAN_BYTES;
-    return claimed < span_count(h) ? claimed : span_count(h);
 }
 
 #endif

@@ -59,7 +59,12 @@ static uint64_t bin_low(unsigned b)
     return row == 0 ? sl : (uint64_t)(RUN_SL + sl) << (row - 1);
 }
 
-/* The first non-empty bin at or after bin b, or RUN_BINS. */
+/* What next_bin returns when the row map names a row whose bins are all
+ * empty: the two bitmaps disagree. */
+enum { BITMAPS_DISAGREE = RUN_BINS + 1 };
+
+/* The first non-empty bin at or after bin b, RUN_BINS if none, or
+ * BITMAPS_DISAGREE. */
 static unsigned next_bin(const struct region *r, unsigned b)
 {
     unsigned row = b / RUN_SL;
@@ -71,6 +76,8 @@ static unsigned next_bin(const struct region *r, unsigned b)
     if (rows == 0)
         return RUN_BINS;
     row = (unsigned)__builtin_ctz(rows);
+    if (row >= RUN_FL || r->run_bin_map[row] == 0)
+        return BITMAPS_DISAGREE;
     return row * RUN_SL + (unsigned)__builtin_ctz(r->run_bin_map[row]);
 }
 
@@ -79,6 +86,56 @@ static struct free_run *links_of(const struct shalloc *h, uint64_t span)
     return at_offset(h, span_offset(h, span));
 }
 
+/* Is off, read from a bin's list, the start of a free run of bin b?  Then
+ * *span and *n say which and how long. */
+static bool free_run_start(const struct shalloc *h, uint64_t off, unsigned b, uint64_t *span,
+                           uint64_t *n)
+{
+    uint64_t rel = off - h->data_off, w;
+
+    if (off < h->data_off || off >= h->data_end || rel % SHALLOC_SPAN_BYTES != 0)
+        return false;
+    *span = rel / SHALLOC_SPAN_BYTES;
+    if (*span >= spans_claimed(h))
+        return false;
+    w = span_load(h, *span);
+    *n = word_spans(w);
+    return w == run_word(KIND_FREE, 0, *n) && *n >= 1 && *n <= spans_claimed(h) - *span &&
+           shalloc_run_bin(*n) == b;
+}
+
+/* Can the free run at span (n spans, on its bin) be taken off its list:
+ * are its links free runs of its bin, and is a run without one before it
+ * the bin's head?  If not, the region is corrupt (reported). */
+static bool links_sound(struct shalloc *h, uint64_t span, uint64_t n)
+{
+    const struct region *r = region_of(h);
+    unsigned b = shalloc_run_bin(n);
+    const struct free_run *fr = links_of(h, span);
+    uint64_t other, len;
+
+    if ((fr->prev != 0 && !free_run_start(h, fr->prev, b, &other, &len)) ||
+        (fr->next != 0 && !free_run_start(h, fr->next, b, &other, &len)))
+        return shalloc_corrupt(h, "R7: a free run's link is not a free run of its bin",
+                               span_offset(h, span)) == 0;
+    if (fr->prev == 0 && r->run_head[b] != span_offset(h, span))
+        return shalloc_corrupt(h, "R7: a free run without a link back is not its bin's head",
+                               offsetof(struct region, run_head) + b * sizeof(uint64_t)) == 0;
+    return true;
+}
+
+/* Is bin b's head, read from the header, 0 or a free run of the bin? */
+static bool head_sound(struct shalloc *h, unsigned b)
+{
+    uint64_t head = region_of(h)->run_head[b], span, n;
+
+    if (head == 0 || free_run_start(h, head, b, &span, &n))
+        return true;
+    return shalloc_corrupt(h, "R7: a bin's head is not a free run of its lengths",
+                           offsetof(struct region, run_head) + b * sizeof(uint64_t)) == 0;
+}
+
+/* Put a free run at the head of its bin (head_sound checked first). */
 static void bin_insert_locked(struct shalloc *h, uint64_t span, uint64_t n)
 {
     struct region *r = region_of(h);
@@ -97,6 +154,7 @@ static void bin_insert_locked(struct shalloc *h, uint64_t span, uint64_t n)
     r->free_run_spans += n;
 }
 
+/* Take a free run off its bin's list (links_sound checked first). */
 static void bin_remove_locked(struct shalloc *h, uint64_t span, uint64_t n)
 {
     struct region *r = region_of(h);
@@ -116,35 +174,43 @@ static void bin_remove_locked(struct shalloc *h, uint64_t span, uint64_t n)
     r->free_run_spans -= n;
 }
 
-/* The span a free run starts at, from an offset on a bin's list. */
-static uint64_t free_run_at(const struct shalloc *h, uint64_t off, uint64_t *n)
+/* At most this many runs can be free: a walk of a bin stops there. */
+static uint64_t max_free_runs(const struct shalloc *h)
 {
-    uint64_t span = span_of(h, off), w = span_load(h, span);
-
-    shalloc_assert(word_type(w) == SPAN_RUN && word_kind(w) == KIND_FREE);
-    *n = word_spans(w);
-    return span;
+    return span_count(h) / 2 + 1;
 }
 
 /* A free run of at least n spans: the first of the first bin whose runs
  * all fit (a few instructions), else the first that fits in n's own bin
- * (a walk of that bin: only when no longer run is free).  NO_SPAN if none. */
-static uint64_t find_free_run(const struct shalloc *h, uint64_t n, uint64_t *len)
+ * (a walk of that bin: only when no longer run is free).  1 and *span,
+ * *len: found; 0: none; -1: a bin is corrupt (reported). */
+static int find_free_run(struct shalloc *h, uint64_t n, uint64_t *span, uint64_t *len)
 {
     const struct region *r = region_of(h);
     unsigned own = shalloc_run_bin(n), fit = n < RUN_SL || bin_low(own) == n ? own : own + 1;
     unsigned b = fit < RUN_BINS ? next_bin(r, fit) : RUN_BINS;
 
-    if (b < RUN_BINS)
-        return free_run_at(h, r->run_head[b], len);
-    for (uint64_t off = fit == own ? 0 : r->run_head[own], steps = 0;
-         off != 0 && steps < r->free_runs; steps++) {
-        uint64_t span = free_run_at(h, off, len);
-        if (*len >= n)
-            return span;
-        off = links_of(h, span)->next;
+    if (b == BITMAPS_DISAGREE)
+        return shalloc_corrupt(h, "R7: a row's bit says it holds runs, its bins' bits none",
+                               offsetof(struct region, run_row_map));
+    if (b < RUN_BINS) {
+        if (!free_run_start(h, r->run_head[b], b, span, len))
+            return shalloc_corrupt(h, "R7: a bin's bit says it holds runs, its head is not one",
+                                   offsetof(struct region, run_head) + b * sizeof(uint64_t));
+        return 1;
     }
-    return NO_SPAN;
+    if (fit == own || r->run_head[own] == 0)
+        return 0;
+    uint64_t off = r->run_head[own], at = offsetof(struct region, run_head) + own * sizeof off;
+    for (uint64_t steps = 0; off != 0; steps++) {
+        if (steps == max_free_runs(h) || !free_run_start(h, off, own, span, len))
+            return shalloc_corrupt(h, "R7: a bin's list is not a list of its free runs", at);
+        if (*len >= n)
+            return 1;
+        at = off;
+        off = links_of(h, *span)->next;
+    }
+    return 0;
 }
 
 /* ---- the span table --------------------------------------------------------- */
@@ -172,39 +238,62 @@ static void describe_free_run(struct shalloc *h, uint64_t span, uint64_t n)
 
 /* ---- taking spans ------------------------------------------------------------ */
 
-uint64_t shalloc_take_spans_locked(struct shalloc *h, uint64_t n, uint64_t head)
+/* n spans from the wilderness: the bump moves, then the head is written.
+ * The spans there must have no words (R2): a word is garbage. */
+static int take_from_wilderness(struct shalloc *h, uint64_t n, uint64_t head, uint64_t *span)
 {
-    struct region *r = region_of(h);
-    uint64_t m, span;
+    uint64_t claimed = spans_claimed(h);
 
-    shalloc_assert(shalloc_region_lock_held(h));
-    if ((span = find_free_run(h, n, &m)) != NO_SPAN) {
-        bin_remove_locked(h, span, m);
-        if (m > n) { /* the rest stays free: described before the split happens */
-            describe_free_run(h, span + n, m - n);
-            bin_insert_locked(h, span + n, m - n);
-        }
-        set_word(h, span, head); /* the split: from here on, the first n are taken */
-    } else {
-        uint64_t claimed = spans_claimed(h);
-        if (n > span_count(h) - claimed)
-            return NO_SPAN;
-        span = claimed;
-        /* The claim: the spans below the bump have no head until the next
-         * store, and the repair would give them back. */
-        atomic_store_explicit(&r->bump, (claimed + n) * SHALLOC_SPAN_BYTES, memory_order_release);
-        if (head != 0)
-            set_word(h, span, head);
-    }
-    if (n > 1)
-        set_word(h, span + n - 1, tail_word(n));
-    return span;
+    if (n > span_count(h) - claimed)
+        return 0;
+    if (span_load(h, claimed) != 0 || span_load(h, claimed + n - 1) != 0)
+        return shalloc_corrupt(h, "R2: a span past the bump is described",
+                               TABLE_OFFSET +
+                                   8 * (span_load(h, claimed) ? claimed : claimed + n - 1));
+    /* The claim: the spans below the bump have no head until the next
+     * store, and the repair would give them back. */
+    atomic_store_explicit(&region_of(h)->bump, (claimed + n) * SHALLOC_SPAN_BYTES,
+                          memory_order_release);
+    if (head != 0)
+        set_word(h, claimed, head);
+    *span = claimed;
+    return 1;
 }
 
-uint64_t shalloc_alloc_run_locked(struct shalloc *h, uint64_t n, unsigned slot)
+int shalloc_take_spans_locked(struct shalloc *h, uint64_t n, uint64_t head, uint64_t *span)
+{
+    uint64_t m;
+    int found;
+
+    shalloc_assert(shalloc_region_lock_held(h));
+    if ((found = find_free_run(h, n, span, &m)) < 0)
+        return -1;
+    if (found == 0) {
+        found = take_from_wilderness(h, n, head, span);
+        if (found != 1)
+            return found;
+    } else {
+        if (!links_sound(h, *span, m))
+            return -1;
+        uint64_t rest_bin = shalloc_run_bin(m > n ? m - n : 1);
+        bin_remove_locked(h, *span, m);
+        if (m > n && !head_sound(h, rest_bin))
+            return -1; /* nothing changed yet but the list it came off */
+        if (m > n) {   /* the rest stays free: described before the split happens */
+            describe_free_run(h, *span + n, m - n);
+            bin_insert_locked(h, *span + n, m - n);
+        }
+        set_word(h, *span, head); /* the split: from here on, the first n are taken */
+    }
+    if (n > 1)
+        set_word(h, *span + n - 1, tail_word(n));
+    return 1;
+}
+
+int shalloc_alloc_run_locked(struct shalloc *h, uint64_t n, unsigned slot, uint64_t *span)
 {
     shalloc_assert(n >= 1 && slot < SHALLOC_SLOTS);
-    return shalloc_take_spans_locked(h, n, run_word(KIND_USED, slot, n));
+    return shalloc_take_spans_locked(h, n, run_word(KIND_USED, slot, n), span);
 }
 
 /* ---- freeing runs -------------------------------------------------------------- */
@@ -236,6 +325,17 @@ static uint64_t free_run_before(const struct shalloc *h, uint64_t span, uint64_t
     return first;
 }
 
+/* The free run that starts just after a run ending at end (below the
+ * bump), or NO_SPAN (*n: its spans). */
+static uint64_t free_run_after(const struct shalloc *h, uint64_t end, uint64_t claimed, uint64_t *n)
+{
+    if (end >= claimed)
+        return NO_SPAN;
+    uint64_t w = span_load(h, end);
+    *n = word_spans(w);
+    return w == run_word(KIND_FREE, 0, *n) && *n >= 1 && *n <= claimed - end ? end : NO_SPAN;
+}
+
 /* A free run that ends at the bump: its words go, then the bump comes
  * down over it.  Killed in between, its spans have no head: the repair
  * gives them back, which is where they were going. */
@@ -247,31 +347,55 @@ static void give_to_wilderness(struct shalloc *h, uint64_t span, uint64_t n)
     atomic_store_explicit(&region_of(h)->bump, span * SHALLOC_SPAN_BYTES, memory_order_release);
 }
 
-void shalloc_free_run_locked(struct shalloc *h, uint64_t span)
+/* Everything the free will read, checked before it writes anything: the
+ * links of the neighbours it takes off their bins, and the head of the
+ * bin it goes to.  false: corrupt (reported). */
+static bool free_is_sound(struct shalloc *h, uint64_t span, uint64_t n, uint64_t after,
+                          uint64_t k_after, uint64_t before, uint64_t k_before)
 {
-    uint64_t n = word_spans(span_load(h, span)), claimed = spans_claimed(h), k, before;
+    uint64_t first = before != NO_SPAN ? before : span;
+    uint64_t total = n + (after != NO_SPAN ? k_after : 0) + (before != NO_SPAN ? k_before : 0);
+
+    if (after != NO_SPAN && !links_sound(h, after, k_after))
+        return false;
+    if (before != NO_SPAN && !links_sound(h, before, k_before))
+        return false;
+    if (first + total == spans_claimed(h))
+        return true; /* back to the wilderness: no bin */
+    uint64_t head = region_of(h)->run_head[shalloc_run_bin(total)];
+    bool removed = (after != NO_SPAN && head == span_offset(h, after)) ||
+                   (before != NO_SPAN && head == span_offset(h, before));
+    return removed || head_sound(h, shalloc_run_bin(total)); /* a removed one's links: checked */
+}
+
+int shalloc_free_run_locked(struct shalloc *h, uint64_t span)
+{
+    uint64_t n = word_spans(span_load(h, span)), claimed = spans_claimed(h), k_after = 0;
+    uint64_t k_before = 0, after = free_run_after(h, span + n, claimed, &k_after);
+    uint64_t before = free_run_before(h, span, &k_before);
 
     shalloc_assert(shalloc_region_lock_held(h));
     shalloc_assert(word_type(span_load(h, span)) == SPAN_RUN &&
                    word_kind(span_load(h, span)) == KIND_USED);
+    if (!free_is_sound(h, span, n, after, k_after, before, k_before))
+        return -1;
     set_word(h, span, run_word(KIND_FREE, 0, n)); /* the free itself */
-    if (span + n < claimed && word_type(span_load(h, span + n)) == SPAN_RUN &&
-        word_kind(span_load(h, span + n)) == KIND_FREE) {
-        k = word_spans(span_load(h, span + n));
-        bin_remove_locked(h, span + n, k);
-        merge_free_runs(h, span, n, k);
-        n += k;
+    if (after != NO_SPAN) {
+        bin_remove_locked(h, after, k_after);
+        merge_free_runs(h, span, n, k_after);
+        n += k_after;
     }
-    if ((before = free_run_before(h, span, &k)) != NO_SPAN) {
-        bin_remove_locked(h, before, k);
-        merge_free_runs(h, before, k, n);
+    if (before != NO_SPAN) {
+        bin_remove_locked(h, before, k_before);
+        merge_free_runs(h, before, k_before, n);
         span = before;
-        n += k;
+        n += k_before;
     }
     if (span + n == claimed)
         give_to_wilderness(h, span, n);
     else
         bin_insert_locked(h, span, n);
+    return 0;
 }
 
 /* ---- the repair ----------------------------------------------------------------- */
@@ -296,6 +420,59 @@ static void close_stretch(struct shalloc *h, struct stretch *s)
     s->spans = 0;
 }
 
+/* What a walk position may hold after a crash: a span of blocks, a run's
+ * head, or nothing (a span a dead lock holder had taken).  0: the spans
+ * it covers, garbage otherwise. */
+static uint64_t headed_spans(uint64_t w, uint64_t span, uint64_t claimed)
+{
+    uint64_t n = word_spans(w);
+
+    if (w == 0 || (word_type(w) == SPAN_SMALL && w == small_word(word_class(w)) &&
+                   word_class(w) < SHALLOC_CLASSES))
+        return 1;
+    if (word_type(w) != SPAN_RUN || n < 1 || n > claimed - span)
+        return 0;
+    if (word_kind(w) == KIND_FREE
+            ? w == run_word(KIND_FREE, 0, n)
+            : word_kind(w) == KIND_USED && w == run_word(KIND_USED, word_slot(w), n))
+        return n;
+    return 0;
+}
+
+/* The words inside a run that a crash can leave: in a free run, the heads
+ * and tails of the runs it was made of (a merge, a split cut short); in a
+ * run in use, nothing but its tail, written or not yet. */
+static bool inside_sound(const struct shalloc *h, uint64_t span, uint64_t n, bool free_run)
+{
+    for (uint64_t i = 1; i < n; i++) {
+        uint64_t w = span_load(h, span + i);
+        bool ok = w == 0 || (free_run && (word_type(w) == SPAN_TAIL ||
+                                          (word_type(w) == SPAN_RUN && word_kind(w) == KIND_FREE)));
+        if (!ok && !(i == n - 1 && w == tail_word(n)))
+            return false;
+    }
+    return true;
+}
+
+/* The walk the repair trusts, read only: true if every word is one a
+ * crash can leave; else the first other is reported. */
+static bool table_repairable(struct shalloc *h)
+{
+    uint64_t claimed = spans_claimed(h);
+
+    for (uint64_t span = 0; span < claimed;) {
+        uint64_t w = span_load(h, span), n = headed_spans(w, span, claimed);
+        if (n == 0)
+            return shalloc_corrupt(h, "R2: a claimed span's word is not one a crash leaves",
+                                   TABLE_OFFSET + 8 * span) == 0;
+        if (n > 1 && !inside_sound(h, span, n, word_kind(w) == KIND_FREE))
+            return shalloc_corrupt(h, "R2: a word inside a run is not one a crash leaves",
+                                   TABLE_OFFSET + 8 * span) == 0;
+        span += n;
+    }
+    return true;
+}
+
 /* A run in use keeps its words; only its inside and its tail are set right. */
 static void tidy_used_run(struct shalloc *h, uint64_t span, uint64_t n)
 {
@@ -305,25 +482,24 @@ static void tidy_used_run(struct shalloc *h, uint64_t span, uint64_t n)
         set_word(h, span + n - 1, tail_word(n));
 }
 
-void shalloc_rebuild_runs_locked(struct shalloc *h)
+int shalloc_rebuild_runs_locked(struct shalloc *h)
 {
     struct region *r = region_of(h);
     uint64_t claimed = spans_claimed(h);
     struct stretch s = {0, 0};
 
     shalloc_assert(shalloc_region_lock_held(h));
+    if (!table_repairable(h))
+        return -1;
     memset(r->run_head, 0, sizeof r->run_head);
     memset(r->run_bin_map, 0, sizeof r->run_bin_map);
     r->run_row_map = 0;
     r->free_runs = r->free_run_spans = 0;
     for (uint64_t span = 0; span < claimed;) {
-        uint64_t w = span_load(h, span), n = shalloc_step_spans(span, w, claimed);
-        bool headed = word_type(w) == SPAN_SMALL ||
-                      (word_type(w) == SPAN_RUN && n == word_spans(w) &&
-                       (word_kind(w) == KIND_FREE || word_kind(w) == KIND_USED));
-        if (!headed)
+        uint64_t w = span_load(h, span), n = headed_spans(w, span, claimed);
+        if (w == 0)
             r->spans_recovered++; /* taken by a lock holder that died: free */
-        if (!headed || word_kind(w) == KIND_FREE) {
+        if (w == 0 || (word_type(w) == SPAN_RUN && word_kind(w) == KIND_FREE)) {
             if (s.spans == 0)
                 s.first = span;
             s.spans += n;
@@ -341,4 +517,5 @@ void shalloc_rebuild_runs_locked(struct shalloc *h)
     } else {
         close_stretch(h, &s);
     }
+    return 0;
 }

@@ -257,7 +257,8 @@ static const char *verify(struct scene *s, struct shalloc_report *rep)
     struct shalloc_stats st;
     struct in_use u = {.count = 0};
 
-    shalloc_recover(&s->h);
+    if (shalloc_recover(&s->h) < 0)
+        return shalloc_error(&s->h);
     if (!shalloc_check(&s->h, rep))
         return rep->problem;
     shalloc_walk(&s->h, note_used, &u);

@@ -8,7 +8,8 @@
  * only where shalloc_assert is compiled in (ASYM_ASSERT=1): `asserts`
  * prints asserts=1 or asserts=0 to say which this build is.  The driver
  * calls the library's internal functions (shalloc_internal.h) the way a
- * bug inside the library would.
+ * bug inside the library would.  `layout` prints where things are in a
+ * region, for the tests that damage one on purpose.
  *
  * Usage: shalloc_test TEST       (--list names the tests)
  */
@@ -19,6 +20,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +31,26 @@ static int test_asserts(struct shalloc *h)
 {
     (void)h;
     fact_int("asserts", SHALLOC_ASSERTS);
+    facts_end();
+    return 0;
+}
+
+/* Where the tests find what they damage: offsets in a region of 1 MiB. */
+static int test_layout(struct shalloc *h)
+{
+    fact_uint("region_bytes", h->size);
+    fact_uint("lock_offset", offsetof(struct region, lock));
+    fact_uint("bump_offset", offsetof(struct region, bump));
+    fact_uint("free_head_offset", offsetof(struct region, free_head));
+    fact_uint("run_head_offset", offsetof(struct region, run_head));
+    fact_uint("roots_offset", offsetof(struct region, roots));
+    fact_uint("slots_offset", HEADER_BYTES);
+    fact_uint("slot_bytes", SLOT_BYTES);
+    fact_uint("slot_lock_offset", offsetof(struct shalloc_slot, lock));
+    fact_uint("lock_bytes", sizeof(pthread_mutex_t));
+    fact_uint("table_offset", TABLE_OFFSET);
+    fact_uint("data_offset", h->data_off);
+    fact_uint("class_of_80", class_of(80));
     facts_end();
     return 0;
 }
@@ -68,7 +90,8 @@ static _Noreturn void *hold_lock(void *arg)
 {
     struct shalloc *h = arg;
 
-    shalloc_lock(h);
+    if (shalloc_lock(h) != 0)
+        die_errno(shalloc_error(h));
     for (;;)
         pause(); /* until the process ends */
 }
@@ -102,6 +125,7 @@ static const struct test {
     int (*run)(struct shalloc *h);
 } tests[] = {
     {"asserts", test_asserts},
+    {"layout", test_layout},
     {"double-free", test_double_free},
     {"free-interior", test_free_interior},
     {"locked-without-lock", test_locked_without_lock},
