@@ -63,6 +63,7 @@ struct shalloc {
     size_t size;                         /* its length in bytes */
     uint64_t data_end;                   /* offset just past the last span */
     uint64_t data_off;                   /* offset of the first span */
+    uint64_t data_lines;                 /* (data_end - data_off) / 16 */
     struct shalloc_slot *slot;           /* our slot in the region (valid when epoch is current) */
     unsigned slot_no;                    /* its index */
     uint64_t epoch;                      /* fork epoch the slot was taken in; 0: none yet */

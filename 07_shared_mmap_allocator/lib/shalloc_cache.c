@@ -86,9 +86,21 @@ static bool slot_holder_believable(const struct shalloc *h, unsigned s)
     return tid < 0 || shalloc_thread_exists(tid);
 }
 
+/* A slot nobody held has empty caches (R5): the fast path trusts that. */
+static bool caches_empty(const struct shalloc *h, unsigned s)
+{
+    const struct shalloc_slot *slot = slot_at(h, s);
+
+    for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
+        if (slot->cache[c].head != 0 || slot->cache[c].count != 0)
+            return false;
+    return true;
+}
+
 /* Find a slot whose lock nobody holds, or whose holder died, and hold it
- * for as long as this process lives.  Slots whose lock is garbage are
- * passed over; if every slot is busy or garbage, the error says which. */
+ * for as long as this process lives.  Slots whose lock is garbage, or that
+ * nobody held but whose caches are not empty, are passed over; if every
+ * slot is busy or garbage, the error says which. */
 bool shalloc_bind_slot(struct shalloc *h)
 {
     unsigned garbage = SHALLOC_SLOTS; /* the first slot whose lock is not one */
@@ -101,6 +113,10 @@ bool shalloc_bind_slot(struct shalloc *h)
             return false;
         if (err == EBUSY && slot_holder_believable(h, s))
             continue; /* a live process has it */
+        if (err == 0 && !caches_empty(h, s)) {
+            shalloc_mutex_unlock(&slot->lock);
+            err = EINVAL;
+        }
         if (err != 0 && err != EOWNERDEAD) {
             garbage = garbage < s ? garbage : s;
             continue;

@@ -95,6 +95,7 @@ static void note_layout(struct shalloc *h)
 
     h->data_off = r->data_offset;
     h->data_end = r->data_offset + r->span_count * SHALLOC_SPAN_BYTES;
+    h->data_lines = (h->data_end - h->data_off) / 16;
 }
 
 /* Create, size and map a new shared memory object; unlink it on failure. */
