@@ -53,8 +53,10 @@ static uint64_t kill_lock_holder(struct shalloc *h)
     uint64_t started = now_ns();
     pid_t pid = child_start(hold_lock, &x);
     close(holding[1]);
-    if (read(holding[0], &byte, 1) != 1)
-        die("the lock holder ended before taking the lock");
+    if (read(holding[0], &byte, 1) != 1) {
+        struct child_result ended = child_wait(pid, started, CHILD_TIMEOUT_MS); /* reaped */
+        die("the lock holder ended before taking the lock: %s", child_describe(&ended, what));
+    }
     close(holding[0]);
     if (kill(pid, SIGKILL) != 0)
         die_errno("kill");
@@ -77,9 +79,9 @@ static uint64_t kill_lock_holder(struct shalloc *h)
 static unsigned kill_one(struct stress *s, unsigned procs, uint64_t *rng)
 {
     struct crew crew;
-    unsigned victim = (unsigned)(rng_next(rng) % procs), landed = 0;
+    unsigned victim = (unsigned)(rng_next(rng) % procs), landed = 0, failed = procs;
     uint64_t target = 1 + rng_next(rng) % (s->ops / 2 + 1), deadline; /* well before its end */
-    char what[64];
+    char what[64] = "";
 
     for (unsigned i = 0; i < procs; i++)
         atomic_store(&s->progress[i], 0);
@@ -89,15 +91,21 @@ static unsigned kill_one(struct stress *s, unsigned procs, uint64_t *rng)
     while (atomic_load_explicit(&s->progress[victim], memory_order_relaxed) < target &&
            now_ns() < deadline)
         sched_yield(); /* spin: the instant of the kill should be arbitrary */
-    if (kill(crew.pid[victim], SIGKILL) != 0)
+    if (kill(crew.pid[victim], SIGKILL) != 0) {
+        crew_abort(&crew);
         die_errno("kill");
-    for (unsigned i = 0; i < procs; i++) {
+    }
+    for (unsigned i = 0; i < procs; i++) { /* every one reaped, then any failure said */
         struct child_result r = child_wait(crew.pid[i], crew.started_ns, CHILD_TIMEOUT_MS);
         if (i == victim && r.end == CHILD_SIGNALED && r.code == SIGKILL)
             landed = atomic_load(&s->progress[i]) < s->ops; /* not already on its way out */
-        else if (!child_ok(&r))
-            die("crash worker %u: %s", i, child_describe(&r, what));
+        else if (!child_ok(&r) && failed == procs) {
+            failed = i;
+            child_describe(&r, what);
+        }
     }
+    if (failed < procs)
+        die("crash worker %u: %s", failed, what);
     return landed;
 }
 

@@ -217,18 +217,21 @@ static int map_worker(void *arg, unsigned index)
     return 0;
 }
 
-/* Block until every worker has written its byte for this milestone. */
-static void await_milestone(struct map_run *m, unsigned procs)
+/* Block until every worker has written its byte for this milestone; if
+ * one ended first, kill and reap the crew, then say so. */
+static void await_milestone(struct map_run *m, struct crew *crew)
 {
     char buf[MAX_PROCS];
     unsigned got = 0;
 
-    while (got < procs) {
-        ssize_t n = read(m->milestone[0], buf, procs - got);
+    while (got < crew->n) {
+        ssize_t n = read(m->milestone[0], buf, crew->n - got);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n <= 0) {
+            crew_abort(crew);
             die("map: a worker ended before its milestone");
+        }
         got += (unsigned)n;
     }
 }
@@ -250,10 +253,10 @@ int run_map(const struct options *o)
     close(m.resume[0][0]);
     close(m.resume[1][0]);
     crew_release(&crew);
-    await_milestone(&m, o->procs);
+    await_milestone(&m, &crew);
     draw_frame(&m.region, 1, "every process a third of the way through");
     close(m.resume[0][1]);
-    await_milestone(&m, o->procs);
+    await_milestone(&m, &crew);
     draw_frame(&m.region, 2, "two thirds of the way");
     close(m.resume[1][1]);
     unsigned failed = crew_wait(&crew, CHILD_TIMEOUT_MS);
