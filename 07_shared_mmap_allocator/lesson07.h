@@ -103,6 +103,19 @@ int stress_worker(void *arg, unsigned index);
  * (and free them and the mailboxes). */
 struct tally stress_collect(struct stress *s, unsigned procs);
 
+/* ---- named regions: create, attach, check, unlink, share --------------- */
+
+/* "VERB NAME: why", and the errno too unless the region is corrupt (the
+ * library's "corrupt region: what at offset N" says it all). */
+_Noreturn void die_region(const char *verb, const char *name, struct shalloc *h);
+/* Create a named region with no instant at which a signal could leave its
+ * name behind: the signals wait until the name is recorded for removal
+ * (see share.c).  Dies "VERB NAME: why" (a full /dev/shm: saying so, and
+ * the size asked). */
+void create_owned(struct shalloc *h, const char *verb, const char *name, size_t size);
+/* The name is no longer ours to remove (handed to the user, or removed). */
+void disown_name(void);
+
 /* A list kept in the region: every entry starts with this link, and the
  * list's head is a root.  Offsets, not pointers, so that any process can
  * follow it wherever it maps the region. */
@@ -132,5 +145,19 @@ void *list_next(struct list_cursor *c);
  * race. */
 void list_append(struct shalloc *h, unsigned root, struct list_link *entry, size_t entry_bytes,
                  const char *who);
+
+/* A note of the list in root NOTES_ROOT that attach and share extend. */
+enum { NOTES_ROOT = 0 };
+struct note {
+    struct list_link link;   /* the next note, by offset */
+    int32_t pid;             /* who wrote it */
+    uint64_t writer_base;    /* where the writer had the region mapped */
+    uint64_t writer_pointer; /* the writer's raw pointer to this note */
+    char text[40];
+};
+/* Append a note of this process with text (WHO: for messages). */
+struct note *add_note(struct shalloc *h, const char *text, const char *who);
+/* Print the notes (their text as printable ASCII); returns how many. */
+unsigned print_notes(struct shalloc *h, const char *who);
 
 #endif

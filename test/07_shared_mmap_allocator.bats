@@ -224,7 +224,19 @@ assert_line_matches() {
   assert_success
   run_prog $P create "$n" 2M
   assert_runtime_error EEXIST
+  assert_stderr_contains "create $n: shm_open: File exists"
   [[ $(stat -c %s "$SHM/$n") == 1048576 ]] || fail "the first object is untouched"
+}
+
+@test "a full /dev/shm: create says so, naming /dev/shm and the region, and leaves nothing" {
+  ((EUID == 0)) || skip "needs root to mount a small /dev/shm of its own (unshare --mount)"
+  unshare --mount true 2>/dev/null || skip "unshare --mount is not allowed here"
+  run_cmd unshare --mount bash -c \
+    "mount -t tmpfs -o size=1M tmpfs /dev/shm && '$(prog $P)' create full 2M; echo status=\$?; ls /dev/shm"
+  [[ $stderr == *"create full: posix_fallocate: /dev/shm has no room for a region of 2 MiB: No space left on device (ENOSPC)"* ]] ||
+    fail "the error names the verb, the region, /dev/shm and the size"
+  assert_output_contains "status=1"
+  [[ $output != *full$'\n'* && $output != *full ]] || fail "nothing is left in that /dev/shm"
 }
 
 @test "bad names are usage errors" {
@@ -314,6 +326,60 @@ assert_line_matches() {
     exec {writer}>&-
     ((code > 128)) || fail "share died by SIG$sig (status $code)"
     [[ ! -e $SHM/asym07-share-$pid ]] || fail "SIG$sig: the region is gone"
+  done
+}
+
+@test "a share killed by SIGKILL leaves its name; the next share removes it" {
+  fifo=$BATS_TEST_TMPDIR/in out=$BATS_TEST_TMPDIR/out
+  mkfifo "$fifo"
+  "$(prog $P)" share --hold <"$fifo" >"$out" 2>&1 &
+  pid=$!
+  exec {writer}>"$fifo"
+  for _ in $(seq 200); do
+    grep -q holding "$out" && break
+    sleep 0.05
+  done
+  grep -q holding "$out" || fail "share reached its hold"
+  kill -s KILL "$pid"
+  wait "$pid" || true
+  exec {writer}>&-
+  [[ -e $SHM/asym07-share-$pid ]] || fail "SIGKILL cannot be caught: the name is left"
+  run_prog $P share
+  assert_success
+  assert_fact stale_removed -ge 1 command=share
+  assert_output_contains "removed /dev/shm/asym07-share-$pid, left by a share that was killed"
+  [[ ! -e $SHM/asym07-share-$pid ]] || fail "the next share removed it"
+}
+
+@test "shares killed at random instants leave nothing once the next share has run" {
+  local run pids=() pid left=()
+  RANDOM=11
+  for ((run = 0; run < 30; run++)); do
+    "$(prog $P)" share >/dev/null 2>&1 &
+    pids+=($!)
+    sleep "0.00$((RANDOM % 8))"
+    kill -s KILL $! 2>/dev/null || true
+    wait $! || true
+  done
+  run_prog $P share
+  assert_success
+  for pid in "${pids[@]}"; do
+    [[ -e $SHM/asym07-share-$pid ]] && left+=("$pid")
+  done
+  ((${#left[@]} == 0)) || fail "no name of a killed share is left: ${left[*]}"
+}
+
+@test "stress and crash under ulimit -u: when a fork fails, no child is left behind" {
+  ((EUID == 0)) || skip "needs root to run as nobody, whose process count the limit counts"
+  local nobody limit command
+  nobody=$(grep -l '^Uid:[[:space:]]*65534[[:space:]]' /proc/[0-9]*/status 2>/dev/null | wc -l)
+  limit=$((nobody + 4)) # the reaper, the program and two children: the third fork fails
+  for command in "stress --procs 8 --ops 2000" "crash --procs 4 --kills 3 --ops 2000"; do
+    run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups bash -c \
+      "ulimit -u $limit && exec '$(prog shalloc_reap)' '$(prog $P)' $command"
+    assert_status 1
+    assert_stderr_contains "fork: Resource temporarily unavailable (EAGAIN)"
+    assert_fact orphans -eq 0
   done
 }
 
