@@ -1,5 +1,5 @@
 /*
- * shalloc.c - alloc and free (layer 7): where to start reading.
+ * shalloc.c - alloc and free (layer 8): where to start reading.
  *
  * alloc: pop the process's cache list of the class (no lock, no atomic
  * read-modify-write: the cache is ours alone).  When it is empty, or this

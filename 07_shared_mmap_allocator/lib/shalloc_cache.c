@@ -1,5 +1,5 @@
 /*
- * shalloc_cache.c - a process's slot and its caches (layer 6): everything
+ * shalloc_cache.c - a process's slot and its caches (layer 7): everything
  * that moves blocks between a cache and the rest of the region.
  *
  * A process allocates through a slot it holds for as long as it lives (the

@@ -5,22 +5,24 @@
  * The layers, bottom to top.  A file calls only into the layers below it
  * (and its own), so the library reads from the bottom up and has no cycle:
  *
- *   9  shalloc_workload.c  shalloc as a contender of common/workload.h, and the
+ *  10  shalloc_workload.c  shalloc as a contender of common/workload.h, and the
  *                          measurement of worker processes on one region
  *                          (public API only; for 07's bench and bench/)
- *   8  shalloc_check.c     the checker, statistics and walks (public)
- *   7  shalloc.c           alloc and free: fast paths and slow paths (public)
+ *   9  shalloc_check.c     the checker (public)
+ *      shalloc_stats.c     statistics and walks (public)
+ *   8  shalloc.c           alloc and free: fast paths and slow paths (public)
  *      shalloc_region.c    regions: names, create, attach, detach, unlink,
  *                          offsets, roots (public)
- *   6  shalloc_cache.c     a process's slot and caches: binding a slot (also
+ *   7  shalloc_cache.c     a process's slot and caches: binding a slot (also
  *                          after fork), refilling, carving a span, flushing
- *   5  shalloc_repair.c    the region lock as the library takes it, and the
+ *   6  shalloc_repair.c    the region lock as the library takes it, and the
  *                          repairs after a death: rebuilt runs and lists,
  *                          dead slots
- *   4  shalloc_run.c       runs of spans: the free runs in bins, taking
- *                          spans (for a run, or to cut into blocks),
- *                          freeing and merging runs, the wilderness, and
- *                          the runs rebuilt after a death
+ *   5  shalloc_run.c       runs of spans: taking spans (for a run, or to
+ *                          cut into blocks), freeing and merging runs, the
+ *                          wilderness, and the runs rebuilt after a death
+ *   4  shalloc_bins.c      the free runs' bins: finding one long enough,
+ *                          putting one in, taking one out, checked links
  *   3  shalloc_span.c      spans and blocks: the span table, walks,
  *                          formatting a span, a block's validity, the
  *                          region free lists
@@ -281,7 +283,26 @@ static inline struct block *shalloc_live_block(const struct shalloc *h, const vo
 /* Region lock held: push one block on the region free list of its class. */
 void shalloc_push_free_locked(struct shalloc *h, uint64_t off, unsigned cls);
 
-/* ---- 4: runs of spans (shalloc_run.c) ---------------------------------- */
+/* ---- 4: the free runs' bins (shalloc_bins.c) -------------------------- */
+
+/* The bin that holds free runs of n spans (n >= 1): n itself below
+ * RUN_SL, then RUN_SL bins for each power of two. */
+unsigned shalloc_run_bin(uint64_t n);
+/* Region lock held: a free run of at least n spans.  1 and *span, *len
+ * (the run found): its links are not checked yet; 0: none; -1: a bin is
+ * corrupt (reported). */
+int shalloc_find_free_run(struct shalloc *h, uint64_t n, uint64_t *span, uint64_t *len);
+/* May the free run at span (n spans) leave its bin: are its links free
+ * runs of its bin?  May a run join bin b: is its head one?  false: corrupt
+ * (reported).  Asked before the first store of a change. */
+bool shalloc_links_sound(struct shalloc *h, uint64_t span, uint64_t n);
+bool shalloc_bin_head_sound(struct shalloc *h, unsigned b);
+/* Region lock held, soundness asked first: put a free run of n spans on
+ * the head of its bin, or take it off. */
+void shalloc_bin_insert_locked(struct shalloc *h, uint64_t span, uint64_t n);
+void shalloc_bin_remove_locked(struct shalloc *h, uint64_t span, uint64_t n);
+
+/* ---- 5: runs of spans (shalloc_run.c) ---------------------------------- */
 
 /* Region lock held: take n spans (a free run that fits, split; else the
  * wilderness) and write head as the first one's word: a run's RUN word,
@@ -298,16 +319,13 @@ int shalloc_alloc_run_locked(struct shalloc *h, uint64_t n, unsigned slot,
  * neighbours (or given back to the wilderness).  0, or -1 if what it would
  * read is corrupt (reported; nothing written). */
 int shalloc_free_run_locked(struct shalloc *h, uint64_t span) SHALLOC_COLD;
-/* The bin that holds free runs of n spans (n >= 1): n itself below
- * RUN_SL, then RUN_SL bins for each power of two. */
-unsigned shalloc_run_bin(uint64_t n);
 /* Region lock held, after its holder died: make the span table what R2
  * says (spans without a head given back, free neighbours merged, a free
  * run at the bump given to the wilderness) and rebuild the bins.  0, or
  * -1 (nothing changed) if the table holds words no crash could leave. */
 int shalloc_rebuild_runs_locked(struct shalloc *h) SHALLOC_COLD;
 
-/* ---- 5: the lock and repairs (shalloc_repair.c) ------------------------ */
+/* ---- 6: the lock and repairs (shalloc_repair.c) ------------------------ */
 
 /* Take the region lock; if its holder died, repair the lists first.  0,
  * or -1 with the handle's error set (then the lock is not held): the lock
@@ -323,7 +341,7 @@ void shalloc_retire_slot_locked(struct shalloc *h, unsigned s);
 /* Region lock held: reclaim every slot whose owner died.  Returns how many. */
 unsigned shalloc_reclaim_dead_slots_locked(struct shalloc *h);
 
-/* ---- 6: slots and caches (shalloc_cache.c) ----------------------------- */
+/* ---- 7: slots and caches (shalloc_cache.c) ----------------------------- */
 
 /* Incremented in every child of fork (starts at 1): a handle's slot is
  * ours only if it was taken in the current epoch. */

@@ -1,5 +1,5 @@
 /*
- * shalloc_region.c - regions (layer 7): names, creation, attaching,
+ * shalloc_region.c - regions (layer 8): names, creation, attaching,
  * detaching and removal; offsets and roots.
  *
  * A region is made in zeroed memory (anonymous shared memory, or a fresh

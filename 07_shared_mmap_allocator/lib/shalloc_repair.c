@@ -1,6 +1,6 @@
 /*
  * shalloc_repair.c - the region lock as the library takes it, and the
- * repairs after a crash (layer 5).
+ * repairs after a crash (layer 6).
  *
  * Everything here rests on two facts.  A block's tag says what the block
  * is (FREE, CACHED by slot s, USED), it is a single word, and every path

@@ -1,5 +1,5 @@
 /*
- * shalloc_run.c - runs of spans (layer 4): every span a block needs, and
+ * shalloc_run.c - runs of spans (layer 5): every span a block needs, and
  * the blocks above 4096 bytes.
  *
  * The spans below the bump are tiled by spans of blocks and runs (R2 in
@@ -7,11 +7,8 @@
  * the region was made, or was given back to it.  A request for n spans
  * (a run of n, or one span to cut into blocks of a class) is served:
  *
- *   1. from a free run: the runs are kept in bins by length, a list per
- *      bin, like TLSF's: exact bins below 8 spans, then 8 bins for each
- *      power of two.  A bitmap per row of bins and one of rows find the
- *      first non-empty bin whose runs are all long enough in a few
- *      instructions, whatever the size of the region;  the run found is
+ *   1. from a free run, found in its bins (shalloc_bins.c) in a few
+ *      instructions, whatever the size of the region; the run found is
  *      split and the rest goes back to the bin of its length;
  *   2. else from the wilderness, by moving the bump;
  *   3. else not at all (ENOMEM), and nothing has changed.
@@ -35,183 +32,6 @@
 #include "shalloc_internal.h"
 
 #include <string.h>
-
-/* ---- the bins ------------------------------------------------------------ */
-
-static unsigned floor_log2(uint64_t n)
-{
-    return 63u - (unsigned)__builtin_clzll(n);
-}
-
-unsigned shalloc_run_bin(uint64_t n)
-{
-    if (n < RUN_SL)
-        return (unsigned)n;
-    unsigned f = floor_log2(n);
-    return (f - RUN_SL_BITS + 1) * RUN_SL + (unsigned)((n >> (f - RUN_SL_BITS)) - RUN_SL);
-}
-
-/* The shortest run bin b holds. */
-static uint64_t bin_low(unsigned b)
-{
-    unsigned row = b / RUN_SL, sl = b % RUN_SL;
-
-    return row == 0 ? sl : (uint64_t)(RUN_SL + sl) << (row - 1);
-}
-
-/* What next_bin returns when the row map names a row whose bins are all
- * empty: the two bitmaps disagree. */
-enum { BITMAPS_DISAGREE = RUN_BINS + 1 };
-
-/* The first non-empty bin at or after bin b, RUN_BINS if none, or
- * BITMAPS_DISAGREE. */
-static unsigned next_bin(const struct region *r, unsigned b)
-{
-    unsigned row = b / RUN_SL;
-    uint32_t in_row = r->run_bin_map[row] & (UINT32_MAX << (b % RUN_SL));
-
-    if (in_row != 0)
-        return row * RUN_SL + (unsigned)__builtin_ctz(in_row);
-    uint32_t rows = row + 1 < RUN_FL ? r->run_row_map & (UINT32_MAX << (row + 1)) : 0;
-    if (rows == 0)
-        return RUN_BINS;
-    row = (unsigned)__builtin_ctz(rows);
-    if (row >= RUN_FL || r->run_bin_map[row] == 0)
-        return BITMAPS_DISAGREE;
-    return row * RUN_SL + (unsigned)__builtin_ctz(r->run_bin_map[row]);
-}
-
-static struct free_run *links_of(const struct shalloc *h, uint64_t span)
-{
-    return at_offset(h, span_offset(h, span));
-}
-
-/* Is off, read from a bin's list, the start of a free run of bin b?  Then
- * *span and *n say which and how long. */
-static bool free_run_start(const struct shalloc *h, uint64_t off, unsigned b, uint64_t *span,
-                           uint64_t *n)
-{
-    uint64_t rel = off - h->data_off, w;
-
-    if (off < h->data_off || off >= h->data_end || rel % SHALLOC_SPAN_BYTES != 0)
-        return false;
-    *span = rel / SHALLOC_SPAN_BYTES;
-    if (*span >= spans_claimed(h))
-        return false;
-    w = span_load(h, *span);
-    *n = word_spans(w);
-    return w == run_word(KIND_FREE, 0, *n) && *n >= 1 && *n <= spans_claimed(h) - *span &&
-           shalloc_run_bin(*n) == b;
-}
-
-/* Can the free run at span (n spans, on its bin) be taken off its list:
- * are its links free runs of its bin, and is a run without one before it
- * the bin's head?  If not, the region is corrupt (reported). */
-static bool links_sound(struct shalloc *h, uint64_t span, uint64_t n)
-{
-    const struct region *r = region_of(h);
-    unsigned b = shalloc_run_bin(n);
-    const struct free_run *fr = links_of(h, span);
-    uint64_t other, len;
-
-    if ((fr->prev != 0 && !free_run_start(h, fr->prev, b, &other, &len)) ||
-        (fr->next != 0 && !free_run_start(h, fr->next, b, &other, &len)))
-        return shalloc_corrupt(h, "R7: a free run's link is not a free run of its bin",
-                               span_offset(h, span)) == 0;
-    if (fr->prev == 0 && r->run_head[b] != span_offset(h, span))
-        return shalloc_corrupt(h, "R7: a free run without a link back is not its bin's head",
-                               offsetof(struct region, run_head) + b * sizeof(uint64_t)) == 0;
-    return true;
-}
-
-/* Is bin b's head, read from the header, 0 or a free run of the bin? */
-static bool head_sound(struct shalloc *h, unsigned b)
-{
-    uint64_t head = region_of(h)->run_head[b], span, n;
-
-    if (head == 0 || free_run_start(h, head, b, &span, &n))
-        return true;
-    return shalloc_corrupt(h, "R7: a bin's head is not a free run of its lengths",
-                           offsetof(struct region, run_head) + b * sizeof(uint64_t)) == 0;
-}
-
-/* Put a free run at the head of its bin (head_sound checked first). */
-static void bin_insert_locked(struct shalloc *h, uint64_t span, uint64_t n)
-{
-    struct region *r = region_of(h);
-    unsigned b = shalloc_run_bin(n);
-    struct free_run *fr = links_of(h, span);
-
-    shalloc_assert(shalloc_region_lock_held(h));
-    fr->prev = 0;
-    fr->next = r->run_head[b];
-    if (fr->next != 0)
-        links_of(h, span_of(h, fr->next))->prev = span_offset(h, span);
-    r->run_head[b] = span_offset(h, span);
-    r->run_bin_map[b / RUN_SL] |= 1u << (b % RUN_SL);
-    r->run_row_map |= 1u << (b / RUN_SL);
-    r->free_runs++;
-    r->free_run_spans += n;
-}
-
-/* Take a free run off its bin's list (links_sound checked first). */
-static void bin_remove_locked(struct shalloc *h, uint64_t span, uint64_t n)
-{
-    struct region *r = region_of(h);
-    unsigned b = shalloc_run_bin(n);
-    const struct free_run *fr = links_of(h, span);
-
-    shalloc_assert(shalloc_region_lock_held(h));
-    if (fr->prev != 0)
-        links_of(h, span_of(h, fr->prev))->next = fr->next;
-    else
-        r->run_head[b] = fr->next;
-    if (fr->next != 0)
-        links_of(h, span_of(h, fr->next))->prev = fr->prev;
-    if (r->run_head[b] == 0 && (r->run_bin_map[b / RUN_SL] &= ~(1u << (b % RUN_SL))) == 0)
-        r->run_row_map &= ~(1u << (b / RUN_SL));
-    r->free_runs--;
-    r->free_run_spans -= n;
-}
-
-/* At most this many runs can be free: a walk of a bin stops there. */
-static uint64_t max_free_runs(const struct shalloc *h)
-{
-    return span_count(h) / 2 + 1;
-}
-
-/* A free run of at least n spans: the first of the first bin whose runs
- * all fit (a few instructions), else the first that fits in n's own bin
- * (a walk of that bin: only when no longer run is free).  1 and *span,
- * *len: found; 0: none; -1: a bin is corrupt (reported). */
-static int find_free_run(struct shalloc *h, uint64_t n, uint64_t *span, uint64_t *len)
-{
-    const struct region *r = region_of(h);
-    unsigned own = shalloc_run_bin(n), fit = n < RUN_SL || bin_low(own) == n ? own : own + 1;
-    unsigned b = fit < RUN_BINS ? next_bin(r, fit) : RUN_BINS;
-
-    if (b == BITMAPS_DISAGREE)
-        return shalloc_corrupt(h, "R7: a row's bit says it holds runs, its bins' bits none",
-                               offsetof(struct region, run_row_map));
-    if (b < RUN_BINS) {
-        if (!free_run_start(h, r->run_head[b], b, span, len))
-            return shalloc_corrupt(h, "R7: a bin's bit says it holds runs, its head is not one",
-                                   offsetof(struct region, run_head) + b * sizeof(uint64_t));
-        return 1;
-    }
-    if (fit == own || r->run_head[own] == 0)
-        return 0;
-    uint64_t off = r->run_head[own], at = offsetof(struct region, run_head) + own * sizeof off;
-    for (uint64_t steps = 0; off != 0; steps++) {
-        if (steps == max_free_runs(h) || !free_run_start(h, off, own, span, len))
-            return shalloc_corrupt(h, "R7: a bin's list is not a list of its free runs", at);
-        if (*len >= n)
-            return 1;
-        at = off;
-        off = links_of(h, *span)->next;
-    }
-    return 0;
-}
 
 /* ---- the span table --------------------------------------------------------- */
 
@@ -266,22 +86,22 @@ int shalloc_take_spans_locked(struct shalloc *h, uint64_t n, uint64_t head, uint
     int found;
 
     shalloc_assert(shalloc_region_lock_held(h));
-    if ((found = find_free_run(h, n, span, &m)) < 0)
+    if ((found = shalloc_find_free_run(h, n, span, &m)) < 0)
         return -1;
     if (found == 0) {
         found = take_from_wilderness(h, n, head, span);
         if (found != 1)
             return found;
     } else {
-        if (!links_sound(h, *span, m))
+        if (!shalloc_links_sound(h, *span, m))
             return -1;
         uint64_t rest_bin = shalloc_run_bin(m > n ? m - n : 1);
-        bin_remove_locked(h, *span, m);
-        if (m > n && !head_sound(h, rest_bin))
+        shalloc_bin_remove_locked(h, *span, m);
+        if (m > n && !shalloc_bin_head_sound(h, rest_bin))
             return -1; /* nothing changed yet but the list it came off */
         if (m > n) {   /* the rest stays free: described before the split happens */
             describe_free_run(h, *span + n, m - n);
-            bin_insert_locked(h, *span + n, m - n);
+            shalloc_bin_insert_locked(h, *span + n, m - n);
         }
         set_word(h, *span, head); /* the split: from here on, the first n are taken */
     }
@@ -356,16 +176,17 @@ static bool free_is_sound(struct shalloc *h, uint64_t span, uint64_t n, uint64_t
     uint64_t first = before != NO_SPAN ? before : span;
     uint64_t total = n + (after != NO_SPAN ? k_after : 0) + (before != NO_SPAN ? k_before : 0);
 
-    if (after != NO_SPAN && !links_sound(h, after, k_after))
+    if (after != NO_SPAN && !shalloc_links_sound(h, after, k_after))
         return false;
-    if (before != NO_SPAN && !links_sound(h, before, k_before))
+    if (before != NO_SPAN && !shalloc_links_sound(h, before, k_before))
         return false;
     if (first + total == spans_claimed(h))
         return true; /* back to the wilderness: no bin */
     uint64_t head = region_of(h)->run_head[shalloc_run_bin(total)];
     bool removed = (after != NO_SPAN && head == span_offset(h, after)) ||
                    (before != NO_SPAN && head == span_offset(h, before));
-    return removed || head_sound(h, shalloc_run_bin(total)); /* a removed one's links: checked */
+    return removed ||
+           shalloc_bin_head_sound(h, shalloc_run_bin(total)); /* a removed one's links: checked */
 }
 
 int shalloc_free_run_locked(struct shalloc *h, uint64_t span)
@@ -381,12 +202,12 @@ int shalloc_free_run_locked(struct shalloc *h, uint64_t span)
         return -1;
     set_word(h, span, run_word(KIND_FREE, 0, n)); /* the free itself */
     if (after != NO_SPAN) {
-        bin_remove_locked(h, after, k_after);
+        shalloc_bin_remove_locked(h, after, k_after);
         merge_free_runs(h, span, n, k_after);
         n += k_after;
     }
     if (before != NO_SPAN) {
-        bin_remove_locked(h, before, k_before);
+        shalloc_bin_remove_locked(h, before, k_before);
         merge_free_runs(h, before, k_before, n);
         span = before;
         n += k_before;
@@ -394,7 +215,7 @@ int shalloc_free_run_locked(struct shalloc *h, uint64_t span)
     if (span + n == claimed)
         give_to_wilderness(h, span, n);
     else
-        bin_insert_locked(h, span, n);
+        shalloc_bin_insert_locked(h, span, n);
     return 0;
 }
 
@@ -416,7 +237,7 @@ static void close_stretch(struct shalloc *h, struct stretch *s)
         clear_word(h, s->first + i);
     if (s->spans > 1)
         set_word(h, s->first + s->spans - 1, tail_word(s->spans));
-    bin_insert_locked(h, s->first, s->spans);
+    shalloc_bin_insert_locked(h, s->first, s->spans);
     s->spans = 0;
 }
 
