@@ -189,9 +189,10 @@ int run_check(const struct options *o)
     if (after.repairs > before.repairs)
         printf("the region lock's last holder died in the middle of a change: repaired (here,\n"
                "in the copy; the next process to take the lock repairs the region itself)\n");
-    if (rep.slots_reclaimed > 0)
+    uint64_t dead = after.slots_reclaimed - before.slots_reclaimed;
+    if (dead > 0)
         printf("%" PRIu64 " slots of dead processes: their caches given back (in the copy)\n",
-               rep.slots_reclaimed);
+               dead);
     if (ok)
         printf("checker: every invariant holds (%" PRIu64 " blocks, %" PRIu64
                " list links, %" PRIu64 " free runs)\n",
@@ -202,7 +203,7 @@ int run_check(const struct options *o)
     fact_uint("links", rep.links);
     fact_uint("free_runs", rep.runs);
     fact_uint("repairs_needed", after.repairs - before.repairs);
-    fact_uint("dead_slots", rep.slots_reclaimed);
+    fact_uint("dead_slots", dead);
     fact_word("check", ok ? "ok" : rep.busy ? "busy" : "corrupt");
     if (!ok && !rep.busy)
         fact_uint("corrupt_offset", rep.offset);

@@ -683,6 +683,26 @@ assert_line_matches() {
   assert_usage_error "NAME"
 }
 
+@test "check repairs a dead lock holder's region in its copy only; attach repairs it for real" {
+  n=$(name dead)
+  run_prog $P create "$n" 1M
+  assert_success
+  run_prog $T die-holding-lock "$n"
+  ((status == 128 + 9)) || fail "the holder died by SIGKILL"
+  sum=$(md5sum <"$SHM/$n")
+  run_prog $P check "$n"
+  assert_success
+  assert_fact repairs_needed -eq 1 command=check
+  assert_fact dead_slots -eq 1 command=check
+  assert_fact check == ok command=check
+  [[ $(md5sum <"$SHM/$n") == "$sum" ]] || fail "the object is not written"
+  run_prog $P attach "$n"
+  assert_success
+  run_prog $P check "$n"
+  assert_success
+  assert_fact repairs_needed -eq 0 command=check
+}
+
 @test "unlink removes a damaged region, and says how to remove one past recognising" {
   n=$(name damaged)
   run_prog $P create "$n" 1M

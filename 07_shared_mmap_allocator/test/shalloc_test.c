@@ -9,9 +9,10 @@
  * prints asserts=1 or asserts=0 to say which this build is.  The driver
  * calls the library's internal functions (shalloc_internal.h) the way a
  * bug inside the library would.  `layout` prints where things are in a
- * region, for the tests that damage one on purpose.
+ * region, for the tests that damage one on purpose; `die-holding-lock
+ * NAME` attaches a named region, takes its lock and dies by SIGKILL.
  *
- * Usage: shalloc_test TEST       (--list names the tests)
+ * Usage: shalloc_test TEST [NAME]       (--list names the tests)
  */
 #include "cli.h"
 #include "out.h"
@@ -20,6 +21,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +55,17 @@ static int test_layout(struct shalloc *h)
     fact_uint("class_of_80", class_of(80));
     facts_end();
     return 0;
+}
+
+/* Leave a named region as a process killed in the middle of a change does. */
+static int test_die_holding_lock(struct shalloc *h)
+{
+    void *p = shalloc_alloc(h, 100); /* a slot and a cache too */
+
+    if (p == NULL || shalloc_lock(h) != 0)
+        die_errno(shalloc_error(h));
+    raise(SIGKILL);
+    return 1;
 }
 
 static int test_double_free(struct shalloc *h)
@@ -123,20 +136,22 @@ static int test_unlock_unheld(struct shalloc *h)
 static const struct test {
     const char *name;
     int (*run)(struct shalloc *h);
+    bool named; /* takes a NAME: attaches it instead of making a region */
 } tests[] = {
-    {"asserts", test_asserts},
-    {"layout", test_layout},
-    {"double-free", test_double_free},
-    {"free-interior", test_free_interior},
-    {"locked-without-lock", test_locked_without_lock},
-    {"locked-by-another-thread", test_locked_by_another},
-    {"unlock-unheld", test_unlock_unheld},
+    {"asserts", test_asserts, false},
+    {"layout", test_layout, false},
+    {"die-holding-lock", test_die_holding_lock, true},
+    {"double-free", test_double_free, false},
+    {"free-interior", test_free_interior, false},
+    {"locked-without-lock", test_locked_without_lock, false},
+    {"locked-by-another-thread", test_locked_by_another, false},
+    {"unlock-unheld", test_unlock_unheld, false},
 };
 enum { TESTS = sizeof tests / sizeof tests[0] };
 
 static void usage(void)
 {
-    printf("Usage: %s TEST\n"
+    printf("Usage: %s TEST [NAME]\n"
            "\n"
            "Break one of shalloc's rules on purpose; the library should report it in\n"
            "one line and abort.  --list names the tests.\n",
@@ -168,10 +183,13 @@ int main(int argc, char *argv[])
         default: bad_option(opt, argv);
         }
     }
-    if (argc - optind != 1)
+    if (argc - optind < 1)
         usage_error("give one TEST (--list names them)");
     const struct test *t = &tests[opt_choice("TEST", argv[optind], names)];
-    if (shalloc_create(&h, NULL, REGION_BYTES) != 0)
+    if (argc - optind != (t->named ? 2 : 1))
+        usage_error("%s takes %s", t->name, t->named ? "a NAME" : "no NAME");
+    if ((t->named ? shalloc_attach(&h, argv[optind + 1])
+                  : shalloc_create(&h, NULL, REGION_BYTES)) != 0)
         die_errno(shalloc_error(&h));
     return t->run(&h);
 }
