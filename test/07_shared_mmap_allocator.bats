@@ -162,6 +162,16 @@ assert_line_matches() {
   assert_fact back_to_wilderness -eq 1 step=runs
 }
 
+@test "a request longer than the longest free run is ENOMEM and changes nothing; the longest is served" {
+  run_prog $T enomem
+  assert_success
+  assert_fact largest_free_bytes -gt 0
+  for key in too_big_null too_big_enomem region_unchanged largest_served; do
+    assert_fact $key -eq 1
+  done
+  assert_fact check == ok
+}
+
 @test "demo --size 1G: one block of half a 1 GiB region, and only what is touched is resident" {
   run_prog $P demo --size 1G
   assert_success

@@ -299,9 +299,9 @@ static int carve_into_cache_locked(struct shalloc *h, unsigned cls)
     struct cache *k = &h->slot->cache[cls];
     uint32_t n;
     uint64_t span;
-    int took = shalloc_take_spans_locked(h, 1, 0, &span);
 
     shalloc_assert(shalloc_region_lock_held(h));
+    int took = shalloc_take_spans_locked(h, 1, 0, &span);
     if (took != 1)
         return took;
     k->head = shalloc_format_span_locked(h, span, cls, h->slot_no, k->head, &n);

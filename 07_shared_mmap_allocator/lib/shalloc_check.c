@@ -253,6 +253,7 @@ static void check_locked(struct shalloc *h, struct shalloc_report *rep)
     struct census c;
     const char *why;
 
+    shalloc_assert(shalloc_region_lock_held(h));
     memset(&c, 0, sizeof c);
     if ((why = shalloc_region_problem(h)) != NULL) {
         struct shalloc_text t = {rep->problem, sizeof rep->problem, 0};

@@ -291,16 +291,17 @@ unsigned shalloc_run_bin(uint64_t n);
 /* Region lock held: a free run of at least n spans.  1 and *span, *len
  * (the run found): its links are not checked yet; 0: none; -1: a bin is
  * corrupt (reported). */
-int shalloc_find_free_run(struct shalloc *h, uint64_t n, uint64_t *span, uint64_t *len);
+int shalloc_find_free_run(struct shalloc *h, uint64_t n, uint64_t *span,
+                          uint64_t *len) SHALLOC_COLD;
 /* May the free run at span (n spans) leave its bin: are its links free
  * runs of its bin?  May a run join bin b: is its head one?  false: corrupt
  * (reported).  Asked before the first store of a change. */
-bool shalloc_links_sound(struct shalloc *h, uint64_t span, uint64_t n);
-bool shalloc_bin_head_sound(struct shalloc *h, unsigned b);
+bool shalloc_links_sound(struct shalloc *h, uint64_t span, uint64_t n) SHALLOC_COLD;
+bool shalloc_bin_head_sound(struct shalloc *h, unsigned b) SHALLOC_COLD;
 /* Region lock held, soundness asked first: put a free run of n spans on
  * the head of its bin, or take it off. */
-void shalloc_bin_insert_locked(struct shalloc *h, uint64_t span, uint64_t n);
-void shalloc_bin_remove_locked(struct shalloc *h, uint64_t span, uint64_t n);
+void shalloc_bin_insert_locked(struct shalloc *h, uint64_t span, uint64_t n) SHALLOC_COLD;
+void shalloc_bin_remove_locked(struct shalloc *h, uint64_t span, uint64_t n) SHALLOC_COLD;
 
 /* ---- 5: runs of spans (shalloc_run.c) ---------------------------------- */
 

@@ -80,6 +80,16 @@ static int take_from_wilderness(struct shalloc *h, uint64_t n, uint64_t head, ui
     return 1;
 }
 
+/* Can the rest of a split (rest spans of the free run at span) join its
+ * bin?  Its head must be a free run of the bin, unless it is the run being
+ * split, whose links were checked (its next becomes the head). */
+static bool rest_bin_sound(struct shalloc *h, uint64_t span, uint64_t rest)
+{
+    unsigned b = shalloc_run_bin(rest);
+
+    return region_of(h)->run_head[b] == span_offset(h, span) || shalloc_bin_head_sound(h, b);
+}
+
 int shalloc_take_spans_locked(struct shalloc *h, uint64_t n, uint64_t head, uint64_t *span)
 {
     uint64_t m;
@@ -93,13 +103,10 @@ int shalloc_take_spans_locked(struct shalloc *h, uint64_t n, uint64_t head, uint
         if (found != 1)
             return found;
     } else {
-        if (!shalloc_links_sound(h, *span, m))
-            return -1;
-        uint64_t rest_bin = shalloc_run_bin(m > n ? m - n : 1);
+        if (!shalloc_links_sound(h, *span, m) || (m > n && !rest_bin_sound(h, *span, m - n)))
+            return -1; /* checked before anything changes */
         shalloc_bin_remove_locked(h, *span, m);
-        if (m > n && !shalloc_bin_head_sound(h, rest_bin))
-            return -1; /* nothing changed yet but the list it came off */
-        if (m > n) {   /* the rest stays free: described before the split happens */
+        if (m > n) { /* the rest stays free: described before the split happens */
             describe_free_run(h, *span + n, m - n);
             shalloc_bin_insert_locked(h, *span + n, m - n);
         }
@@ -112,6 +119,7 @@ int shalloc_take_spans_locked(struct shalloc *h, uint64_t n, uint64_t head, uint
 
 int shalloc_alloc_run_locked(struct shalloc *h, uint64_t n, unsigned slot, uint64_t *span)
 {
+    shalloc_assert(shalloc_region_lock_held(h));
     shalloc_assert(n >= 1 && slot < SHALLOC_SLOTS);
     return shalloc_take_spans_locked(h, n, run_word(KIND_USED, slot, n), span);
 }

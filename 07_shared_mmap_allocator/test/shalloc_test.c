@@ -18,6 +18,7 @@
 #include "out.h"
 #include "shalloc_internal.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
@@ -53,6 +54,37 @@ static int test_layout(struct shalloc *h)
     fact_uint("table_offset", TABLE_OFFSET);
     fact_uint("data_offset", h->data_off);
     fact_uint("class_of_80", class_of(80));
+    facts_end();
+    return 0;
+}
+
+/* A request one byte longer than the longest free run: NULL with ENOMEM,
+ * the region as it was; the longest itself is served. */
+static int test_enomem(struct shalloc *h)
+{
+    struct shalloc_stats before, after;
+    struct shalloc_report rep;
+    void *small[64];
+
+    for (int i = 0; i < 64; i++) /* a few spans of blocks, and runs between them */
+        if ((small[i] = shalloc_alloc(h, i % 4 ? 100 : 30000)) == NULL)
+            die_errno(shalloc_error(h));
+    for (int i = 0; i < 64; i += 8)
+        shalloc_free(h, small[i]);
+    shalloc_stats(h, &before);
+    errno = 0;
+    void *too_big = shalloc_alloc(h, before.largest_free_bytes + 1);
+    int err = errno;
+    shalloc_stats(h, &after);
+    bool same = memcmp(&before, &after, offsetof(struct shalloc_stats, allocs)) == 0;
+    void *largest = shalloc_alloc(h, before.largest_free_bytes);
+    fact_uint("largest_free_bytes", before.largest_free_bytes);
+    fact_int("too_big_null", too_big == NULL);
+    fact_int("too_big_enomem", err == ENOMEM);
+    fact_int("region_unchanged", same);
+    fact_int("largest_served", largest != NULL);
+    shalloc_free(h, largest);
+    fact_word("check", shalloc_check(h, &rep) ? "ok" : "fail");
     facts_end();
     return 0;
 }
@@ -140,6 +172,7 @@ static const struct test {
 } tests[] = {
     {"asserts", test_asserts, false},
     {"layout", test_layout, false},
+    {"enomem", test_enomem, false},
     {"die-holding-lock", test_die_holding_lock, true},
     {"double-free", test_double_free, false},
     {"free-interior", test_free_interior, false},
