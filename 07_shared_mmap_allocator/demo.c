@@ -1,10 +1,12 @@
 /*
  * demo.c - a parent and its forked child allocating from one region and
- * seeing each other's blocks (demo), and free and reuse (freelist).
+ * seeing each other's blocks, then one block of half the region (demo);
+ * free and reuse, of blocks and of runs of spans (freelist).
  */
 #include "cli.h"
 #include "lesson07.h"
 #include "out.h"
+#include "procfs.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -58,13 +60,35 @@ static int demo_child(void *arg)
     return saw_parent ? 0 : CHILD_SAW_NOTHING;
 }
 
+/* One block of half the region: a run of whole spans, and address space
+ * only until it is touched (the region is anonymous shared memory). */
+static void show_large_block(struct shalloc *h)
+{
+    char *big = alloc_or_die(h, h->size / 2), size_text[32];
+    size_t bytes = shalloc_block_size(h, big);
+
+    subheading("one block of half the region");
+    big[0] = 'a'; /* its first page and its last */
+    big[bytes - 1] = 'z';
+    long long region_rss = smaps_kib(h->base, "Rss");
+    printf("alloc(%zu) at offset %" PRIu64 ": a run of %zu spans (%s); written at both ends,\n"
+           "the region's resident memory in this process is %lld KiB of %zu KiB\n",
+           h->size / 2, shalloc_offset(h, big), bytes / SHALLOC_SPAN_BYTES,
+           human_size(bytes, size_text), region_rss, h->size / 1024);
+    fact_word("step", "large_block");
+    fact_uint("region_bytes", h->size);
+    fact_uint("block_bytes", bytes);
+    fact_int("region_rss_kib", region_rss);
+    facts_end();
+    shalloc_free(h, big);
+}
+
 int run_demo(const struct options *o)
 {
     struct shalloc h;
 
-    (void)o;
     heading("07_shared_mmap_allocator: one allocator, parent and child");
-    open_region(&h, NULL, DEMO_REGION);
+    open_region(&h, NULL, o->size != 0 ? o->size : DEMO_REGION);
     describe_region(&h);
 
     char *mine = alloc_or_die(&h, 64);
@@ -92,6 +116,7 @@ int run_demo(const struct options *o)
            bump_after);
     shalloc_free(&h, (void *)childs); /* any process may free any block */
     shalloc_free(&h, mine);
+    show_large_block(&h);
     bool ok = report_check(&h);
 
     fact_word("command", "demo");
@@ -227,6 +252,45 @@ static void show_fragmentation(struct shalloc *h)
         shalloc_free(h, blocks[i]);
 }
 
+/* A block above 4 KiB is a run of whole spans: freed, it is reused; two
+ * freed side by side merge into one that serves a larger block; the last
+ * one freed goes back to the wilderness. */
+static void show_runs(struct shalloc *h)
+{
+    subheading("blocks above 4 KiB: runs of whole spans, merged when freed");
+    uint64_t bump_before = bump_bytes(h);
+    char *a = alloc_or_die(h, 40000);
+    size_t run_bytes = shalloc_block_size(h, a);
+    uint64_t first = shalloc_offset(h, a);
+    shalloc_free(h, a);
+    a = alloc_or_die(h, 40000);
+    uint64_t again = shalloc_offset(h, a);
+    printf("alloc(40000): a run of %zu spans (%zu bytes) at offset %" PRIu64
+           "; freed, alloc(40000) again at %" PRIu64 "\n",
+           run_bytes / SHALLOC_SPAN_BYTES, run_bytes, first, again);
+    char *b = alloc_or_die(h, 40000), *guard = alloc_or_die(h, 20000);
+    shalloc_free(h, a);
+    shalloc_free(h, b);
+    char *merged = alloc_or_die(h, 90000);
+    uint64_t merged_at = shalloc_offset(h, merged);
+    printf("alloc(40000) twice more, side by side, then a guard; the two freed merge into one\n"
+           "free run of %zu spans, and alloc(90000) takes it, at offset %" PRIu64 "\n",
+           2 * run_bytes / SHALLOC_SPAN_BYTES, merged_at);
+    shalloc_free(h, merged);
+    shalloc_free(h, guard);
+    uint64_t bump_after = bump_bytes(h);
+    printf("all freed: the runs merged back into the wilderness, the bump is back at %" PRIu64
+           " bytes (it was %" PRIu64 ")\n",
+           bump_after, bump_before);
+    print_class_table(h);
+    fact_word("step", "runs");
+    fact_uint("run_bytes", run_bytes);
+    fact_int("same_run", again == first);
+    fact_int("merged_run_reused", merged_at == again);
+    fact_int("back_to_wilderness", bump_after == bump_before);
+    facts_end();
+}
+
 int run_freelist(const struct options *o)
 {
     struct shalloc h;
@@ -238,6 +302,7 @@ int run_freelist(const struct options *o)
     show_classes(&h);
     show_caches(&h);
     show_fragmentation(&h);
+    show_runs(&h);
     bool ok = report_check(&h);
     fact_word("command", "freelist");
     fact_word("check", ok ? "ok" : "fail");

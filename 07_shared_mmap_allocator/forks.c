@@ -42,7 +42,7 @@ static void add_generation(struct family *f)
     entry->pid = (int32_t)getpid();
     entry->parent = (int32_t)getppid();
     entry->private_counter = f->private_counter;
-    list_append(f->h, 0, &entry->link);
+    list_append(f->h, 0, &entry->link, sizeof *entry, "generations");
 }
 
 static int generation_child(void *arg);
@@ -89,15 +89,17 @@ int run_generations(const struct options *o)
     f.generation = 1;
     struct child_result r = child_run(generation_child, &f, CHILD_TIMEOUT_MS);
     printf("  %10s %8s %8s %16s\n", "generation", "pid", "parent", "private counter");
-    for (uint64_t off = atomic_load(shalloc_root(&h, 0)); off != 0;) {
-        struct lineage *e = shalloc_pointer(&h, off);
+    struct list_cursor c;
+    struct lineage *e, *done = NULL;
+    list_start(&c, &h, 0, sizeof *e, "generations");
+    for (; (e = list_next(&c)) != NULL; done = e) {
+        shalloc_free(&h, done); /* the entry before: its link has been followed */
         printf("  %10u %8d %8d %16d\n", e->generation, e->pid, e->parent, e->private_counter);
         in_order += e->generation == entries && (entries == 0 || e->parent == previous);
         previous = e->pid;
         entries++;
-        off = atomic_load(&e->link.next);
-        shalloc_free(&h, e);
     }
+    shalloc_free(&h, done);
     printf("every generation's entry reached the first ancestor through the shared list, while\n"
            "its private counter, incremented once per generation, still reads %d here\n",
            f.private_counter);

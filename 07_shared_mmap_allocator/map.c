@@ -5,10 +5,13 @@
  *   A B C ...   in use, allocated by the process in slot 0, 1, 2 ...
  *   a b c ...   free, waiting in that process's cache
  *   .           free, on the region-wide list of its class
- *   ?           a span claimed by a process that died before formatting it
+ *   =           a free run of spans
+ *   ?           a span without a head (taken by a lock holder that died)
  *
- * A character covering several blocks (small classes) shows the busiest:
- * in use before cached before free.
+ * A block above 4 KiB is a run of whole spans: its rows are all the letter
+ * of the process that allocated it, and the first says how long it is.  A
+ * character covering several blocks (small classes) shows the busiest: in
+ * use before cached before free.
  */
 #include "cli.h"
 #include "lesson07.h"
@@ -26,7 +29,9 @@ enum {
     COLUMNS = 64,
     CELL_BYTES = SHALLOC_SPAN_BYTES / COLUMNS,
     MAX_ROWS = MAP_REGION / SHALLOC_SPAN_BYTES,
-    MAP_HELD = 48, /* blocks a worker holds at most */
+    MAP_HELD = 48,       /* blocks a worker holds at most */
+    MAP_RUN_MIN = 17000, /* one request in 32: a run of two or three spans */
+    MAP_RUN_SPREAD = 32000,
 };
 
 enum { FRAMES_LIVE = 2 };
@@ -42,10 +47,11 @@ struct map_run {
 struct canvas {
     const struct shalloc *h;
     char row[MAX_ROWS][COLUMNS + 1];
-    uint32_t class_bytes[MAX_ROWS];
-    uint32_t rows; /* spans seen */
+    char label[MAX_ROWS][8]; /* the class, "run N" or nothing */
+    uint32_t rows;           /* spans seen */
     pid_t slot_pid[SHALLOC_SLOTS];
     uint64_t used, cached, free;
+    uint64_t used_runs, free_runs;
 };
 
 static char state_char(const struct shalloc_block_info *b)
@@ -53,7 +59,7 @@ static char state_char(const struct shalloc_block_info *b)
     switch (b->state) {
     case SHALLOC_USED: return b->slot < 26 ? (char)('A' + b->slot) : '#';
     case SHALLOC_CACHED: return b->slot < 26 ? (char)('a' + b->slot) : '+';
-    case SHALLOC_FREE: return '.';
+    case SHALLOC_FREE: return b->spans > 0 ? '=' : '.';
     default: return '?';
     }
 }
@@ -65,12 +71,15 @@ static int rank(char c)
         return 3;
     if (c >= 'a' && c <= 'z')
         return 2;
-    return c == '.' ? 1 : c == ' ' ? 0 : 4;
+    return c == '.' || c == '=' ? 1 : c == ' ' ? 0 : 4;
 }
 
 static void count_state(struct canvas *c, const struct shalloc_block_info *b)
 {
-    if (b->state == SHALLOC_USED)
+    if (b->spans > 0) {
+        c->used_runs += b->state == SHALLOC_USED;
+        c->free_runs += b->state == SHALLOC_FREE;
+    } else if (b->state == SHALLOC_USED)
         c->used++;
     else if (b->state == SHALLOC_CACHED)
         c->cached++;
@@ -80,30 +89,51 @@ static void count_state(struct canvas *c, const struct shalloc_block_info *b)
         c->slot_pid[b->slot] = b->owner;
 }
 
+/* Blank rows up to and including row last. */
+static void add_rows(struct canvas *c, uint64_t last)
+{
+    for (; c->rows <= last; c->rows++) {
+        memset(c->row[c->rows], ' ', COLUMNS);
+        c->row[c->rows][COLUMNS] = '\0';
+        c->label[c->rows][0] = '\0';
+    }
+}
+
+/* A run, or a lost span: whole rows of one character. */
+static void paint_spans(struct canvas *c, const struct shalloc_block_info *b)
+{
+    uint64_t rows = b->spans > 0 ? b->spans : 1;
+
+    for (uint64_t r = b->span; r < b->span + rows && r < MAX_ROWS; r++) {
+        add_rows(c, r);
+        memset(c->row[r], state_char(b), COLUMNS);
+    }
+    if (b->span < MAX_ROWS && b->spans > 0)
+        snprintf(c->label[b->span], sizeof c->label[b->span], "run %u", (unsigned)b->spans);
+    else if (b->span < MAX_ROWS)
+        snprintf(c->label[b->span], sizeof c->label[b->span], "lost");
+}
+
 static void paint_block(void *ctx, const struct shalloc_block_info *b)
 {
     struct canvas *c = ctx;
-    uint64_t span_start = c->h->data_off + (uint64_t)b->span * SHALLOC_SPAN_BYTES;
-    uint64_t start = b->state == SHALLOC_LOST ? b->offset : b->offset - 16; /* its header */
-    uint64_t end = b->state == SHALLOC_LOST ? start + b->bytes : b->offset + b->bytes;
+    uint64_t span_start = c->h->data_off + b->span * SHALLOC_SPAN_BYTES;
+    uint64_t start = b->offset - 16, end = b->offset + b->bytes; /* from its header */
 
+    count_state(c, b);
     if (b->span >= MAX_ROWS)
         return;
-    if (b->span >= c->rows) {
-        for (uint32_t r = c->rows; r <= b->span; r++) {
-            memset(c->row[r], ' ', COLUMNS);
-            c->row[r][COLUMNS] = '\0';
-            c->class_bytes[r] = 0;
-        }
-        c->rows = b->span + 1;
+    if (b->spans > 0 || b->state == SHALLOC_LOST) {
+        paint_spans(c, b);
+        return;
     }
-    c->class_bytes[b->span] = b->state == SHALLOC_LOST ? 0 : b->bytes;
+    add_rows(c, b->span);
+    snprintf(c->label[b->span], sizeof c->label[b->span], "%u", (unsigned)b->bytes);
     char mark = state_char(b);
     for (uint64_t cell = (start - span_start) / CELL_BYTES;
          cell <= (end - 1 - span_start) / CELL_BYTES; cell++)
         if (rank(mark) >= rank(c->row[b->span][cell]))
             c->row[b->span][cell] = mark;
-    count_state(c, b);
 }
 
 static void draw_frame(struct shalloc *h, unsigned frame, const char *when)
@@ -116,26 +146,31 @@ static void draw_frame(struct shalloc *h, unsigned frame, const char *when)
     subheading("frame %u: %s", frame, when);
     printf("  span   offset  class |%-*s|\n", COLUMNS, "0 .. 16 KiB, 256 bytes per character");
     for (uint32_t r = 0; r < c.rows; r++)
-        printf("  %4u %8" PRIu64 " %6u |%s|\n", r, h->data_off + (uint64_t)r * SHALLOC_SPAN_BYTES,
-               c.class_bytes[r], c.row[r]);
+        printf("  %4u %8" PRIu64 " %6s |%s|\n", r, h->data_off + (uint64_t)r * SHALLOC_SPAN_BYTES,
+               c.label[r], c.row[r]);
     printf("  legend:");
     for (unsigned s = 0; s < 26; s++)
         if (c.slot_pid[s] != 0)
             printf(" %c/%c = pid %d", 'A' + s, 'a' + s, (int)c.slot_pid[s]);
-    printf(" (in use/cached), '.' free\n");
+    printf(" (in use/cached), '.' free, '=' a free run\n");
     fact_uint("frame", frame);
     fact_uint("spans", c.rows);
     fact_uint("used_blocks", c.used);
     fact_uint("cached_blocks", c.cached);
     fact_uint("free_blocks", c.free);
+    fact_uint("used_runs", c.used_runs);
+    fact_uint("free_runs", c.free_runs);
     facts_end();
 }
 
-/* Sizes from four classes, so the map has a few rows per process. */
+/* Sizes from four classes, so the map has a few rows per process, and one
+ * request in 32 a run of two or three spans. */
 static size_t pick_size(uint64_t r)
 {
     static const size_t sizes[] = {40, 100, 200, 400};
 
+    if ((r >> 32) % 32 == 0)
+        return MAP_RUN_MIN + (r >> 16) % MAP_RUN_SPREAD;
     return sizes[(r >> 40) % 4];
 }
 
@@ -182,18 +217,21 @@ static int map_worker(void *arg, unsigned index)
     return 0;
 }
 
-/* Block until every worker has written its byte for this milestone. */
-static void await_milestone(struct map_run *m, unsigned procs)
+/* Block until every worker has written its byte for this milestone; if
+ * one ended first, kill and reap the crew, then say so. */
+static void await_milestone(struct map_run *m, struct crew *crew)
 {
     char buf[MAX_PROCS];
     unsigned got = 0;
 
-    while (got < procs) {
-        ssize_t n = read(m->milestone[0], buf, procs - got);
+    while (got < crew->n) {
+        ssize_t n = read(m->milestone[0], buf, crew->n - got);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n <= 0) {
+            crew_abort(crew);
             die("map: a worker ended before its milestone");
+        }
         got += (unsigned)n;
     }
 }
@@ -205,7 +243,8 @@ int run_map(const struct options *o)
 
     heading("map: %u processes allocate in a 1 MiB region", o->procs);
     printf("A B C...: in use by the process in slot 0, 1, 2...; a b c...: free in its cache;\n"
-           "'.': free on the region's list; '?': a lost span\n");
+           "'.': free on the region's list; '=': a free run of spans; '?': a lost span;\n"
+           "a block above 4 KiB is a run of whole spans, one row each\n");
     open_region(&m.region, NULL, MAP_REGION);
     if (pipe(m.milestone) != 0 || pipe(m.resume[0]) != 0 || pipe(m.resume[1]) != 0)
         die_errno("pipe");
@@ -214,10 +253,10 @@ int run_map(const struct options *o)
     close(m.resume[0][0]);
     close(m.resume[1][0]);
     crew_release(&crew);
-    await_milestone(&m, o->procs);
+    await_milestone(&m, &crew);
     draw_frame(&m.region, 1, "every process a third of the way through");
     close(m.resume[0][1]);
-    await_milestone(&m, o->procs);
+    await_milestone(&m, &crew);
     draw_frame(&m.region, 2, "two thirds of the way");
     close(m.resume[1][1]);
     unsigned failed = crew_wait(&crew, CHILD_TIMEOUT_MS);

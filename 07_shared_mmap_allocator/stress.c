@@ -1,13 +1,14 @@
 /*
- * stress.c - many processes allocating at once (stress), and the same
- * with processes killed by SIGKILL at random instants (crash).
+ * stress.c - many processes allocating at once (stress); its workers are
+ * crash's too (crash.c).
  *
  * Every block is filled with a pattern naming its owner and checked just
  * before it is freed: a block that was also handed to someone else would
- * show their bytes.  One operation in eight passes a block to another
- * process through a mailbox in the region, so blocks are freed by
- * processes that did not allocate them.  At the end the checker walks the
- * region.
+ * show their bytes.  Sizes are mostly small, with runs of spans among
+ * them, up to a sixteenth of the region.  One operation in eight passes a
+ * block to another process through a mailbox in the region, so blocks are
+ * freed by processes that did not allocate them.  At the end the checker
+ * walks the region.
  */
 #include "cli.h"
 #include "clock.h"
@@ -23,25 +24,9 @@
 #include <unistd.h>
 
 enum {
-    HELD_BLOCKS = 256, /* blocks a worker holds at most */
-    MAILBOXES = 64,    /* offsets in transit between processes */
-};
-
-/* What one worker counted; kept in the region. */
-struct tally {
-    uint64_t verified;      /* blocks whose pattern was intact when freed */
-    uint64_t overlaps;      /* blocks whose pattern was not */
-    uint64_t failed_allocs; /* the region was full */
-    uint64_t handoffs;      /* blocks passed to another process */
-};
-
-struct stress {
-    struct shalloc region;
-    uint64_t ops, seed;
-    struct tally *tallies;       /* one per worker, in the region */
-    _Atomic uint64_t *mailboxes; /* block offsets, in the region */
-    _Atomic uint64_t *progress;  /* crash: operations done per worker */
-    bool crash;                  /* half the workers without a cache */
+    MAILBOXES = 64,         /* offsets in transit between processes */
+    LARGE_BYTES = 1 << 16,  /* runs up to this are "large", past it "huge" */
+    MIN_HUGE = LARGE_BYTES, /* the largest request is at least this */
 };
 
 /* Check the block's pattern, then free it. */
@@ -49,19 +34,38 @@ static void release_checked(struct stress *s, struct tally *t, unsigned char *bl
 {
     uint64_t stamp;
 
-    if (pattern_intact(block, &stamp))
+    if (pattern_intact(block, s->huge_bytes, &stamp))
         t->verified++;
     else
         t->overlaps++;
     shalloc_free(&s->region, block);
 }
 
-/* Mostly small blocks, one in sixteen up to the largest class. */
-static size_t random_size(uint64_t r)
+/* A huge request: 64 KiB to s->huge_bytes, as many of each power of two. */
+static size_t huge_size(const struct stress *s, uint64_t x)
 {
-    if ((r >> 24) % 16 == 0)
-        return 8 + (r >> 32) % (SHALLOC_MAX_BLOCK - 7);
-    return 8 + (r >> 32) % 1017;
+    unsigned octaves = 1;
+
+    while ((size_t)LARGE_BYTES << octaves <= s->huge_bytes)
+        octaves++;
+    size_t low = (size_t)LARGE_BYTES << (x % octaves), size = low + (x >> 8) % low;
+    return size < s->huge_bytes ? size : s->huge_bytes;
+}
+
+/* Mostly small blocks; one in sixteen up to the largest class, one in 32
+ * a run of up to 64 KiB, one in 256 a run of up to a sixteenth of the region. */
+static size_t random_size(const struct stress *s, uint64_t r)
+{
+    unsigned pick = (unsigned)(r >> 24) % 256;
+    uint64_t x = r >> 32;
+
+    if (pick == 0)
+        return huge_size(s, x);
+    if (pick % 32 == 1)
+        return SHALLOC_MAX_SMALL + 1 + x % (LARGE_BYTES - SHALLOC_MAX_SMALL);
+    if (pick % 16 == 2)
+        return 8 + x % (SHALLOC_MAX_SMALL - 7);
+    return 8 + x % 1017;
 }
 
 /* Pass our block to whoever takes this mailbox next; free what was there. */
@@ -88,15 +92,18 @@ static void step(struct stress *s, struct tally *t, unsigned char **held, unsign
         *slot = NULL;
         return;
     }
-    size_t size = random_size(r);
+    size_t size = random_size(s, r);
     *slot = shalloc_alloc(&s->region, size);
-    if (*slot == NULL)
+    if (*slot == NULL) {
         t->failed_allocs++;
-    else
-        pattern_fill(*slot, make_stamp(index + 1, size, (uint32_t)i));
+        return;
+    }
+    pattern_fill(*slot, make_stamp(index + 1, size, (uint32_t)i));
+    t->large_blocks += size > SHALLOC_MAX_SMALL;
+    t->largest_bytes = size > t->largest_bytes ? size : t->largest_bytes;
 }
 
-static int stress_worker(void *arg, unsigned index)
+int stress_worker(void *arg, unsigned index)
 {
     struct stress *s = arg;
     struct tally *t = &s->tallies[index];
@@ -117,10 +124,10 @@ static int stress_worker(void *arg, unsigned index)
     return 0;
 }
 
-/* The region, and the tallies and mailboxes the workers share in it. */
-static void set_up(struct stress *s, size_t size)
+void stress_set_up(struct stress *s, size_t size)
 {
     open_region(&s->region, NULL, size);
+    s->huge_bytes = size / 16 > MIN_HUGE ? size / 16 : MIN_HUGE;
     s->tallies = alloc_or_die(&s->region, MAX_PROCS * sizeof *s->tallies);
     s->mailboxes = alloc_or_die(&s->region, MAILBOXES * sizeof *s->mailboxes);
     for (unsigned i = 0; i < MAX_PROCS; i++)
@@ -129,8 +136,7 @@ static void set_up(struct stress *s, size_t size)
         atomic_init(&s->mailboxes[i], 0);
 }
 
-/* Free what is still in the mailboxes, then sum the tallies. */
-static struct tally collect(struct stress *s, unsigned procs)
+struct tally stress_collect(struct stress *s, unsigned procs)
 {
     struct tally sum = {0};
 
@@ -144,6 +150,9 @@ static struct tally collect(struct stress *s, unsigned procs)
         sum.overlaps += s->tallies[i].overlaps;
         sum.failed_allocs += s->tallies[i].failed_allocs;
         sum.handoffs += s->tallies[i].handoffs;
+        sum.large_blocks += s->tallies[i].large_blocks;
+        if (s->tallies[i].largest_bytes > sum.largest_bytes)
+            sum.largest_bytes = s->tallies[i].largest_bytes;
     }
     shalloc_free(&s->region, s->tallies);
     shalloc_free(&s->region, (void *)s->mailboxes);
@@ -157,15 +166,18 @@ int run_stress(const struct options *o)
 
     heading("stress: %u processes, %" PRIu64 " random alloc/free each, seed %" PRIu64, o->procs,
             o->ops, o->seed);
-    set_up(&s, (size_t)(16 + 4 * o->procs) << 20);
+    stress_set_up(&s, o->size != 0 ? o->size : (size_t)(16 + 4 * o->procs) << 20);
+    printf("a region of %zu bytes; blocks up to %zu bytes\n", s.region.size, s.huge_bytes);
     crew_start(&crew, o->procs, stress_worker, &s);
     crew_release(&crew);
     unsigned failed = crew_wait(&crew, CHILD_TIMEOUT_MS);
-    struct tally sum = collect(&s, o->procs);
-    printf("%" PRIu64 " blocks verified before free, %" PRIu64
+    struct tally sum = stress_collect(&s, o->procs);
+    printf("%" PRIu64 " blocks verified before free (%" PRIu64
+           " of them runs of spans, the largest %" PRIu64 " bytes), %" PRIu64
            " handed to another process, %" PRIu64 " found overwritten; %" PRIu64
            " allocations failed (region full)\n",
-           sum.verified, sum.handoffs, sum.overlaps, sum.failed_allocs);
+           sum.verified, sum.large_blocks, sum.largest_bytes, sum.handoffs, sum.overlaps,
+           sum.failed_allocs);
     bool ok = report_check(&s.region);
     fact_word("command", "stress");
     fact_uint("procs", o->procs);
@@ -178,157 +190,9 @@ int run_stress(const struct options *o)
     fact_uint("handoffs", sum.handoffs);
     fact_uint("failed_allocs", sum.failed_allocs);
     fact_uint("failed_procs", failed);
+    fact_uint("large_blocks", sum.large_blocks);
+    fact_uint("largest_block_bytes", sum.largest_bytes);
     facts_end();
     close_region(&s.region);
     return ok && failed == 0 && sum.overlaps == 0 ? 0 : 1;
-}
-
-/* ---- crash ------------------------------------------------------------- */
-
-struct holder {
-    struct shalloc *h;
-    int holding; /* write end of a pipe: one byte once the lock is ours */
-};
-
-/* In the child: take the region lock, say so, and wait to be killed. */
-static int hold_lock(void *arg)
-{
-    struct holder *x = arg;
-    char byte = 'L';
-
-    shalloc_lock(x->h);
-    if (write(x->holding, &byte, 1) != 1)
-        die_errno("write");
-    for (;;)
-        pause(); /* not ordering anything: waiting for SIGKILL */
-}
-
-/* A child takes the region lock and is killed holding it: the next locker
- * gets EOWNERDEAD, rebuilds the lists and marks the lock consistent. */
-static uint64_t kill_lock_holder(struct shalloc *h)
-{
-    struct shalloc_stats before, after;
-    int holding[2];
-    char byte, what[64];
-
-    subheading("a process dies holding the region lock");
-    shalloc_stats(h, &before);
-    if (pipe(holding) != 0)
-        die_errno("pipe");
-    struct holder x = {h, holding[1]};
-    uint64_t started = now_ns();
-    pid_t pid = child_start(hold_lock, &x);
-    close(holding[1]);
-    if (read(holding[0], &byte, 1) != 1)
-        die("the lock holder ended before taking the lock");
-    close(holding[0]);
-    if (kill(pid, SIGKILL) != 0)
-        die_errno("kill");
-    struct child_result r = child_wait(pid, started, CHILD_TIMEOUT_MS);
-    printf("pid %d took the lock and was %s\n", (int)pid, child_describe(&r, what));
-    unsigned slots = shalloc_recover(h); /* takes the lock: EOWNERDEAD */
-    shalloc_stats(h, &after);
-    printf("the next pthread_mutex_lock returned EOWNERDEAD: lists rebuilt from the block tags,\n"
-           "pthread_mutex_consistent called (repairs %" PRIu64 " -> %" PRIu64
-           ", dead slots reclaimed %u)\n",
-           before.repairs, after.repairs, slots);
-    return after.repairs - before.repairs;
-}
-
-/* One round: start the workers, kill one at a random point of its run.
- * Returns 1 if the kill landed while it was still at work (on a busy
- * machine the victim may have finished before the parent saw it). */
-static unsigned kill_one(struct stress *s, unsigned procs, uint64_t *rng)
-{
-    struct crew crew;
-    unsigned victim = (unsigned)(rng_next(rng) % procs), landed = 0;
-    uint64_t target = 1 + rng_next(rng) % (s->ops / 2 + 1), deadline; /* well before its end */
-    char what[64];
-
-    for (unsigned i = 0; i < procs; i++)
-        atomic_store(&s->progress[i], 0);
-    crew_start(&crew, procs, stress_worker, s);
-    crew_release(&crew);
-    deadline = now_ns() + (uint64_t)CHILD_TIMEOUT_MS * 1000000u;
-    while (atomic_load_explicit(&s->progress[victim], memory_order_relaxed) < target &&
-           now_ns() < deadline)
-        sched_yield(); /* spin: the instant of the kill should be arbitrary */
-    if (kill(crew.pid[victim], SIGKILL) != 0)
-        die_errno("kill");
-    for (unsigned i = 0; i < procs; i++) {
-        struct child_result r = child_wait(crew.pid[i], crew.started_ns, CHILD_TIMEOUT_MS);
-        if (i == victim && r.end == CHILD_SIGNALED && r.code == SIGKILL)
-            landed = atomic_load(&s->progress[i]) < s->ops; /* not already on its way out */
-        else if (!child_ok(&r))
-            die("crash worker %u: %s", i, child_describe(&r, what));
-    }
-    return landed;
-}
-
-struct janitor {
-    struct shalloc *h;
-    uint64_t freed;
-};
-
-static void free_if_used(void *ctx, const struct shalloc_block_info *b)
-{
-    struct janitor *j = ctx;
-
-    if (b->state == SHALLOC_USED) {
-        shalloc_free(j->h, shalloc_pointer(j->h, b->offset));
-        j->freed++;
-    }
-}
-
-int run_crash(const struct options *o)
-{
-    struct stress s = {.ops = o->ops, .seed = o->seed, .crash = true};
-    struct shalloc_stats st;
-    uint64_t rng = o->seed;
-    unsigned kills = 0;
-
-    heading("crash: %u processes killed with SIGKILL at random instants, %u at work at a time",
-            o->kills, o->procs);
-    set_up(&s, 32u << 20);
-    s.progress = map_anonymous(MAX_PROCS * sizeof *s.progress, MAP_SHARED);
-    uint64_t holder_repairs = kill_lock_holder(&s.region);
-
-    subheading("workers killed in the middle of alloc, free, flush and refill");
-    printf("odd workers run without a cache: each of their operations takes the region lock,\n"
-           "so some kills land while it is held (lock_repairs counts them)\n");
-    for (unsigned round = 0; kills < o->kills && round < 3 * o->kills; round++)
-        kills += kill_one(&s, o->procs, &rng); /* a victim may finish before the kill lands */
-    unsigned dead = shalloc_recover(&s.region);
-    struct tally sum = collect(&s, o->procs);
-    struct janitor j = {&s.region, 0};
-    shalloc_walk(&s.region, free_if_used, &j); /* every process is gone: nobody refers to them */
-    shalloc_stats(&s.region, &st);
-    printf("%u kills landed; the last dead slots reclaimed at the end: %u\n"
-           "blocks still in use by dead processes (the allocator cannot know nobody else\n"
-           "refers to them; here nobody does, so they are freed now): %" PRIu64 "\n"
-           "spans lost between a claim and its formatting: %" PRIu64 "\n"
-           "lock repairs: %" PRIu64 " (1 from the holder killed on purpose), dead slots "
-           "reclaimed: %" PRIu64 ", cached blocks they held: %" PRIu64 "\n"
-           "waits for the lock that timed out and looked again: %" PRIu64 "\n",
-           kills, dead, j.freed, st.spans_lost, st.repairs, st.slots_reclaimed, st.blocks_reclaimed,
-           st.lock_timeouts);
-    bool ok = report_check(&s.region) && st.blocks_used == 0;
-    unmap((void *)s.progress, MAX_PROCS * sizeof *s.progress);
-    fact_word("command", "crash");
-    fact_uint("procs", o->procs);
-    fact_uint("holder_repairs", holder_repairs);
-    fact_uint("lock_repairs", st.repairs);
-    fact_uint("slots_reclaimed", st.slots_reclaimed);
-    fact_uint("blocks_reclaimed", st.blocks_reclaimed);
-    fact_uint("leaked_blocks", j.freed);
-    fact_uint("leak_bound", (uint64_t)kills * (HELD_BLOCKS + 2)); /* held, plus one in each hand */
-    fact_uint("lost_spans", st.spans_lost);
-    fact_uint("lock_timeouts", st.lock_timeouts);
-    fact_uint("verified", sum.verified);
-    fact_uint("overlaps", sum.overlaps);
-    fact_uint("kills", kills);
-    fact_word("check", ok ? "ok" : "fail");
-    facts_end();
-    close_region(&s.region);
-    return ok && sum.overlaps == 0 ? 0 : 1;
 }

@@ -11,7 +11,7 @@
  * on a shared machine proves little (bench/run.sh does that).
  *
  * Usage: alloc_bench [--allocator glibc|zone|shared|shared_nocache] [--workers N] [--ops N]
- *                    [--seed S]
+ *                    [--seed S] [--sizes small|mixed]
  *
  * Look for: ops_per_sec (aggregate over workers); peak_requested_bytes
  * (the workload's own count); for zone and shared*, peak_mapped_bytes and
@@ -37,6 +37,7 @@ struct run {
     struct alloc_api api;
     unsigned workers;
     uint64_t ops, seed;
+    enum workload_mix mix;           /* --sizes */
     struct workload_result *results; /* one per worker */
     uint64_t peak_mapped_bytes;      /* 0 when the allocator cannot say */
     uint64_t peak_zones;             /* zone: the most zones mapped at once; else 0 */
@@ -57,7 +58,7 @@ static void *thread_main(void *arg)
     struct run *r = w->run;
 
     pthread_barrier_wait(w->start);
-    workload_run(&r->api, r->ops, r->seed + w->index, &r->results[w->index]);
+    workload_run_mix(&r->api, r->ops, r->seed + w->index, r->mix, &r->results[w->index]);
     return NULL;
 }
 
@@ -103,8 +104,11 @@ static void run_zone(struct run *r)
  * command makes too. */
 static void run_shalloc(struct run *r, bool cache_off)
 {
-    struct workload_procs w = {
-        .workers = r->workers, .ops = r->ops, .seed = r->seed, .deadline_ms = WORKER_DEADLINE_MS};
+    struct workload_procs w = {.workers = r->workers,
+                               .ops = r->ops,
+                               .seed = r->seed,
+                               .mix = r->mix,
+                               .deadline_ms = WORKER_DEADLINE_MS};
     const char *why;
 
     if (shalloc_workload_run(&w, cache_off, r->results, &r->peak_mapped_bytes, &why) != 0)
@@ -176,7 +180,7 @@ static void report(const struct contender *c, const struct run *r, uint64_t rss_
 static void usage(void)
 {
     printf("Usage: %s [--allocator glibc|zone|shared|shared_nocache] [--workers N] [--ops N]\n"
-           "       [--seed S]\n"
+           "       [--seed S] [--sizes small|mixed]\n"
            "\n"
            "Run the project's random alloc/free workload (16..527-byte blocks, 4096 slots\n"
            "per worker) in N workers against one allocator; print the throughput.\n"
@@ -188,6 +192,8 @@ static void usage(void)
            "  -w, --workers N       threads, or processes for shared* (1..%d, default 1)\n"
            "  -n, --ops N           steps per worker (1..10^12, default 5000000)\n"
            "  -s, --seed S          seed of worker 0; worker i uses S + i (default 1)\n"
+           "  -z, --sizes MIX       small (16..527 bytes, default) or mixed (16 bytes to\n"
+           "                        64 KiB, evenly over the powers of two)\n"
            "  -h, --help            show this help\n",
            prog_name(), MAX_WORKERS);
 }
@@ -199,9 +205,11 @@ int main(int argc, char *argv[])
         {"workers", required_argument, NULL, 'w'},
         {"ops", required_argument, NULL, 'n'},
         {"seed", required_argument, NULL, 's'},
+        {"sizes", required_argument, NULL, 'z'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    static const char *const mixes[] = {"small", "mixed", NULL};
     const char *names[CONTENDERS + 1] = {NULL};
     const struct contender *chosen = &contenders[1];
     struct run r = {.workers = 1, .ops = 5000000, .seed = 1};
@@ -211,12 +219,13 @@ int main(int argc, char *argv[])
     for (unsigned i = 0; i < CONTENDERS; i++)
         names[i] = contenders[i].name;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":a:w:n:s:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":a:w:n:s:z:h", options, NULL)) != -1) {
         switch (opt) {
         case 'a': chosen = &contenders[opt_choice("--allocator", optarg, names)]; break;
         case 'w': r.workers = (unsigned)opt_uint("--workers", optarg, 1, MAX_WORKERS); break;
         case 'n': r.ops = opt_uint("--ops", optarg, 1, UINT64_C(1000000000000)); break;
         case 's': r.seed = opt_uint("--seed", optarg, 0, UINT64_MAX); break;
+        case 'z': r.mix = (enum workload_mix)opt_choice("--sizes", optarg, mixes); break;
         case 'h': usage(); return 0;
         default: bad_option(opt, argv);
         }

@@ -27,3 +27,22 @@ $(BUILD)/alloc_patterns: $(ALLOC_PATTERNS_OBJS) $(COMMON_LIB)
 	$(LINK) -o $@ $^ $(LDLIBS)
 
 PROGRAMS += $(BUILD)/alloc_patterns
+
+# build/boost_bench: the same workload against Boost.Interprocess's
+# managed_shared_memory, lesson 07's contender (bench/run.sh, section shm).
+# C++, so built only where $(CXX) runs and finds the Boost headers (Debian:
+# g++ and libboost-dev, which .ci/run does not install), and not in the
+# sanitizer builds; bench/run.sh says when it is missing.
+HASH := \#
+BOOST_FOUND := $(shell printf '$(HASH)if !__has_include(<boost/interprocess/managed_shared_memory.hpp>)\n$(HASH)error\n$(HASH)endif\n' | \
+  $(CXX) -x c++ -E - -o /dev/null 2>/dev/null && echo 1)
+ifeq ($(BOOST_FOUND)$(SAN),1)
+BOOST_CXXFLAGS := -std=c++17 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wundef \
+  $(if $(filter 1,$(WERROR)),-Werror) -pthread -Icommon
+$(BUILD)/obj/bench/boost_bench.o: bench/boost_bench.cpp common/workload.h common/out.h
+	@mkdir -p $(@D)
+	$(CXX) $(BOOST_CXXFLAGS) $(CXXFLAGS) -c -o $@ $<
+$(BUILD)/boost_bench: $(BUILD)/obj/bench/boost_bench.o $(COMMON_LIB)
+	$(CXX) -pthread $(LDFLAGS) -o $@ $^ -lrt $(LDLIBS)
+PROGRAMS += $(BUILD)/boost_bench
+endif

@@ -2,7 +2,7 @@
 # bench/run.sh - the numbers behind the lessons (what `make bench` runs).
 #
 # Usage: bench/run.sh [--reps N] [--quick] [SECTION...]
-#   SECTION: alloc malloc traces file faults fork (default: all of them)
+#   SECTION: alloc malloc traces shm file faults fork (default: all of them)
 #   --reps N   repetitions of every measurement (default 5; the median is
 #              reported with the spread, min..max)
 #   --quick    smaller sizes, for a smoke test (not for the README)
@@ -39,7 +39,7 @@ while (($#)); do
     shift
     ;;
   --quick) quick=1 ;;
-  alloc | malloc | traces | file | faults | fork) sections+=("$1") ;;
+  alloc | malloc | traces | shm | file | faults | fork) sections+=("$1") ;;
   *)
     echo "bench/run.sh: unknown argument '$1' (see --help)" >&2
     exit 2
@@ -47,7 +47,7 @@ while (($#)); do
   esac
   shift
 done
-((${#sections[@]})) || sections=(alloc malloc traces file faults fork)
+((${#sections[@]})) || sections=(alloc malloc traces shm file faults fork)
 
 # shellcheck source=bench/lib.bash
 . "$root/bench/lib.bash"
@@ -294,6 +294,94 @@ bench_traces() {
   rm -rf "$trace_dir"
 }
 
+# ---------------------------------------------------------------- shm
+# Lesson 07's shared allocator against Boost.Interprocess's
+# managed_shared_memory (bench/boost_bench.cpp): worker processes on one
+# region, small blocks (16..527 bytes) and mixed sizes (16 bytes to 64 KiB),
+# 1 and 2 processes; glibc's private malloc (alloc_bench, threads) as the
+# reference that shares nothing.  Boost is skipped, with a note, where
+# boost_bench was not built (no C++ compiler or no libboost-dev).
+shm_once() { # VARIANT=allocator/sizes/workers REP
+  local a=${1%%/*} rest=${1#*/} out ops
+  local sizes=${rest%/*} w=${rest#*/}
+  ops=$shm_small_ops
+  [[ $sizes == mixed ]] && ops=$shm_mixed_ops
+  case $a in
+  boost) out=$("$bin/boost_bench" --sizes "$sizes" --workers "$w" --ops "$ops" --seed $(($2 + 1))) ;;
+  shalloc) out=$("$bin/alloc_bench" --allocator shared --sizes "$sizes" --workers "$w" --ops "$ops" \
+    --seed $(($2 + 1))) ;;
+  glibc) out=$("$bin/alloc_bench" --allocator glibc --sizes "$sizes" --workers "$w" --ops "$ops" \
+    --seed $(($2 + 1))) ;;
+  esac
+  add_sample "$1 rate" "$(fact ops_per_sec <<<"$out")"
+}
+
+# times RATIO: "1.23x", or "-" for none.
+times() {
+  if [[ $1 == - ]]; then echo -; else echo "${1}x"; fi
+}
+
+# shm_goal WHAT VALUE GOAL: one line, "met" or "NOT met".
+shm_goal() {
+  local verdict=met
+  awk -v v="$2" -v g="$3" 'BEGIN { exit !(v >= g) }' || verdict="NOT met"
+  printf '  %-44s %6sx (goal %sx): %s\n' "$1" "$2" "$3" "$verdict"
+}
+
+bench_shm() {
+  need alloc_bench
+  local allocators=(shalloc glibc) variants=() a s w v r lo hi boost_rate glibc_rate one vs_boost
+  local vs_glibc scaling boost=0
+  shm_small_ops=2000000 shm_mixed_ops=500000
+  ((quick)) && shm_small_ops=200000 shm_mixed_ops=50000
+  title "shared-memory allocators: processes on one region, against Boost.Interprocess ($shm_small_ops small or $shm_mixed_ops mixed ops per worker)"
+  if [[ -x $bin/boost_bench ]]; then
+    allocators=(shalloc boost glibc) boost=1
+  else
+    echo "note: $bin/boost_bench is not built (it needs a C++ compiler and the Boost headers:"
+    echo "      apt-get install g++ libboost-dev, then make); the Boost rows are skipped"
+  fi
+  for s in small mixed; do
+    for w in 1 2; do
+      for a in "${allocators[@]}"; do variants+=("$a/$s/$w"); done
+    done
+  done
+  alternate "$reps" shm_once "${variants[@]}"
+  printf '%-6s %-8s %7s %10s %20s %9s %9s %9s\n' sizes allocator workers "M ops/s" spread \
+    "vs Boost" "vs glibc" "2 vs 1"
+  for v in "${variants[@]}"; do
+    a=${v%%/*} s=${v#*/} s=${s%/*} w=${v##*/}
+    read -r r lo hi < <(summary "$v rate")
+    read -r glibc_rate _ _ < <(summary "glibc/$s/$w rate")
+    read -r one _ _ < <(summary "$a/$s/1 rate")
+    vs_boost=- scaling=-
+    if ((boost)); then
+      read -r boost_rate _ _ < <(summary "boost/$s/$w rate")
+      vs_boost=$(ratio "$r" "$boost_rate")
+    fi
+    vs_glibc=$(ratio "$r" "$glibc_rate")
+    ((w == 2)) && scaling=$(ratio "$r" "$one")
+    emit_row '%-6s %-8s %7s %10s %20s %9s %9s %9s' "$s" "$a" "$w" "$(millions "$r")" \
+      "$(millions "$lo")..$(millions "$hi")" "$(times "$vs_boost")" "$(times "$vs_glibc")" \
+      "$(times "$scaling")" -- \
+      bench=shm sizes="$s" allocator="$a" workers="$w" median_ops_per_sec="$r" min_ops_per_sec="$lo" \
+      max_ops_per_sec="$hi" vs_boost="${vs_boost/-/null}" vs_glibc="$vs_glibc" \
+      vs_one_worker="${scaling/-/null}"
+  done
+  ((boost)) || return 0
+  echo "goals (ratios in this run):"
+  read -r r _ _ < <(summary "shalloc/small/1 rate")
+  read -r boost_rate _ _ < <(summary "boost/small/1 rate")
+  shm_goal "small blocks, 1 process, shalloc vs Boost" "$(ratio "$r" "$boost_rate")" 8
+  read -r one _ _ < <(summary "shalloc/small/2 rate")
+  shm_goal "small blocks, shalloc, 2 processes vs 1" "$(ratio "$one" "$r")" 1.8
+  for w in 1 2; do
+    read -r r _ _ < <(summary "shalloc/mixed/$w rate")
+    read -r boost_rate _ _ < <(summary "boost/mixed/$w rate")
+    shm_goal "mixed sizes, $w process(es), shalloc vs Boost" "$(ratio "$r" "$boost_rate")" 3
+  done
+}
+
 # ---------------------------------------------------------------- faults
 # Lesson 01's modes on 1 GiB: faults, time, time per fault.
 faults_once() { # VARIANT=mode REP
@@ -381,6 +469,7 @@ for section in "${sections[@]}"; do
   alloc) bench_alloc ;;
   malloc) bench_malloc ;;
   traces) bench_traces ;;
+  shm) bench_shm ;;
   faults) bench_faults ;;
   fork) bench_fork ;;
   file) bench_file ;;

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-pid_t child_start(int (*body)(void *arg), void *arg)
+pid_t child_try_start(int (*body)(void *arg), void *arg)
 {
     pid_t pid;
 
@@ -28,7 +28,7 @@ pid_t child_start(int (*body)(void *arg), void *arg)
     fflush(NULL); /* or the child inherits, and later prints, our buffer */
     pid = fork();
     if (pid < 0)
-        die_errno("fork");
+        return -1;
     if (pid == 0) {
         setpgid(0, 0); /* cannot fail for ourselves right after fork */
         /* Its own group means Ctrl-C reaches only the parent: make sure the
@@ -40,6 +40,15 @@ pid_t child_start(int (*body)(void *arg), void *arg)
         _exit(status);
     }
     setpgid(pid, pid); /* also here: whichever runs first wins, both agree */
+    return pid;
+}
+
+pid_t child_start(int (*body)(void *arg), void *arg)
+{
+    pid_t pid = child_try_start(body, arg);
+
+    if (pid < 0)
+        die_errno("fork");
     return pid;
 }
 
@@ -217,7 +226,9 @@ void gate_pass(struct gate *g)
     close(g->go[0]);
 }
 
-void gate_release(struct gate *g, int n)
+/* gate_release's work: 0 once all n arrived, or the children that did not
+ * (-1: read failed, errno set). */
+static int release_arrivals(struct gate *g, int n)
 {
     char buf[256];
     int arrived = 0;
@@ -228,14 +239,28 @@ void gate_release(struct gate *g, int n)
         ssize_t got = read(g->ready[0], buf, sizeof buf);
         if (got < 0 && errno == EINTR)
             continue;
-        if (got < 0)
-            die_errno("gate: read");
-        if (got == 0)
-            die("gate: %d of %d children ended before reaching the gate", n - arrived, n);
+        if (got <= 0) {
+            int err = errno;
+            close(g->ready[0]);
+            close(g->go[1]);
+            errno = err;
+            return got < 0 ? -1 : n - arrived;
+        }
         arrived += (int)got;
     }
     close(g->ready[0]);
     close(g->go[1]); /* EOF for everyone at once */
+    return 0;
+}
+
+void gate_release(struct gate *g, int n)
+{
+    int missing = release_arrivals(g, n);
+
+    if (missing < 0)
+        die_errno("gate: read");
+    if (missing > 0)
+        die("gate: %d of %d children ended before reaching the gate", missing, n);
 }
 
 static int crew_member(void *arg)
@@ -246,11 +271,22 @@ static int crew_member(void *arg)
     return c->body(c->ctx, c->index);
 }
 
+void crew_abort(struct crew *c)
+{
+    for (unsigned i = 0; i < c->n; i++) {
+        kill(-c->pid[i], SIGKILL); /* its group: what it forked goes too */
+        kill(c->pid[i], SIGKILL);
+    }
+    for (unsigned i = 0; i < c->n; i++)
+        reap(c->pid[i]);
+    c->n = 0;
+}
+
 void crew_start(struct crew *c, unsigned n, int (*body)(void *ctx, unsigned index), void *ctx)
 {
     if (n > CREW_MAX)
         die("crew_start: %u children, more than %d", n, CREW_MAX);
-    c->n = n;
+    c->n = 0;
     c->body = body;
     c->ctx = ctx;
     c->first_failure[0] = '\0';
@@ -258,13 +294,33 @@ void crew_start(struct crew *c, unsigned n, int (*body)(void *ctx, unsigned inde
     c->started_ns = now_ns();
     for (unsigned i = 0; i < n; i++) {
         c->index = i; /* the child's copy keeps its own index */
-        c->pid[i] = child_start(crew_member, c);
+        if ((c->pid[i] = child_try_start(crew_member, c)) < 0) {
+            int err = errno;
+            close(c->gate.ready[0]);
+            close(c->gate.ready[1]);
+            close(c->gate.go[0]);
+            close(c->gate.go[1]);
+            crew_abort(c); /* the ones already started: killed and reaped */
+            errno = err;
+            die_errno("fork");
+        }
+        c->n = i + 1;
     }
 }
 
 void crew_release(struct crew *c)
 {
-    gate_release(&c->gate, (int)c->n);
+    int missing = release_arrivals(&c->gate, (int)c->n);
+
+    if (missing == 0)
+        return;
+    int err = errno;
+    unsigned n = c->n;
+    crew_abort(c);
+    errno = err;
+    if (missing < 0)
+        die_errno("gate: read");
+    die("gate: %d of %u children ended before reaching the gate", missing, n);
 }
 
 unsigned crew_wait(struct crew *c, int timeout_ms)

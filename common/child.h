@@ -38,6 +38,9 @@ struct child_result {
  * hold a stream's lock (use write(2) there).
  */
 pid_t child_start(int (*body)(void *arg), void *arg);
+/* The same, but returns -1 (errno set) if fork fails, for a caller that
+ * has children of its own to clean up first. */
+pid_t child_try_start(int (*body)(void *arg), void *arg);
 
 /*
  * Wait for a child started by child_start.  timeout_ms < 0 waits forever;
@@ -129,10 +132,16 @@ struct crew {
     char first_failure[96]; /* after crew_wait: "child 2 (pid 123): killed by SIGKILL" */
 };
 
-/* Fork n children; each waits at the gate.  Dies if n > CREW_MAX. */
+/* Fork n children; each waits at the gate.  Dies if n > CREW_MAX, or if a
+ * fork fails (after killing and reaping the children already started, so
+ * that none is left behind). */
 void crew_start(struct crew *c, unsigned n, int (*body)(void *ctx, unsigned index), void *ctx);
-/* Open the gate: all start now.  Dies if a child ended before reaching it. */
+/* Open the gate: all start now.  Dies if a child ended before reaching it
+ * (after killing and reaping the others). */
 void crew_release(struct crew *c);
+/* Kill every child of the crew (with its process group) and reap them:
+ * for a caller about to leave early.  The crew is then empty. */
+void crew_abort(struct crew *c);
 /* Reap every child against one deadline, timeout_ms from now (< 0: none),
  * killing any still running then.  Prints a line for each child that did not
  * exit 0, keeps the first in first_failure, and returns how many there were. */

@@ -17,8 +17,37 @@ struct slot {
     uint32_t size;
 };
 
+enum { MIXED_OCTAVES = 12 }; /* 16 << 11 = 32 KiB: the mixed sizes end below 64 KiB */
+
+/* A block's size, from the high half of a step's random number. */
+static inline uint32_t block_size(enum workload_mix mix, uint64_t random)
+{
+    uint32_t r = (uint32_t)(random >> 32);
+
+    if (mix == WORKLOAD_SMALL)
+        return WORKLOAD_MIN_SIZE + r % WORKLOAD_SIZE_SPREAD;
+    uint32_t low = (uint32_t)WORKLOAD_MIN_SIZE << (r % MIXED_OCTAVES); /* a power of two */
+    return low + (r >> 8) % low;                                       /* in [low, 2 low) */
+}
+
+size_t workload_max_size(enum workload_mix mix)
+{
+    return mix == WORKLOAD_SMALL ? WORKLOAD_MIN_SIZE + WORKLOAD_SIZE_SPREAD - 1
+                                 : ((size_t)WORKLOAD_MIN_SIZE << MIXED_OCTAVES) - 1;
+}
+
 void workload_run(const struct alloc_api *api, uint64_t ops, uint64_t seed,
                   struct workload_result *result)
+{
+    workload_run_mix(api, ops, seed, WORKLOAD_SMALL, result);
+}
+
+/* The steps, inlined once per mix so that the small mix costs what it did
+ * before there were two (the allocator is what is measured). */
+static inline __attribute__((always_inline)) void run_steps(const struct alloc_api *api,
+                                                            uint64_t ops, uint64_t seed,
+                                                            enum workload_mix mix,
+                                                            struct workload_result *result)
 {
     static _Thread_local struct slot slots[WORKLOAD_SLOTS]; /* 64 KiB: not on the stack */
     uint64_t live = 0, start = now_ns();
@@ -34,7 +63,7 @@ void workload_run(const struct alloc_api *api, uint64_t ops, uint64_t seed,
             r.frees++;
             continue;
         }
-        s->size = (uint32_t)(WORKLOAD_MIN_SIZE + (random >> 32) % WORKLOAD_SIZE_SPREAD);
+        s->size = block_size(mix, random);
         s->block = api->alloc(api->ctx, s->size);
         if (s->block == NULL) {
             r.failed_allocs++;
@@ -55,6 +84,15 @@ void workload_run(const struct alloc_api *api, uint64_t ops, uint64_t seed,
     }
     r.elapsed_ns = now_ns() - start;
     *result = r;
+}
+
+void workload_run_mix(const struct alloc_api *api, uint64_t ops, uint64_t seed,
+                      enum workload_mix mix, struct workload_result *result)
+{
+    if (mix == WORKLOAD_SMALL)
+        run_steps(api, ops, seed, WORKLOAD_SMALL, result);
+    else
+        run_steps(api, ops, seed, WORKLOAD_MIXED, result);
 }
 
 static void *libc_alloc(void *ctx, size_t size)
@@ -92,7 +130,7 @@ static int process_worker(void *ctx, unsigned index)
 
     if (w->begin != NULL)
         w->begin(w->api.ctx);
-    workload_run(&w->api, w->ops, w->seed + index, &run->results[index]);
+    workload_run_mix(&w->api, w->ops, w->seed + index, w->mix, &run->results[index]);
     return w->end != NULL ? w->end(w->api.ctx) : 0;
 }
 

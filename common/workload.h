@@ -3,9 +3,14 @@
  * measured on (lessons 05 and 07, bench/alloc_bench).
  *
  * A worker keeps WORKLOAD_SLOTS slots.  Each step picks a slot at random:
- * if it holds a block, the block is freed; otherwise 16 + (random mod 512)
- * bytes are allocated into it and the first byte is written.  At the end
- * every remaining block is freed.  One step is one operation.
+ * if it holds a block, the block is freed; otherwise a block is allocated
+ * into it and its first byte is written.  At the end every remaining block
+ * is freed.  One step is one operation.  The sizes come from one of two
+ * mixes: WORKLOAD_SMALL, 16 + (random mod 512) bytes (the default, and what
+ * every table in the README measures unless it says otherwise), or
+ * WORKLOAD_MIXED, 16 bytes to 64 KiB spread evenly over the twelve powers
+ * of two between (as many blocks of 16..31 bytes as of 32..63, ... and of
+ * 32..64 KiB): a third of them larger than 4 KiB.
  */
 #ifndef ASYM_WORKLOAD_H
 #define ASYM_WORKLOAD_H
@@ -14,6 +19,12 @@
 #include <stdint.h>
 
 enum { WORKLOAD_SLOTS = 4096, WORKLOAD_MIN_SIZE = 16, WORKLOAD_SIZE_SPREAD = 512 };
+
+/* Which sizes the workload asks for (see above). */
+enum workload_mix {
+    WORKLOAD_SMALL, /* 16..527 bytes */
+    WORKLOAD_MIXED, /* 16 bytes .. 64 KiB - 1, evenly over the powers of two */
+};
 
 /* The allocator under test, as calls and a context. */
 struct alloc_api {
@@ -34,9 +45,14 @@ struct workload_result {
     uint64_t elapsed_ns;      /* the steps and the final frees */
 };
 
-/* Run ops steps against api with the given seed. */
+/* Run ops steps against api with the given seed (small sizes). */
 void workload_run(const struct alloc_api *api, uint64_t ops, uint64_t seed,
                   struct workload_result *result);
+/* The same with sizes from mix. */
+void workload_run_mix(const struct alloc_api *api, uint64_t ops, uint64_t seed,
+                      enum workload_mix mix, struct workload_result *result);
+/* The largest block a mix asks for. */
+size_t workload_max_size(enum workload_mix mix);
 
 /*
  * Workers as processes: the workload run by `workers` children forked
@@ -50,6 +66,7 @@ struct workload_procs {
     int (*end)(void *ctx);    /* after them; nonzero fails the worker (or NULL) */
     unsigned workers;         /* 1 to CREW_MAX */
     uint64_t ops, seed;       /* per worker */
+    enum workload_mix mix;    /* the sizes (WORKLOAD_SMALL unless set) */
     int deadline_ms;          /* for all the workers together */
 };
 

@@ -5,6 +5,8 @@ load helper
 
 P=07_shared_mmap_allocator
 T=shalloc_test # the library's misuse driver
+K=shalloc_kill # SIGKILL at every instruction of an operation
+F=shalloc_fuzz # randomly damaged regions
 SHM=/dev/shm
 
 # The driver's misuse ends in abort(): SIGABRT is status 134.
@@ -41,6 +43,42 @@ skip_without_asserts() {
   run_prog $T asserts
   assert_success
   [[ $(fact asserts) == 1 ]] || skip "shalloc_assert is compiled out of this build"
+}
+
+# layout KEY: where something is in a region (shalloc_test layout).
+layout() {
+  "$(prog $T)" layout | awk -v key="$1" -v filters="" -f "$REPO_ROOT/common/fact.awk"
+}
+
+# poke64 NAME OFFSET VALUE: write VALUE, 8 bytes little-endian, into
+# /dev/shm/NAME at OFFSET.
+poke64() {
+  local bytes="" byte k
+  for ((k = 0; k < 8; k++)); do
+    printf -v byte '\\x%02x' $((($3 >> (8 * k)) & 0xff))
+    bytes+=$byte
+  done
+  printf '%b' "$bytes" | dd of="$SHM/$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# smear NAME OFFSET COUNT: COUNT bytes of 0xff into /dev/shm/NAME at OFFSET.
+smear() {
+  head -c "$3" /dev/zero | tr '\0' '\377' | dd of="$SHM/$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# random_bytes COUNT: COUNT bytes from bash's RANDOM (seeded by the caller).
+random_bytes() {
+  local bytes="" byte k
+  for ((k = 0; k < $1; k++)); do
+    printf -v byte '\\x%02x' $((RANDOM % 256))
+    bytes+=$byte
+  done
+  printf '%b' "$bytes"
+}
+
+# stderr ends with TEXT.
+assert_stderr_ends() {
+  [[ $stderr == *"$1" ]] || fail "stderr ends with '$1'"
 }
 
 # A fact line as the issue spells it: KEY=VALUE pairs in that order.
@@ -115,6 +153,46 @@ assert_line_matches() {
   assert_fact new_span_for_2500 -eq 1 step=fragmentation
 }
 
+@test "a block above 4 KiB is a run of spans: freed it is reused, merged, and given back" {
+  run_prog $P freelist
+  assert_success
+  assert_fact run_bytes -eq 49152 step=runs
+  assert_fact same_run -eq 1 step=runs
+  assert_fact merged_run_reused -eq 1 step=runs
+  assert_fact back_to_wilderness -eq 1 step=runs
+}
+
+@test "a request longer than the longest free run is ENOMEM and changes nothing; the longest is served" {
+  run_prog $T enomem
+  assert_success
+  assert_fact largest_free_bytes -gt 0
+  for key in too_big_null too_big_enomem region_unchanged largest_served; do
+    assert_fact $key -eq 1
+  done
+  assert_fact check == ok
+}
+
+@test "demo --size 1G: one block of half a 1 GiB region, and only what is touched is resident" {
+  run_prog $P demo --size 1G
+  assert_success
+  assert_fact region_bytes -eq 1073741824 step=large_block
+  assert_fact block_bytes -ge 536870912 step=large_block
+  assert_fact region_rss_kib -lt 32768 step=large_block
+  assert_fact check == ok command=demo
+}
+
+@test "region sizes take K, M, G and T up to 1T; beyond, or below one span, is a usage error" {
+  run_prog $P demo --size 3M
+  assert_success
+  assert_fact region_bytes -eq 3145728 step=large_block
+  for size in 1K 2T 0 1.5M x; do
+    run_prog $P demo --size "$size"
+    assert_usage_error "--size"
+  done
+  run_prog $P --help
+  assert_output_contains "1T"
+}
+
 @test "map draws every worker's blocks mid-run, and everything free after they leave" {
   run_prog $P map
   assert_success
@@ -124,6 +202,7 @@ assert_line_matches() {
   done
   assert_fact used_blocks -eq 0 frame=3
   assert_fact cached_blocks -eq 0 frame=3
+  assert_fact used_runs -eq 0 frame=3
   assert_fact free_blocks -gt 0 frame=3
   for who in A/a B/b C/c; do
     assert_output_contains "$who = pid"
@@ -155,7 +234,19 @@ assert_line_matches() {
   assert_success
   run_prog $P create "$n" 2M
   assert_runtime_error EEXIST
+  assert_stderr_contains "create $n: shm_open: File exists"
   [[ $(stat -c %s "$SHM/$n") == 1048576 ]] || fail "the first object is untouched"
+}
+
+@test "a full /dev/shm: create says so, naming /dev/shm and the region, and leaves nothing" {
+  ((EUID == 0)) || skip "needs root to mount a small /dev/shm of its own (unshare --mount)"
+  unshare --mount true 2>/dev/null || skip "unshare --mount is not allowed here"
+  run_cmd unshare --mount bash -c \
+    "mount -t tmpfs -o size=1M tmpfs /dev/shm && '$(prog $P)' create full 2M; echo status=\$?; ls /dev/shm"
+  [[ $stderr == *"create full: posix_fallocate: /dev/shm has no room for a region of 2 MiB: No space left on device (ENOSPC)"* ]] ||
+    fail "the error names the verb, the region, /dev/shm and the size"
+  assert_output_contains "status=1"
+  [[ $output != *full$'\n'* && $output != *full ]] || fail "nothing is left in that /dev/shm"
 }
 
 @test "bad names are usage errors" {
@@ -248,6 +339,60 @@ assert_line_matches() {
   done
 }
 
+@test "a share killed by SIGKILL leaves its name; the next share removes it" {
+  fifo=$BATS_TEST_TMPDIR/in out=$BATS_TEST_TMPDIR/out
+  mkfifo "$fifo"
+  "$(prog $P)" share --hold <"$fifo" >"$out" 2>&1 &
+  pid=$!
+  exec {writer}>"$fifo"
+  for _ in $(seq 200); do
+    grep -q holding "$out" && break
+    sleep 0.05
+  done
+  grep -q holding "$out" || fail "share reached its hold"
+  kill -s KILL "$pid"
+  wait "$pid" || true
+  exec {writer}>&-
+  [[ -e $SHM/asym07-share-$pid ]] || fail "SIGKILL cannot be caught: the name is left"
+  run_prog $P share
+  assert_success
+  assert_fact stale_removed -ge 1 command=share
+  assert_output_contains "removed /dev/shm/asym07-share-$pid, left by a share that was killed"
+  [[ ! -e $SHM/asym07-share-$pid ]] || fail "the next share removed it"
+}
+
+@test "shares killed at random instants leave nothing once the next share has run" {
+  local run pids=() pid left=()
+  RANDOM=11
+  for ((run = 0; run < 30; run++)); do
+    "$(prog $P)" share >/dev/null 2>&1 &
+    pids+=($!)
+    sleep "0.00$((RANDOM % 8))"
+    kill -s KILL $! 2>/dev/null || true
+    wait $! || true
+  done
+  run_prog $P share
+  assert_success
+  for pid in "${pids[@]}"; do
+    [[ -e $SHM/asym07-share-$pid ]] && left+=("$pid")
+  done
+  ((${#left[@]} == 0)) || fail "no name of a killed share is left: ${left[*]}"
+}
+
+@test "stress and crash under ulimit -u: when a fork fails, no child is left behind" {
+  ((EUID == 0)) || skip "needs root to run as nobody, whose process count the limit counts"
+  local nobody limit command
+  nobody=$(grep -l '^Uid:[[:space:]]*65534[[:space:]]' /proc/[0-9]*/status 2>/dev/null | wc -l)
+  limit=$((nobody + 4)) # the reaper, the program and two children: the third fork fails
+  for command in "stress --procs 8 --ops 2000" "crash --procs 4 --kills 3 --ops 2000"; do
+    run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups bash -c \
+      "ulimit -u $limit && exec '$(prog shalloc_reap)' '$(prog $P)' $command"
+    assert_status 1
+    assert_stderr_contains "fork: Resource temporarily unavailable (EAGAIN)"
+    assert_fact orphans -eq 0
+  done
+}
+
 @test "generations: every fork appends to one list; private memory stays private" {
   run_prog $P generations 6
   assert_success
@@ -283,6 +428,45 @@ assert_line_matches() {
       assert_fact failed_procs -eq 0
     done
   done
+}
+
+@test "map draws runs of spans: one row per span, the first naming its length" {
+  run_prog $P map
+  assert_success
+  runs=$(($(fact used_runs frame=1) + $(fact used_runs frame=2)))
+  ((runs > 0)) || fail "runs are in use in frame 1 or 2"
+  assert_line_matches "^ +[0-9]+ +[0-9]+ +run [0-9]+ \\|[A-Z]+\\|$"
+}
+
+@test "stress and crash allocate runs of spans too, up to a sixteenth of the region" {
+  run_prog $P stress --procs 2 --ops 20000
+  assert_success
+  assert_fact large_blocks -gt 0 command=stress
+  assert_fact largest_block_bytes -gt 65536 command=stress
+  assert_fact largest_block_bytes -le $(((16 + 8) * 1048576 / 16)) command=stress
+  run_prog $P crash --kills 4 --ops 20000 --size 8M
+  assert_success
+  assert_fact large_blocks -gt 0 command=crash
+  assert_fact largest_block_bytes -gt 4096 command=crash
+  assert_fact check == ok command=crash
+}
+
+@test "SIGKILL at instructions spread over run alloc, split, merge, carve and refill: repaired, nothing lost" {
+  # Every access of a sanitizer build is instrumented, so an operation is 3
+  # (ASan) to 30 (TSan) times as many instructions to step through; the
+  # kills land in the same code.  (shalloc_kill --every: every instruction.)
+  [[ $SANITIZER == tsan ]] && skip "ThreadSanitizer makes single-stepping 30 times as long"
+  points=25
+  [[ -n $SANITIZER ]] && points=10
+  run_prog $K --points $points all
+  assert_success
+  for op in run-alloc run-split run-merge run-to-wilderness carve carve-from-run refill; do
+    assert_fact failures -eq 0 op=$op
+    assert_fact kill_points -ge $points op=$op
+  done
+  assert_fact lock_repairs -gt 0 op=run-merge
+  assert_fact spans_recovered -gt 0 op=carve
+  assert_fact failures -eq 0 ops=7
 }
 
 @test "stress: blocks travel between processes and are freed by others" {
@@ -329,6 +513,38 @@ assert_line_matches() {
     done
     assert_fact shared_vs_glibc_pct -gt 0 command=bench
   done
+}
+
+@test "bench/: shalloc and Boost.Interprocess on the same workloads, small and mixed sizes" {
+  for sizes in small mixed; do
+    run_prog alloc_bench --allocator shared --sizes $sizes --workers 2 --ops 20000
+    assert_success
+    assert_fact ops_per_sec -gt 0 allocator=shared
+  done
+  [[ -x $BIN_DIR/boost_bench ]] || skip "boost_bench is built only with a C++ compiler and libboost-dev"
+  for sizes in small mixed; do
+    run_prog boost_bench --sizes $sizes --workers 2 --ops 20000
+    assert_success
+    assert_fact ops_per_sec -gt 0 allocator=boost sizes=$sizes workers=2
+  done
+  if compgen -G "$SHM/asym-boost-bench-*" >/dev/null; then fail "boost_bench left its segment"; fi
+}
+
+@test "bench/run.sh shm: a row per allocator, size mix and process count, ratios to Boost and glibc" {
+  SKIP_REASON="the benchmarks measure the plain build" skip_under_sanitizer asan ubsan tsan
+  results=$BATS_TEST_TMPDIR/results.jsonl
+  run_cmd env BIN_DIR="$BIN_DIR" BENCH_RESULTS="$results" "$REPO_ROOT/bench/run.sh" --quick --reps 1 shm
+  assert_success
+  assert_output_contains "vs Boost"
+  allocators=2
+  if [[ -x $BIN_DIR/boost_bench ]]; then
+    allocators=3
+    assert_output_contains "goals"
+  else
+    assert_output_contains "boost_bench is not built"
+  fi
+  rows=$(grep -c '"bench":"shm"' "$results")
+  ((rows == 4 * allocators)) || fail "the results file has $((4 * allocators)) shm rows (it has $rows)"
 }
 
 @test "unknown commands, missing and extra words are usage errors" {
@@ -394,6 +610,177 @@ assert_line_matches() {
   skip_without_asserts
   run_prog $T free-interior
   assert_report "assertion failed: shalloc_block_start\(.*\) \([^ ]*:[0-9]+\)$"
+}
+
+@test "a wild root, one at the region's end, a note linked to itself: attach exits 1 naming where" {
+  n=$(name roots)
+  run_prog $P create "$n" 1M
+  assert_success
+  run_prog $P attach "$n"
+  assert_success
+  note=$(fact note_offset command=attach)
+  root=$(layout roots_offset)
+  for value in $((0x4141414141414141)) 1048576 $((1048576 - 8)) $((note + 16)); do
+    poke64 "$n" "$root" "$value"
+    run_prog $P attach "$n"
+    assert_runtime_error "attach $n: corrupt region: the list in root 0: a link is not an entry"
+    assert_stderr_ends "at offset $root"
+  done
+  poke64 "$n" "$root" "$note"
+  poke64 "$n" "$note" "$note" # the note's link: to itself
+  run_prog $P attach "$n"
+  assert_runtime_error "attach $n: corrupt region: the list in root 0: the list does not end (a cycle) at offset $note"
+  [[ $(stat -c %s "$SHM/$n") == 1048576 ]] || fail "the object keeps its size"
+}
+
+@test "a wild free-list head: attach and check say it is out of range, and where" {
+  n=$(name head)
+  run_prog $P create "$n" 1M
+  assert_success
+  run_prog $P attach "$n" # its note's span: blocks of 80 bytes, on the free list after it leaves
+  assert_success
+  head=$(($(layout free_head_offset) + 8 * $(layout class_of_80)))
+  for value in $((0x4141414141414141)) 1048576 16; do
+    poke64 "$n" "$head" "$value"
+    run_prog $P attach "$n"
+    assert_runtime_error "attach $n: corrupt region: R4: a list's link is out of range (not in the spans) at offset $head"
+    run_prog $P check "$n"
+    assert_status 1
+    assert_stderr_contains "check $n: corrupt region: R4: a list's link is out of range"
+    assert_fact check == corrupt command=check
+    assert_fact corrupt_offset -eq "$head" command=check
+  done
+}
+
+@test "a garbage region lock, or garbage in every slot's lock: a corrupt region, not an abort or EAGAIN" {
+  n=$(name locks)
+  lock=$(layout lock_offset) bytes=$(layout lock_bytes)
+  run_prog $P create "$n" 1M
+  assert_success
+  smear "$n" "$lock" "$bytes"
+  run_prog $P attach "$n"
+  assert_runtime_error "attach $n: corrupt region: R8: the region lock is not a lock, or names no live thread at offset $lock"
+  poke64 "$n" "$lock" $((0x11223344)) # a lock word naming a thread that does not exist
+  for field in 8 16 24 32; do poke64 "$n" $((lock + field)) 0; done
+  run_prog $P attach "$n"
+  assert_runtime_error "the region lock is not a lock, or names no live thread at offset $lock"
+  rm -f "$SHM/$n"
+  run_prog $P create "$n" 1M
+  assert_success
+  for ((s = 0; s < 64; s++)); do
+    smear "$n" $(($(layout slots_offset) + s * $(layout slot_bytes))) "$bytes"
+  done
+  run_prog $P attach "$n"
+  assert_runtime_error "attach $n: corrupt region: R8: a slot's lock is not a lock, or names no live thread at offset $(layout slots_offset)"
+  [[ $stderr != *EAGAIN* ]] || fail "no process is blamed"
+}
+
+@test "check reads the region in a private copy: a healthy one is ok and its object unchanged" {
+  n=$(name check)
+  run_prog $P create "$n" 1M
+  assert_success
+  run_prog $P attach "$n"
+  assert_success
+  sum=$(md5sum <"$SHM/$n")
+  run_prog $P check "$n"
+  assert_success
+  assert_fact check == ok command=check
+  assert_fact blocks -gt 0 command=check
+  [[ $(md5sum <"$SHM/$n") == "$sum" ]] || fail "check writes nothing to the object"
+  run_prog $P check "$(name missing)"
+  assert_runtime_error ENOENT
+  run_prog $P check "a/b"
+  assert_usage_error "NAME"
+}
+
+@test "check repairs a dead lock holder's region in its copy only; attach repairs it for real" {
+  n=$(name dead)
+  run_prog $P create "$n" 1M
+  assert_success
+  run_prog $T die-holding-lock "$n"
+  ((status == 128 + 9)) || fail "the holder died by SIGKILL"
+  sum=$(md5sum <"$SHM/$n")
+  run_prog $P check "$n"
+  assert_success
+  assert_fact repairs_needed -eq 1 command=check
+  assert_fact dead_slots -eq 1 command=check
+  assert_fact check == ok command=check
+  [[ $(md5sum <"$SHM/$n") == "$sum" ]] || fail "the object is not written"
+  run_prog $P attach "$n"
+  assert_success
+  run_prog $P check "$n"
+  assert_success
+  assert_fact repairs_needed -eq 0 command=check
+}
+
+@test "unlink removes a damaged region, and says how to remove one past recognising" {
+  n=$(name damaged)
+  run_prog $P create "$n" 1M
+  assert_success
+  smear "$n" "$(layout lock_offset)" "$(layout lock_bytes)"
+  run_prog $P unlink "$n"
+  assert_success
+  [[ ! -e $SHM/$n ]] || fail "the damaged region is gone"
+  run_prog $P create "$n" 1M
+  assert_success
+  poke64 "$n" 0 0 # its magic number
+  run_prog $P unlink "$n"
+  assert_runtime_error "remove it with: rm /dev/shm/$n"
+  [[ -e $SHM/$n ]] || fail "an object without our magic number is left alone"
+}
+
+@test "fuzz: a few hundred randomly damaged regions: no crash, no hang, nothing touched outside" {
+  images=300
+  [[ $SANITIZER == tsan ]] && images=60 # a fork costs 30 times as much there
+  run_prog $F --images $images --seed 1
+  assert_success
+  assert_fact images -eq $images
+  for key in crashes hangs outside_writes outside_reads; do
+    assert_fact $key -eq 0
+  done
+  assert_fact rejected -gt 0
+  assert_fact found -gt 0
+  echo "# $(printf '%s\n' "$output" | tail -1)" >&3
+}
+
+# damage_and_use PROGRAM NAME BASE IMAGES: IMAGES times, BASE with 1 to 5
+# random patches of 1 to 64 bytes becomes /dev/shm/NAME, and PROGRAM attach
+# and check run on it.  Prints "image N: COMMAND: status S" for any end but
+# exit 0 or 1.  Run in a bash of its own (bats traps every command).
+damage_and_use() {
+  local program=$1 name=$2 base=$3 images=$4 image patch patches at status command
+  RANDOM=7
+  for ((image = 0; image < images; image++)); do
+    cp "$base" "/dev/shm/$name"
+    patches=$((1 + RANDOM % 5))
+    for ((patch = 0; patch < patches; patch++)); do
+      at=$(((RANDOM * 32768 + RANDOM) % 1048576))
+      random_bytes $((1 + RANDOM % 64)) | dd of="/dev/shm/$name" bs=1 seek=$at conv=notrunc status=none
+    done
+    for command in attach check; do
+      status=0
+      timeout -k 5 20 "$program" $command "$name" >/dev/null 2>&1 || status=$?
+      ((status <= 1)) || echo "image $image: $command: status $status"
+    done
+  done
+}
+
+@test "attach and check on 100 randomly damaged named regions: exit 0 or 1, never a signal or a hang" {
+  n=$(name random)
+  base=$BATS_TEST_TMPDIR/base
+  run_prog $P create "$n" 1M
+  assert_success
+  for _ in 1 2 3; do
+    run_prog $P attach "$n"
+    assert_success
+  done
+  cp "$SHM/$n" "$base"
+  run_cmd bash -c "$(declare -f random_bytes damage_and_use); damage_and_use \"\$@\"" -- \
+    "$(prog $P)" "$n" "$base" 100
+  assert_success
+  [[ -z $output ]] || fail "every run ended with exit 0 or 1"
+  run_prog $P unlink "$n"
+  assert_success
 }
 
 @test "nothing of ours is left in /dev/shm" {

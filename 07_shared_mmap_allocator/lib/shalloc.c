@@ -1,5 +1,5 @@
 /*
- * shalloc.c - alloc and free (layer 6): where to start reading.
+ * shalloc.c - alloc and free (layer 8): where to start reading.
  *
  * alloc: pop the process's cache list of the class (no lock, no atomic
  * read-modify-write: the cache is ours alone).  When it is empty, or this
@@ -7,6 +7,10 @@
  * alloc_slow asks shalloc_cache.c to bind a slot and fill the cache.
  * free: push on our own cache list, whichever process allocated the block;
  * past a limit, free_slow gives half of it back to the region list.
+ * Requests above 4096 bytes take a run of whole spans under the region
+ * lock (shalloc_run.c), and their free gives it back, merged with its free
+ * neighbours: free tells one from the other by where the pointer is (a
+ * run's payload starts a span; no block's does).
  *
  * The fast paths are the few lines of shalloc_alloc and shalloc_free;
  * everything else is out of line and cold (SHALLOC_COLD).  Layout and
@@ -14,12 +18,30 @@
  */
 #include "shalloc_internal.h"
 
-/* Pop the first block of a non-empty cache and hand it out. */
+/* A cache's first link is not in the spans: the region is corrupt. */
+static SHALLOC_COLD void *cache_corrupt(struct shalloc *h, const struct cache *k)
+{
+    shalloc_corrupt(h, "R5: a cache's link is out of range (not a block in the spans)",
+                    offset_in(h, &k->head));
+    return NULL;
+}
+
+/* Pop the first block of a non-empty cache and hand it out.  Only this
+ * process writes its cache (it was empty when the slot was taken, and
+ * every block on it came from a checked list, a fresh span or a checked
+ * free), but the link is in the region, where a stray write (a program
+ * writing past its block) can reach it: it must be inside the spans and
+ * aligned before it is followed.  That costs one compare; the tag is
+ * checked where lists are walked, and here with asserts. */
 static inline void *take_block(struct shalloc *h, struct cache *k, unsigned cls)
 {
-    uint64_t off = k->head;
-    struct block *b = block_at(h, off);
+    uint64_t off = k->head, rel = off - h->data_off;
 
+    /* Rotated right by 4, a misaligned offset has high bits set, and one
+     * below the spans wrapped around already. */
+    if (unlikely((rel >> 4 | rel << 60) >= h->data_lines))
+        return cache_corrupt(h, k);
+    struct block *b = block_at(h, off);
     shalloc_assert(atomic_load_explicit(&b->tag, memory_order_relaxed) ==
                    make_tag(KIND_CACHED, cls, h->slot_no));
     k->head = b->next;
@@ -43,32 +65,52 @@ static inline void put_block(struct shalloc *h, struct cache *k, struct block *b
     count_op(&h->slot->frees);
 }
 
-/* Slow path of shalloc_alloc: a request too large, no slot yet (or a fork
- * happened), or the cache of the class is empty. */
-static SHALLOC_COLD void *alloc_slow(struct shalloc *h, size_t size)
+/* A run of whole spans for a request above the largest class. */
+static SHALLOC_COLD void *alloc_run(struct shalloc *h, size_t size)
 {
-    if (size > SHALLOC_MAX_BLOCK) {
-        set_error(h, ENOMEM, "request larger than the largest size class (4096 bytes)");
+    uint64_t spans = size / SHALLOC_SPAN_BYTES + (size % SHALLOC_SPAN_BYTES != 0), span;
+
+    if (size > h->data_end - h->data_off) {
+        set_error(h, ENOMEM, "request larger than the region's spans");
         return NULL;
     }
+    if (shalloc_lock_region(h) != 0)
+        return NULL;
+    int took = shalloc_alloc_run_locked(h, spans, h->slot_no, &span);
+    shalloc_unlock_region(h);
+    if (took == 0)
+        set_error(h, ENOMEM, "region full: no free run of spans that long");
+    if (took != 1)
+        return NULL;
+    count_op(&h->slot->allocs);
+    return at_offset(h, span_offset(h, span));
+}
+
+/* Slow path of shalloc_alloc: a request above the largest class, no slot
+ * yet (or a fork happened), or the cache of the class is empty. */
+static SHALLOC_COLD void *alloc_slow(struct shalloc *h, size_t size)
+{
     if (!slot_current(h) && !shalloc_bind_slot(h))
         return NULL;
+    if (size > SHALLOC_MAX_SMALL)
+        return alloc_run(h, size);
     unsigned cls = class_of(size);
     shalloc_assert(cls < SHALLOC_CLASSES && shalloc_class_bytes[cls] >= (size ? size : 1));
     struct cache *k = &h->slot->cache[cls];
-    if (k->head == 0 && !shalloc_fill_cache(h, cls)) {
-        set_error(h, ENOMEM, "region full: no free block of this size class and no span left");
+    int filled = k->head != 0 ? 1 : shalloc_fill_cache(h, cls);
+    if (filled == 0)
+        set_error(h, ENOMEM, "region full: no free block of this size class and no free span");
+    if (filled != 1)
         return NULL;
-    }
     void *p = take_block(h, k, cls);
-    if (k->count > h->cache_max[cls]) /* a fresh span overfilled it (or the cache is off) */
+    if (p != NULL && k->count > h->cache_max[cls]) /* a fresh span overfilled it (or no cache) */
         shalloc_trim_cache(h, cls, h->cache_max[cls] / 2);
     return p;
 }
 
 void *shalloc_alloc(struct shalloc *h, size_t size)
 {
-    if (unlikely(size > SHALLOC_MAX_BLOCK || !slot_current(h)))
+    if (unlikely(size > SHALLOC_MAX_SMALL || !slot_current(h)))
         return alloc_slow(h, size);
     unsigned cls = class_of(size);
     struct cache *k = &h->slot->cache[cls];
@@ -81,8 +123,9 @@ void *shalloc_alloc(struct shalloc *h, size_t size)
 static SHALLOC_COLD void free_slow(struct shalloc *h, struct block *b, unsigned cls)
 {
     if (!slot_current(h) && !shalloc_bind_slot(h)) {
-        shalloc_lock_region(h); /* no slot to cache in: straight to the region list */
-        shalloc_push_free_locked(h, offset_in(h, b), cls);
+        if (shalloc_lock_region(h) != 0)
+            return; /* a corrupt region: the block stays in use (the error says why) */
+        shalloc_push_free_locked(h, offset_in(h, b), cls); /* no slot: to the region list */
         shalloc_unlock_region(h);
         return;
     }
@@ -92,13 +135,31 @@ static SHALLOC_COLD void free_slow(struct shalloc *h, struct block *b, unsigned 
         shalloc_trim_cache(h, cls, h->cache_max[cls] / 2);
 }
 
+/* Free a run: p starts a span; is it a run in use? */
+static SHALLOC_COLD void free_run(struct shalloc *h, void *p)
+{
+    uint64_t span = shalloc_live_run(h, p);
+
+    if (shalloc_lock_region(h) != 0)
+        return; /* a corrupt region: the run stays in use (the error says why) */
+    int freed = shalloc_free_run_locked(h, span);
+    shalloc_unlock_region(h);
+    if (freed == 0 && slot_current(h))
+        count_op(&h->slot->frees);
+}
+
 void shalloc_free(struct shalloc *h, void *p)
 {
     uint32_t tag;
 
     if (p == NULL)
         return;
-    struct block *b = shalloc_live_block(h, p, &tag);
+    uint64_t rel = payload_rel(h, p);
+    if (unlikely(starts_span(rel))) {
+        free_run(h, p);
+        return;
+    }
+    struct block *b = shalloc_live_block(h, p, rel, &tag);
     unsigned cls = tag_class(tag);
     if (unlikely(!slot_current(h))) {
         free_slow(h, b, cls);
@@ -115,8 +176,11 @@ void shalloc_free(struct shalloc *h, void *p)
 size_t shalloc_block_size(const struct shalloc *h, const void *block)
 {
     uint32_t tag;
+    uint64_t rel = payload_rel(h, block);
 
-    shalloc_live_block(h, block, &tag);
+    if (starts_span(rel))
+        return (size_t)word_spans(span_load(h, shalloc_live_run(h, block))) * SHALLOC_SPAN_BYTES;
+    shalloc_live_block(h, block, rel, &tag);
     return shalloc_class_bytes[tag_class(tag)];
 }
 
@@ -128,9 +192,9 @@ void shalloc_set_cache_off(struct shalloc *h, bool off)
     shalloc_flush(h);
 }
 
-void shalloc_lock(struct shalloc *h)
+int shalloc_lock(struct shalloc *h)
 {
-    shalloc_lock_region(h);
+    return shalloc_lock_region(h);
 }
 
 void shalloc_unlock(struct shalloc *h)
@@ -138,10 +202,11 @@ void shalloc_unlock(struct shalloc *h)
     shalloc_unlock_region(h);
 }
 
-unsigned shalloc_recover(struct shalloc *h)
+int shalloc_recover(struct shalloc *h)
 {
-    shalloc_lock_region(h);
+    if (shalloc_lock_region(h) != 0)
+        return -1;
     unsigned n = shalloc_reclaim_dead_slots_locked(h);
     shalloc_unlock_region(h);
-    return n;
+    return (int)n;
 }

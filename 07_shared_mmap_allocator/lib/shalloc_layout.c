@@ -24,24 +24,30 @@ static uint64_t align_up(uint64_t n, uint64_t a)
     return (n + a - 1) / a * a;
 }
 
+/* Where the spans start when there are n of them: after the table. */
+static uint64_t data_offset_for(uint64_t n)
+{
+    return align_up(TABLE_OFFSET + n * sizeof(uint64_t), DATA_ALIGN);
+}
+
 uint64_t shalloc_spans_for(uint64_t size, uint64_t *data_offset)
 {
-    uint64_t n = size > TABLE_OFFSET ? (size - TABLE_OFFSET) / (SHALLOC_SPAN_BYTES + 1) : 0;
+    uint64_t n = size > TABLE_OFFSET ? (size - TABLE_OFFSET) / (SHALLOC_SPAN_BYTES + 8) : 0;
 
-    while (n > 0 && align_up(TABLE_OFFSET + n, DATA_ALIGN) + n * SHALLOC_SPAN_BYTES > size)
+    while (n > 0 && data_offset_for(n) + n * SHALLOC_SPAN_BYTES > size)
         n--;
-    *data_offset = align_up(TABLE_OFFSET + n, DATA_ALIGN);
+    *data_offset = data_offset_for(n);
     return n;
 }
 
 size_t shalloc_min_size(void)
 {
-    return align_up(TABLE_OFFSET + 1, DATA_ALIGN) + SHALLOC_SPAN_BYTES;
+    return data_offset_for(1) + SHALLOC_SPAN_BYTES;
 }
 
 size_t shalloc_max_size(void)
 {
-    return (size_t)1 << 40; /* 1 TiB: a 64 MiB span table */
+    return (size_t)1 << 40; /* 1 TiB: 2^26 spans, a 512 MiB span table */
 }
 
 const char *shalloc_region_problem(const struct shalloc *h)

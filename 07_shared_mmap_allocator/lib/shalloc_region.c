@@ -1,11 +1,13 @@
 /*
- * shalloc_region.c - regions (layer 6): names, creation, attaching,
+ * shalloc_region.c - regions (layer 8): names, creation, attaching,
  * detaching and removal; offsets and roots.
  *
  * A region is made in zeroed memory (anonymous shared memory, or a fresh
  * POSIX shared memory object); its header is written field by field and
  * the magic number last, so a process attaching by name never mistakes a
- * region still being made for a finished one.
+ * region still being made for a finished one.  Attaching checks what the
+ * rest of the library then trusts without looking again: the header's
+ * constants, and that every lock in the region is a lock.
  */
 #include "shalloc_internal.h"
 
@@ -84,6 +86,7 @@ static void remember_mapping(struct shalloc *h, void *base, size_t size)
 {
     h->base = base;
     h->size = size;
+    h->unmap_on_detach = true;
 }
 
 static void note_layout(struct shalloc *h)
@@ -92,6 +95,7 @@ static void note_layout(struct shalloc *h)
 
     h->data_off = r->data_offset;
     h->data_end = r->data_offset + r->span_count * SHALLOC_SPAN_BYTES;
+    h->data_lines = (h->data_end - h->data_off) / 16;
 }
 
 /* Create, size and map a new shared memory object; unlink it on failure. */
@@ -152,10 +156,11 @@ int shalloc_create(struct shalloc *h, const char *name, size_t size)
     return 0;
 }
 
-/* Open and map an existing object, checking its size first. */
-static int map_object(struct shalloc *h, const char *path)
+/* Open and map an existing object, checking its size first: shared and
+ * writable, or (copy) a private copy-on-write view of a read-only open. */
+static int map_object(struct shalloc *h, const char *path, bool copy)
 {
-    int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+    int fd = shm_open(path, (copy ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
     struct stat st;
     void *base = MAP_FAILED;
 
@@ -165,8 +170,8 @@ static int map_object(struct shalloc *h, const char *path)
         set_error(h, errno, "fstat");
     else if ((uint64_t)st.st_size < shalloc_min_size() || (uint64_t)st.st_size > shalloc_max_size())
         set_error(h, EINVAL, "not a shalloc region (its size is out of range)");
-    else if ((base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
-             MAP_FAILED)
+    else if ((base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+                          copy ? MAP_PRIVATE : MAP_SHARED, fd, 0)) == MAP_FAILED)
         set_error(h, errno, "mmap");
     int err = errno;
     close(fd);
@@ -178,36 +183,108 @@ static int map_object(struct shalloc *h, const char *path)
     return 0;
 }
 
-int shalloc_attach(struct shalloc *h, const char *name)
+/* A lock of the region: a lock of shalloc's kind, and if its word names a
+ * holder, a thread that exists (a dead holder's word names none). */
+static bool lock_believable(const pthread_mutex_t *m)
+{
+    pid_t tid = shalloc_mutex_holder(m);
+
+    return shalloc_mutex_valid(m) && (tid <= 0 || shalloc_thread_exists(tid));
+}
+
+/* What attaching checks: the header, then every lock. */
+static int check_mapped(struct shalloc *h)
+{
+    const char *why = shalloc_region_problem(h);
+
+    if (why != NULL)
+        return set_error(h, EINVAL, why);
+    if (!lock_believable(&region_of(h)->lock))
+        return shalloc_corrupt(h, "R8: the region lock is not a lock, or names no live thread",
+                               offsetof(struct region, lock));
+    for (unsigned s = 0; s < SHALLOC_SLOTS; s++)
+        if (!lock_believable(&slot_at(h, s)->lock))
+            return shalloc_corrupt(h, "R8: a slot's lock is not a lock, or names no live thread",
+                                   HEADER_BYTES + s * SLOT_BYTES);
+    note_layout(h);
+    return 0;
+}
+
+/* Map the named object (shared, or a private copy) and check it. */
+static int attach_named(struct shalloc *h, const char *name, bool copy)
 {
     char path[SHALLOC_NAME_MAX + 2];
 
     shalloc_init_handle(h);
-    if (!object_path(h, name, path) || map_object(h, path) != 0)
+    if (!object_path(h, name, path) || map_object(h, path, copy) != 0)
         return -1;
-    const char *why = shalloc_region_problem(h);
-    if (why != NULL) {
+    h->private_copy = copy;
+    if (check_mapped(h) != 0) {
+        int err = errno;
         munmap(h->base, h->size);
         h->base = NULL;
-        return set_error(h, EINVAL, why);
+        errno = err;
+        return -1;
     }
-    note_layout(h);
     return 0;
+}
+
+int shalloc_attach(struct shalloc *h, const char *name)
+{
+    return attach_named(h, name, false);
+}
+
+int shalloc_attach_copy(struct shalloc *h, const char *name)
+{
+    return attach_named(h, name, true);
+}
+
+int shalloc_attach_memory(struct shalloc *h, void *base, size_t size)
+{
+    shalloc_init_handle(h);
+    if (size < shalloc_min_size() || size > shalloc_max_size())
+        return set_error(h, EINVAL, "not a shalloc region (its size is out of range)");
+    h->base = base;
+    h->size = size;
+    return check_mapped(h);
+}
+
+/* The object's first eight bytes: is it a region (even a damaged one)? */
+static int read_magic(const char *path, uint64_t *magic, const char **why)
+{
+    int fd = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
+    ssize_t got;
+
+    *why = "shm_open";
+    if (fd < 0)
+        return -1;
+    *magic = 0;
+    got = pread(fd, magic, sizeof *magic, 0);
+    int err = errno;
+    close(fd);
+    *why = "read";
+    errno = err;
+    return got < 0 ? -1 : 0;
 }
 
 int shalloc_unlink(const char *name, const char **why)
 {
     struct shalloc h;
     char path[SHALLOC_NAME_MAX + 2];
+    uint64_t magic;
 
-    if (shalloc_attach(&h, name) != 0) {
+    shalloc_init_handle(&h);
+    if (!object_path(&h, name, path)) {
         *why = h.error;
         return -1;
     }
-    object_path(&h, name, path); /* cannot fail: attach accepted the name */
-    *why = "munmap";
-    if (munmap(h.base, h.size) != 0)
+    if (read_magic(path, &magic, why) != 0)
         return -1;
+    if (magic != SHALLOC_MAGIC) {
+        *why = "not a shalloc region (no magic number of ours), so left alone";
+        errno = EINVAL;
+        return -1;
+    }
     *why = "shm_unlink";
     return shm_unlink(path);
 }
@@ -221,7 +298,45 @@ uint64_t shalloc_offset(const struct shalloc *h, const void *p)
 
 void *shalloc_pointer(const struct shalloc *h, uint64_t offset)
 {
-    return offset == 0 ? NULL : at_offset(h, offset);
+    return offset == 0 || offset >= h->size ? NULL : at_offset(h, offset);
+}
+
+/* Is offset the payload of a run in use of at least bytes? */
+static bool live_run_at(const struct shalloc *h, uint64_t offset, size_t bytes)
+{
+    uint64_t span = span_of(h, offset), w;
+
+    if (span >= spans_claimed(h))
+        return false;
+    w = span_load(h, span);
+    return word_type(w) == SPAN_RUN && word_kind(w) == KIND_USED &&
+           word_spans(w) <= spans_claimed(h) - span && word_spans(w) * SHALLOC_SPAN_BYTES >= bytes;
+}
+
+/* Is offset the payload of a block of a class in use, of at least bytes? */
+static bool live_block_at(const struct shalloc *h, uint64_t offset, size_t bytes)
+{
+    uint64_t header = offset - BLOCK_HEADER;
+    uint32_t tag = atomic_load_explicit(&block_at(h, header)->tag, memory_order_relaxed);
+    unsigned cls = tag_class(tag);
+
+    return tag_kind(tag) == KIND_USED && cls < SHALLOC_CLASSES &&
+           shalloc_block_start(h, header, cls) && shalloc_class_bytes[cls] >= bytes;
+}
+
+void *shalloc_block_pointer(const struct shalloc *h, uint64_t offset, size_t bytes)
+{
+    if (offset == 0)
+        return NULL;
+    uint64_t rel = offset - h->data_off;
+    bool live =
+        offset >= h->data_off && offset < h->data_end && rel % 16 == 0 &&
+        (starts_span(rel) ? live_run_at(h, offset, bytes) : live_block_at(h, offset, bytes));
+    if (!live) {
+        errno = EUCLEAN;
+        return NULL;
+    }
+    return at_offset(h, offset);
 }
 
 _Atomic uint64_t *shalloc_root(struct shalloc *h, unsigned index)
@@ -231,9 +346,10 @@ _Atomic uint64_t *shalloc_root(struct shalloc *h, unsigned index)
 
 int shalloc_detach(struct shalloc *h)
 {
-    shalloc_leave_slot(h);
-    if (munmap(h->base, h->size) != 0)
+    int left = shalloc_leave_slot(h); /* -1: corrupt, the error says where */
+
+    if (h->unmap_on_detach && munmap(h->base, h->size) != 0)
         return set_error(h, errno, "munmap");
     h->base = NULL;
-    return 0;
+    return left;
 }

@@ -1,15 +1,20 @@
 /*
  * shalloc_repair.c - the region lock as the library takes it, and the
- * repairs after a crash (layer 4).
+ * repairs after a crash (layer 6).
  *
- * Everything here rests on one fact: a block's tag says what the block is
- * (FREE, CACHED by slot s, USED), it is a single word, and every path
+ * Everything here rests on two facts.  A block's tag says what the block
+ * is (FREE, CACHED by slot s, USED), it is a single word, and every path
  * writes it before or after the list links in an order that keeps it true.
- * So when a process dies in the middle of changing a list, the lists can
- * be rebuilt from the tags by a walk over the spans (shalloc_span.c).
+ * And the span table says what every span is, changed (under the region
+ * lock) in an order that keeps a walk over it true (shalloc_run.c).  So
+ * when a process dies in the middle of changing a list, the lists can be
+ * rebuilt from the table and the tags by a walk over the spans.
  *
- *   region lock: EOWNERDEAD  -> rebuild every region free list from the
- *                               FREE tags, then reclaim dead slots
+ *   region lock: EOWNERDEAD  -> the free runs rebuilt from the span table
+ *                               (spans the holder had taken but not yet
+ *                               described given back), every region free
+ *                               list from the FREE tags; then dead slots
+ *                               reclaimed
  *   slot lock:   EOWNERDEAD  -> every block CACHED by that slot becomes
  *                               FREE (its owner cannot use it any more)
  */
@@ -20,42 +25,56 @@
 static void push_if_free(struct shalloc *h, uint64_t off, struct block *b, unsigned cls, void *ctx)
 {
     (void)ctx;
-    if (tag_kind(atomic_load_explicit(&b->tag, memory_order_relaxed)) == KIND_FREE)
+    if (atomic_load_explicit(&b->tag, memory_order_relaxed) == make_tag(KIND_FREE, cls, 0))
         shalloc_push_free_locked(h, off, cls);
 }
 
-/* The lock's previous holder died somewhere in a list operation: forget
- * the lists and rebuild them from the tags.  Blocks it had moved into its
- * own cache are CACHED by its (dead) slot, and come back with that slot. */
-static SHALLOC_COLD void rebuild_free_lists_locked(struct shalloc *h)
+/* The lock's previous holder died somewhere in a list or run operation:
+ * forget the lists and the bins and rebuild them from the span table and
+ * the tags.  Blocks it had moved into its own cache are CACHED by its
+ * (dead) slot, and come back with that slot. */
+static SHALLOC_COLD int rebuild_free_lists_locked(struct shalloc *h)
 {
     struct region *r = region_of(h);
 
     shalloc_assert(shalloc_region_lock_held(h));
+    if (shalloc_rebuild_runs_locked(h) != 0)
+        return -1;
     memset(r->free_head, 0, sizeof r->free_head);
     memset(r->free_count, 0, sizeof r->free_count);
     shalloc_for_each_block(h, push_if_free, NULL);
+    return 0;
 }
 
-/* We hold the lock after EOWNERDEAD: repair, then mark it consistent. */
-static SHALLOC_COLD void repair_after_holder_died(struct shalloc *h)
+/* We hold the lock after EOWNERDEAD: repair, then mark it consistent.  A
+ * table no crash could have left is not repaired: the lock is released
+ * without being made consistent, so that every later taker is told it
+ * cannot be recovered (ENOTRECOVERABLE), and the handle says where. */
+static SHALLOC_COLD int repair_after_holder_died(struct shalloc *h)
 {
     struct region *r = region_of(h);
 
-    rebuild_free_lists_locked(h);
+    if (rebuild_free_lists_locked(h) != 0) {
+        shalloc_region_lock_release(h);
+        return -1;
+    }
     shalloc_reclaim_dead_slots_locked(h);
     r->repairs++;
     shalloc_mutex_consistent(&r->lock);
+    return 0;
 }
 
-void shalloc_lock_region(struct shalloc *h)
+int shalloc_lock_region(struct shalloc *h)
 {
     unsigned timeouts;
     int err = shalloc_region_lock_take(h, &timeouts);
 
+    if (err < 0)
+        return -1;
     region_of(h)->lock_timeouts += timeouts;
     if (unlikely(err == EOWNERDEAD))
-        repair_after_holder_died(h);
+        return repair_after_holder_died(h);
+    return 0;
 }
 
 void shalloc_unlock_region(struct shalloc *h)
@@ -76,7 +95,7 @@ static void free_if_cached_by(struct shalloc *h, uint64_t off, struct block *b, 
     struct reclaim *rc = ctx;
     uint32_t tag = atomic_load_explicit(&b->tag, memory_order_relaxed);
 
-    if (tag_kind(tag) == KIND_CACHED && tag_slot(tag) == rc->slot) {
+    if (tag == make_tag(KIND_CACHED, cls, rc->slot)) {
         shalloc_push_free_locked(h, off, cls);
         rc->blocks++;
     }
@@ -120,13 +139,15 @@ unsigned shalloc_reclaim_dead_slots_locked(struct shalloc *h)
     shalloc_assert(shalloc_region_lock_held(h));
     for (unsigned s = 0; s < SHALLOC_SLOTS; s++) {
         pthread_mutex_t *lock = &slot_at(h, s)->lock;
+        if (!shalloc_mutex_valid(lock) || shalloc_mutex_lost(lock))
+            continue; /* garbage, or lost: not ours to touch (attach and the checker say so) */
         int err = pthread_mutex_trylock(lock);
         if (err == EOWNERDEAD) {
             shalloc_reclaim_slot_locked(h, s);
             shalloc_mutex_consistent(lock);
             reclaimed++;
         } else if (err != 0) {
-            continue; /* EBUSY: its owner lives (or it is ours) */
+            continue; /* EBUSY: its owner lives (or it is ours); ENOTRECOVERABLE: lost */
         }
         shalloc_mutex_unlock(lock);
     }

@@ -1,6 +1,8 @@
 /*
- * shalloc_report.c - fatal reports (layer 0): a misuse, a corrupt region or
- * a failed assertion, as one line on stderr, then abort.
+ * shalloc_report.c - reports (layer 0): a misuse or a failed assertion, as
+ * one line on stderr, then abort; and a corrupt region, as the handle's
+ * error (a corrupt region is input, not a bug: the call fails, nothing
+ * aborts).
  *
  * The bottom layer: it calls nothing else in the library, so any layer can
  * report a fatal problem without calling into a layer above it.  No stdio
@@ -81,4 +83,18 @@ void shalloc_assert_failed(const char *expr, const char *file, int line)
     shalloc_text_put(&t, ":");
     shalloc_text_put_u64(&t, (uint64_t)line);
     fatal("assertion failed: ", expr, place);
+}
+
+int shalloc_corrupt(struct shalloc *h, const char *what, uint64_t offset)
+{
+    struct shalloc_text t = {h->error_text, sizeof h->error_text, 0};
+
+    shalloc_text_put(&t, "corrupt region: ");
+    shalloc_text_put(&t, what);
+    shalloc_text_put(&t, " at offset ");
+    shalloc_text_put_u64(&t, offset);
+    h->error = h->error_text;
+    h->error_offset = offset;
+    errno = EUCLEAN;
+    return -1;
 }

@@ -38,7 +38,9 @@ int shalloc_workload_run(const struct workload_procs *w, bool cache_off,
     struct shalloc_stats stats;
     struct workload_procs run = *w;
 
-    if (shalloc_create(&region, NULL, (size_t)(8 + 8 * w->workers) << 20) != 0) {
+    size_t mib = w->mix == WORKLOAD_SMALL ? 8 + 8 * w->workers : 32 + 64 * w->workers;
+
+    if (shalloc_create(&region, NULL, mib << 20) != 0) {
         *why = shalloc_error(&region);
         return -1;
     }

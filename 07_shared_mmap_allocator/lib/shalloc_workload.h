@@ -16,11 +16,13 @@ struct alloc_api shalloc_workload_api(struct shalloc *h);
 
 /*
  * The workload in w->workers processes sharing one fresh anonymous region
- * of 8 MiB plus 8 MiB per worker (the workload's peak is well under 1 MiB
- * each); each worker takes a slot of its own and gives it back at its end.
- * cache_off: every operation takes the region lock, roughly what a shared
- * allocator built on one lock does.  Only w's workers, ops, seed and
- * deadline_ms are read (the allocator and the hooks are set here).  Fills
+ * of 8 MiB plus 8 MiB per worker for the small sizes (the workload's peak
+ * is well under 1 MiB each), 32 MiB plus 64 MiB per worker for the mixed
+ * ones (about 16 MiB each); each worker takes a slot of its own and gives
+ * it back at its end.  cache_off: every operation takes the region lock,
+ * roughly what a shared allocator built on one lock does.  Only w's
+ * workers, ops, seed, mix and deadline_ms are read (the allocator and the
+ * hooks are set here).  Fills
  * results (one per worker) and, unless it is NULL, *mapped_bytes: the
  * bytes of the spans the run claimed.  Returns 0, or -1 with errno and
  * *why if the region could not be made or removed.

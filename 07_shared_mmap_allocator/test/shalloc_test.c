@@ -8,17 +8,22 @@
  * only where shalloc_assert is compiled in (ASYM_ASSERT=1): `asserts`
  * prints asserts=1 or asserts=0 to say which this build is.  The driver
  * calls the library's internal functions (shalloc_internal.h) the way a
- * bug inside the library would.
+ * bug inside the library would.  `layout` prints where things are in a
+ * region, for the tests that damage one on purpose; `die-holding-lock
+ * NAME` attaches a named region, takes its lock and dies by SIGKILL.
  *
- * Usage: shalloc_test TEST       (--list names the tests)
+ * Usage: shalloc_test TEST [NAME]       (--list names the tests)
  */
 #include "cli.h"
 #include "out.h"
 #include "shalloc_internal.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,6 +36,68 @@ static int test_asserts(struct shalloc *h)
     fact_int("asserts", SHALLOC_ASSERTS);
     facts_end();
     return 0;
+}
+
+/* Where the tests find what they damage: offsets in a region of 1 MiB. */
+static int test_layout(struct shalloc *h)
+{
+    fact_uint("region_bytes", h->size);
+    fact_uint("lock_offset", offsetof(struct region, lock));
+    fact_uint("bump_offset", offsetof(struct region, bump));
+    fact_uint("free_head_offset", offsetof(struct region, free_head));
+    fact_uint("run_head_offset", offsetof(struct region, run_head));
+    fact_uint("roots_offset", offsetof(struct region, roots));
+    fact_uint("slots_offset", HEADER_BYTES);
+    fact_uint("slot_bytes", SLOT_BYTES);
+    fact_uint("slot_lock_offset", offsetof(struct shalloc_slot, lock));
+    fact_uint("lock_bytes", sizeof(pthread_mutex_t));
+    fact_uint("table_offset", TABLE_OFFSET);
+    fact_uint("data_offset", h->data_off);
+    fact_uint("class_of_80", class_of(80));
+    facts_end();
+    return 0;
+}
+
+/* A request one byte longer than the longest free run: NULL with ENOMEM,
+ * the region as it was; the longest itself is served. */
+static int test_enomem(struct shalloc *h)
+{
+    struct shalloc_stats before, after;
+    struct shalloc_report rep;
+    void *small[64];
+
+    for (int i = 0; i < 64; i++) /* a few spans of blocks, and runs between them */
+        if ((small[i] = shalloc_alloc(h, i % 4 ? 100 : 30000)) == NULL)
+            die_errno(shalloc_error(h));
+    for (int i = 0; i < 64; i += 8)
+        shalloc_free(h, small[i]);
+    shalloc_stats(h, &before);
+    errno = 0;
+    void *too_big = shalloc_alloc(h, before.largest_free_bytes + 1);
+    int err = errno;
+    shalloc_stats(h, &after);
+    bool same = memcmp(&before, &after, offsetof(struct shalloc_stats, allocs)) == 0;
+    void *largest = shalloc_alloc(h, before.largest_free_bytes);
+    fact_uint("largest_free_bytes", before.largest_free_bytes);
+    fact_int("too_big_null", too_big == NULL);
+    fact_int("too_big_enomem", err == ENOMEM);
+    fact_int("region_unchanged", same);
+    fact_int("largest_served", largest != NULL);
+    shalloc_free(h, largest);
+    fact_word("check", shalloc_check(h, &rep) ? "ok" : "fail");
+    facts_end();
+    return 0;
+}
+
+/* Leave a named region as a process killed in the middle of a change does. */
+static int test_die_holding_lock(struct shalloc *h)
+{
+    void *p = shalloc_alloc(h, 100); /* a slot and a cache too */
+
+    if (p == NULL || shalloc_lock(h) != 0)
+        die_errno(shalloc_error(h));
+    raise(SIGKILL);
+    return 1;
 }
 
 static int test_double_free(struct shalloc *h)
@@ -68,7 +135,8 @@ static _Noreturn void *hold_lock(void *arg)
 {
     struct shalloc *h = arg;
 
-    shalloc_lock(h);
+    if (shalloc_lock(h) != 0)
+        die_errno(shalloc_error(h));
     for (;;)
         pause(); /* until the process ends */
 }
@@ -100,19 +168,23 @@ static int test_unlock_unheld(struct shalloc *h)
 static const struct test {
     const char *name;
     int (*run)(struct shalloc *h);
+    bool named; /* takes a NAME: attaches it instead of making a region */
 } tests[] = {
-    {"asserts", test_asserts},
-    {"double-free", test_double_free},
-    {"free-interior", test_free_interior},
-    {"locked-without-lock", test_locked_without_lock},
-    {"locked-by-another-thread", test_locked_by_another},
-    {"unlock-unheld", test_unlock_unheld},
+    {"asserts", test_asserts, false},
+    {"layout", test_layout, false},
+    {"enomem", test_enomem, false},
+    {"die-holding-lock", test_die_holding_lock, true},
+    {"double-free", test_double_free, false},
+    {"free-interior", test_free_interior, false},
+    {"locked-without-lock", test_locked_without_lock, false},
+    {"locked-by-another-thread", test_locked_by_another, false},
+    {"unlock-unheld", test_unlock_unheld, false},
 };
 enum { TESTS = sizeof tests / sizeof tests[0] };
 
 static void usage(void)
 {
-    printf("Usage: %s TEST\n"
+    printf("Usage: %s TEST [NAME]\n"
            "\n"
            "Break one of shalloc's rules on purpose; the library should report it in\n"
            "one line and abort.  --list names the tests.\n",
@@ -144,10 +216,13 @@ int main(int argc, char *argv[])
         default: bad_option(opt, argv);
         }
     }
-    if (argc - optind != 1)
+    if (argc - optind < 1)
         usage_error("give one TEST (--list names them)");
     const struct test *t = &tests[opt_choice("TEST", argv[optind], names)];
-    if (shalloc_create(&h, NULL, REGION_BYTES) != 0)
+    if (argc - optind != (t->named ? 2 : 1))
+        usage_error("%s takes %s", t->name, t->named ? "a NAME" : "no NAME");
+    if ((t->named ? shalloc_attach(&h, argv[optind + 1])
+                  : shalloc_create(&h, NULL, REGION_BYTES)) != 0)
         die_errno(shalloc_error(&h));
     return t->run(&h);
 }
