@@ -88,6 +88,12 @@ PROGRAMS :=
 EXTRAS :=
 LIBRARIES :=
 
+# build/orphan_reap: a subreaper that runs a command and counts the
+# processes it left behind (the tests of 03 and 07 under ulimit -u).
+$(BUILD)/orphan_reap: $(BUILD)/obj/test/orphan_reap.o $(COMMON_LIB)
+	$(LINK) -o $@ $^ $(LDLIBS)
+EXTRAS += $(BUILD)/orphan_reap
+
 # Per-lesson and bench fragments come first (see the top of this file).
 -include $(wildcard $(addsuffix /lesson.mk,$(LESSONS))) bench/bench.mk
 

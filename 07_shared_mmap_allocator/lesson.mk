@@ -16,8 +16,6 @@
 #                                    operation, the region checked after each
 #   build/shalloc_fuzz               randomly damaged regions: no crash, no
 #                                    hang, nothing touched outside
-#   build/shalloc_reap               a subreaper: counts the children a
-#                                    command leaves behind
 
 SHALLOC_INC := 07_shared_mmap_allocator/lib
 # The library's files in layer order, bottom first: each calls only files
@@ -51,9 +49,4 @@ $(SHALLOC_FUZZ_OBJS): ASYM_CPPFLAGS += -I$(SHALLOC_INC)
 $(BUILD)/shalloc_fuzz: $(SHALLOC_FUZZ_OBJS) $(SHALLOC_LIB) $(COMMON_LIB)
 	$(LINK) -o $@ $(SHALLOC_FUZZ_OBJS) $(SHALLOC_LIB) $(COMMON_LIB) $(LDLIBS)
 
-SHALLOC_REAP_OBJS := $(BUILD)/obj/07_shared_mmap_allocator/test/shalloc_reap.o
-$(BUILD)/shalloc_reap: $(SHALLOC_REAP_OBJS) $(COMMON_LIB)
-	$(LINK) -o $@ $(SHALLOC_REAP_OBJS) $(COMMON_LIB) $(LDLIBS)
-
-EXTRAS += $(SHALLOC_LIB) $(BUILD)/shalloc_test $(BUILD)/shalloc_kill $(BUILD)/shalloc_fuzz \
-  $(BUILD)/shalloc_reap
+EXTRAS += $(SHALLOC_LIB) $(BUILD)/shalloc_test $(BUILD)/shalloc_kill $(BUILD)/shalloc_fuzz

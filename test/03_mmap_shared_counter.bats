@@ -247,3 +247,15 @@ time: sharing cost little in this run"
   assert_fact final -le 40000000 method=racy
   assert_fact final -gt 0 method=racy
 }
+
+@test "under ulimit -u, when a fork fails, every child already started is reaped" {
+  ((EUID == 0)) || skip "needs root to run as nobody, whose process count the limit counts"
+  local nobody limit
+  nobody=$(grep -l '^Uid:[[:space:]]*65534[[:space:]]' /proc/[0-9]*/status 2>/dev/null | wc -l)
+  limit=$((nobody + 4)) # the reaper, the program and two children: the third fork fails
+  run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups bash -c \
+    "ulimit -u $limit && exec '$(prog orphan_reap)' '$(prog $P)' --procs 8 --increments 1000 --method atomic"
+  assert_status 1
+  assert_stderr_contains "fork: Resource temporarily unavailable (EAGAIN)"
+  assert_fact orphans -eq 0
+}

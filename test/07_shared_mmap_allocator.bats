@@ -386,7 +386,7 @@ assert_line_matches() {
   limit=$((nobody + 4)) # the reaper, the program and two children: the third fork fails
   for command in "stress --procs 8 --ops 2000" "crash --procs 4 --kills 3 --ops 2000"; do
     run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups bash -c \
-      "ulimit -u $limit && exec '$(prog shalloc_reap)' '$(prog $P)' $command"
+      "ulimit -u $limit && exec '$(prog orphan_reap)' '$(prog $P)' $command"
     assert_status 1
     assert_stderr_contains "fork: Resource temporarily unavailable (EAGAIN)"
     assert_fact orphans -eq 0

@@ -1,6 +1,6 @@
 /*
- * shalloc_reap - run a command as the child of a subreaper and count the
- * processes it left behind; run by test/07_shared_mmap_allocator.bats.
+ * orphan_reap - run a command as the child of a subreaper and count the
+ * processes it left behind; run by the tests of lessons 03 and 07.
  *
  * A process that exits before reaping its children hands them to the
  * nearest subreaper (PR_SET_CHILD_SUBREAPER), or to init, which may never
@@ -9,7 +9,7 @@
  * running after a second) and counts them: a command that reaps what it
  * starts leaves orphans=0, whatever way it ends.
  *
- * Usage: shalloc_reap COMMAND [ARG...]
+ * Usage: orphan_reap COMMAND [ARG...]
  *
  * Look for: orphans=0; status= is COMMAND's exit status (128 + N for
  * signal N); this program exits with it.
