@@ -118,6 +118,17 @@ static void format_cell(char *cell, size_t cap, bool asked, const char *kernel, 
         snprintf(cell, cap, "%s", kernel);
 }
 
+/* Whether any step of s asks fact f (a column for it), or s is NULL. */
+static bool fact_in(const struct scn_script *s, unsigned f)
+{
+    if (s == NULL)
+        return true;
+    for (unsigned i = 0; i < s->steps; i++)
+        if (s->asked[i][f])
+            return true;
+    return false;
+}
+
 /* Print line without the spaces that padding left at its end. */
 static void print_trimmed(char *line, const char *suffix)
 {
@@ -146,14 +157,17 @@ static unsigned print_table(const struct scn_lab *lab, const struct scn_script *
         widths[f] = fact_width(lab, f, s, kernel, mine);
     len = (size_t)snprintf(line, sizeof line, "step  %-*s", (int)text_width, "what happens");
     for (unsigned f = 0; f < lab->fact_count && len < sizeof line; f++)
-        len += (size_t)snprintf(line + len, sizeof line - len, "  %-*s", (int)widths[f],
-                                lab->facts[f].name);
+        if (fact_in(s, f))
+            len += (size_t)snprintf(line + len, sizeof line - len, "  %-*s", (int)widths[f],
+                                    lab->facts[f].name);
     print_trimmed(line, "");
     for (unsigned i = 0; i < s->steps; i++) {
         bool differs = false;
         len = (size_t)snprintf(line, sizeof line, "%4u  %-*s", i + 1, (int)text_width, s->step[i]);
         for (unsigned f = 0; f < lab->fact_count && len < sizeof line; f++) {
             char cell[2 * SCN_VALUE_MAX + 16];
+            if (!fact_in(s, f))
+                continue;
             const char *k = kernel ? kernel->value[i][f] : NULL,
                        *m = mine ? mine->value[i][f] : NULL;
             format_cell(cell, sizeof cell, s->asked[i][f], k, m);
@@ -178,16 +192,18 @@ static unsigned facts_asked(const struct scn_script *s)
     return n;
 }
 
-static void print_legend(const struct scn_lab *lab)
+/* What the facts mean: those s asks, or all of them when s is NULL. */
+static void print_legend(const struct scn_lab *lab, const struct scn_script *s)
 {
     unsigned width = 0;
 
     for (unsigned f = 0; f < lab->fact_count; f++) {
         size_t len = strlen(lab->facts[f].name);
-        width = len > width ? (unsigned)len : width;
+        width = len > width && fact_in(s, f) ? (unsigned)len : width;
     }
     for (unsigned f = 0; f < lab->fact_count; f++)
-        printf("  %-*s  %s\n", (int)width, lab->facts[f].name, lab->facts[f].meaning);
+        if (fact_in(s, f))
+            printf("  %-*s  %s\n", (int)width, lab->facts[f].name, lab->facts[f].meaning);
 }
 
 /* --------------------------------------------------------- predicting */
@@ -260,7 +276,7 @@ static void quiz_usage(const struct scn_lab *lab)
            "  --compare     run it, and print your %s's answers beside the kernel's\n"
            "The facts:\n",
            lab->predictor);
-    print_legend(lab);
+    print_legend(lab, NULL);
 }
 
 struct quiz_options {
@@ -312,7 +328,7 @@ int scn_quiz_main(const struct scn_lab *lab, int argc, char *argv[])
     if (missing != NULL && (o.answers || o.compare))
         printf("note: %s, so some answers here are not what the grader expects\n", missing);
     printf("after each step:\n");
-    print_legend(lab);
+    print_legend(lab, &script);
     printf("\n");
     if (!o.answers && !o.compare) {
         print_table(lab, &script, NULL, NULL);
@@ -428,8 +444,8 @@ static unsigned check_prediction(const struct scn_lab *lab, unsigned level,
     if (first_difference(lab, &m->script, &m->kernel, &mine, &step, &fact)) {
         printf("scenario %" PRIu64 ", level %s: %s\n", m->seed, name, m->script.title);
         print_table(lab, &m->script, &m->kernel, &mine);
-        lab_fail("scenario %" PRIu64 " (level %s), step %u of %u (%s): %s predicted %s, the "
-                 "kernel says %s (the whole table: %s --seed %" PRIu64 " --level %s --compare)",
+        lab_fail("scenario %" PRIu64 " (level %s), step %u of %u (%s): %s predicted %s, "
+                 "measured %s (the whole table: %s --seed %" PRIu64 " --level %s --compare)",
                  m->seed, name, step + 1, m->script.steps, m->script.step[step],
                  lab->facts[fact].name,
                  mine.value[step][fact][0] ? mine.value[step][fact] : "nothing",
