@@ -43,9 +43,9 @@ static void expect_resident(const char *base, const char *what, size_t offset, s
     long got = count_resident(base + offset, length);
     if (got != want) {
         char buf[64];
-        lab_fail("count_resident(%s + %zu, %zu) %s; mincore says %ld of the %zu pages that range "
-                 "touches are resident",
-                 what, offset, length, returned(got, errno, buf), want, end - first);
+        lab_fail("count_resident(%s + %zu, %zu) %s; expected %ld: mincore says %ld of the %zu "
+                 "pages that range touches are resident",
+                 what, offset, length, returned(got, errno, buf), want, want, end - first);
     }
 }
 

@@ -220,7 +220,7 @@ static void describe_step(const struct cow_step *s, char *buf, size_t cap)
 static void generate(uint64_t seed, unsigned level, struct scn_script *script)
 {
     uint64_t rng = seed * 4 + level;
-    bool forked = false, exited = false;
+    bool child_alive = false;
 
     for (unsigned tries = 0; !try_scenario(&rng, level); tries++)
         if (tries == 100000)
@@ -233,10 +233,10 @@ static void generate(uint64_t seed, unsigned level, struct scn_script *script)
         char text[SCN_TEXT_MAX];
         describe_step(s, text, sizeof text);
         unsigned step = scn_add_step(script, "%s", text);
-        forked |= s->op == COW_FORK;
-        exited |= s->op == COW_EXIT;
+        if (s->op == COW_FORK || s->op == COW_EXIT)
+            child_alive = s->op == COW_FORK;
         scn_ask(script, step, FACT_PARENT);
-        if (forked && !exited)
+        if (child_alive)
             scn_ask(script, step, FACT_CHILD);
         if (s->op == COW_READ)
             scn_ask(script, step, FACT_SEES);
