@@ -234,9 +234,7 @@ static void test_count_4gib(int argc, char *argv[])
     size_t lines = newline_offsets(size, offsets, sizeof offsets / sizeof offsets[0], &rng);
     for (size_t i = 0; i < lines; i++)
         write_at(fd, "\n", 1, (off_t)offsets[i]);
-    write_at(fd, "x", 1, (off_t)(size - 1));
-    if (fdatasync(fd) != 0) /* clean pages, which the dropper may drop */
-        die_errno("fdatasync");
+    write_at(fd, "x", 1, (off_t)(size - 1)); /* the few dirty pages stay cached: no matter */
 
     int reader = reopen_read_only(fd);
     struct dropper d = {.fd = reader, .size = size};
