@@ -9,7 +9,7 @@
 LAB_FILES := filemap.c
 
 include common/lab/scenario.mk
-FILE_LAB_OBJS := $(addprefix $(BUILD)/obj/02_mmap_file/lab/tests/,scenario.o tests.o files.o) \
+FILE_LAB_OBJS := $(addprefix $(BUILD)/obj/02_mmap_file/lab/tests/,generate.o scenario.o tests.o files.o) \
   $(LAB_OUT)/obj/filemap.o $(SCENARIO_OBJS) $(LAB_HARNESS) $(COMMON_LIB)
 
 $(LAB_OUT)/file_driver: $(SCENARIO_DRIVER_MAIN) $(FILE_LAB_OBJS)

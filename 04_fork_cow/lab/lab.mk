@@ -9,7 +9,7 @@
 LAB_FILES := cow.c
 
 include common/lab/scenario.mk
-COW_LAB_OBJS := $(addprefix $(BUILD)/obj/04_fork_cow/lab/tests/,scenario.o tests.o pages.o) \
+COW_LAB_OBJS := $(addprefix $(BUILD)/obj/04_fork_cow/lab/tests/,generate.o scenario.o tests.o pages.o) \
   $(LAB_OUT)/obj/cow.o $(SCENARIO_OBJS) $(LAB_HARNESS) $(COMMON_LIB)
 
 $(LAB_OUT)/cow_driver: $(SCENARIO_DRIVER_MAIN) $(COW_LAB_OBJS)

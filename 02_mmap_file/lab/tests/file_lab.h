@@ -1,18 +1,41 @@
 /*
  * file_lab.h - lab 02's test driver and quiz, shared between their files.
  *
- *   scenario.c   the scenarios: made from a seed, run for real, predicted
- *                (lab_scenarios)
+ *   generate.c   the scenarios, made from a seed
+ *   scenario.c   the scenarios run for real and predicted (lab_scenarios)
  *   tests.c      the implement half: count_lines, copy_from_mapping (lab_tests)
  *   files.c      scratch files and what the kernel says about them
  */
 #ifndef FILE_LAB_H
 #define FILE_LAB_H
 
+#include "filemap.h"
+#include "scenario.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+/* ----------------------------------------------------------- scenarios */
+
+enum { FACT_CACHED, FACT_ACCESS, FACT_READ, FACTS };
+enum { LEVEL_SHARED, LEVEL_PRIVATE, LEVEL_TRUNCATE, LEVEL_CACHE };
+
+/* The current scenario: its steps, and after which the number of cached
+ * pages is certain (and so asked). */
+struct file_scenario {
+    unsigned count;
+    struct file_step steps[FILE_MAX_STEPS];
+    bool asked_cached[FILE_MAX_STEPS];
+};
+extern struct file_scenario scenario_now;
+extern const char *const file_map_names[]; /* "S", "P" */
+
+/* Make the scenario of seed at level the current one, and its script. */
+void generate_scenario(uint64_t seed, unsigned level, struct scn_script *script);
+
+/* --------------------------------------------------------------- files */
 
 /* Where scratch files go: $LAB_TMP (the grader's scratch directory), else
  * $TMPDIR, else /tmp. */
