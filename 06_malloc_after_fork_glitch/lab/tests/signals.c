@@ -43,33 +43,40 @@
 
 enum { SIGNALS_DEFAULT = 6, SIGNALS_MAX = 64, TEXT_MAX = 256 };
 
-/* What the handler and the child read: set before each signal is sent. */
-static struct {
+/* What the handler and its child read, made before each signal is sent
+ * and published with a release store that the handler loads (acquire):
+ * sending a signal orders nothing by itself. */
+struct signal_setup {
     struct crash_report report;
-    int err_fd;      /* the child's standard error */
+    int err_fd; /* the child's standard error */
+};
+
+static struct {
+    _Atomic(const struct signal_setup *) setup;
     int pid_pipe[2]; /* the handler writes the child's pid (or -errno) here */
 } handler;
 
 /* In the child of _Fork(): only async-signal-safe calls, then the student's. */
-static void child_of_handler(int signo)
+static void child_of_handler(const struct signal_setup *setup, int signo)
 {
-    setpgid(0, 0);                       /* the watchdog kills its group */
+    setpgid(0, 0); /* the watchdog kills its group */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != driver_pid)
-        _exit(1);                        /* the driver is gone: nobody to report to */
-    if (dup2(handler.err_fd, STDERR_FILENO) < 0)
+        _exit(1); /* the driver is gone: nobody to report to */
+    if (dup2(setup->err_fd, STDERR_FILENO) < 0)
         _exit(1);
     unsafe_arm();
-    crash_report_child(&handler.report, signo);
+    crash_report_child(&setup->report, signo);
     _exit(CHILD_RETURNED);
 }
 
 static void on_report_signal(int signo)
 {
     int saved_errno = errno;
+    const struct signal_setup *setup = atomic_load_explicit(&handler.setup, memory_order_acquire);
     pid_t pid = _Fork(); /* fork() here could wait for a lock the interrupted code holds */
 
     if (pid == 0)
-        child_of_handler(signo);
+        child_of_handler(setup, signo);
     long word = pid > 0 ? pid : -errno;
     if (write(handler.pid_pipe[1], &word, sizeof word) != sizeof word)
         _exit(1); /* the pipe cannot fail: the test owns both ends */
@@ -209,9 +216,12 @@ static void one_signal(pthread_t target, const char *reporter, struct outcome *o
 
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
         die_errno("pipe2");
-    handler.report = (struct crash_report){.reporter = reporter, .out_fd = out[1],
-                                           .pid = driver_pid};
-    handler.err_fd = err[1];
+    static struct signal_setup setup;
+    setup = (struct signal_setup){
+        .report = {.reporter = reporter, .out_fd = out[1], .pid = driver_pid},
+        .err_fd = err[1],
+    };
+    atomic_store_explicit(&handler.setup, &setup, memory_order_release);
     notes_clear();
     int e = pthread_kill(target, o->signo);
     if (e != 0)
