@@ -164,6 +164,13 @@ static void task_path(char buf[static 96], pid_t pid, pid_t tid, const char *tai
  * arguments in hex), "running", or "-1 sp pc" (asleep, not in a call). */
 bool lab_waiting_for_lock(pid_t pid, pid_t tid)
 {
+    uintptr_t word;
+
+    return lab_waiting_for_lock_at(pid, tid, &word);
+}
+
+bool lab_waiting_for_lock_at(pid_t pid, pid_t tid, uintptr_t *word)
+{
     char path[96], text[256];
     unsigned long words[5];
     int fd;
@@ -185,6 +192,7 @@ bool lab_waiting_for_lock(pid_t pid, pid_t tid)
     unsigned long op = words[2] & FUTEX_CMD_MASK;
     bool waits = op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET || op == FUTEX_LOCK_PI ||
                  op == FUTEX_WAIT_REQUEUE_PI;
+    *word = (uintptr_t)words[1];
     return words[0] == SYS_futex && waits && words[4] == 0; /* no timeout: for ever */
 }
 
@@ -223,16 +231,17 @@ static struct lab_child_end reap(pid_t pid)
         if (errno != EINTR)
             die_errno("waitpid");
     if (WIFSIGNALED(status))
-        return (struct lab_child_end){LAB_CHILD_SIGNALED, WTERMSIG(status)};
-    return (struct lab_child_end){LAB_CHILD_EXITED, WEXITSTATUS(status)};
+        return (struct lab_child_end){LAB_CHILD_SIGNALED, WTERMSIG(status), 0};
+    return (struct lab_child_end){LAB_CHILD_EXITED, WEXITSTATUS(status), 0};
 }
 
-static struct lab_child_end kill_and_reap(pid_t pid, enum lab_child_how how, int code)
+static struct lab_child_end kill_and_reap(pid_t pid, enum lab_child_how how, int code,
+                                          uintptr_t lock_word)
 {
     kill(-pid, SIGKILL); /* its group: what it started goes too */
     kill(pid, SIGKILL);  /* in case it left its group */
     reap(pid);
-    return (struct lab_child_end){how, code};
+    return (struct lab_child_end){how, code, lock_word};
 }
 
 struct lab_child_end lab_watch_child(pid_t pid, int timeout_ms, bool lock_wait_is_deadlock)
@@ -252,12 +261,14 @@ struct lab_child_end lab_watch_child(pid_t pid, int timeout_ms, bool lock_wait_i
             end = reap(pid);
             break;
         }
-        if (lock_wait_is_deadlock && lab_thread_count(pid) == 1 && lab_waiting_for_lock(pid, pid)) {
-            end = kill_and_reap(pid, LAB_CHILD_DEADLOCKED, 0);
+        uintptr_t word;
+        if (lock_wait_is_deadlock && lab_thread_count(pid) == 1 &&
+            lab_waiting_for_lock_at(pid, pid, &word)) {
+            end = kill_and_reap(pid, LAB_CHILD_DEADLOCKED, 0, word);
             break;
         }
         if (left == 0) {
-            end = kill_and_reap(pid, LAB_CHILD_TIMED_OUT, timeout_ms);
+            end = kill_and_reap(pid, LAB_CHILD_TIMED_OUT, timeout_ms, 0);
             break;
         }
     }

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* --- a stop point ---------------------------------------------------------- */
@@ -57,6 +58,9 @@ void lab_stop_resume(struct lab_stop *s);
  * deadline: how pthread_mutex_lock sleeps on a lock it cannot take.  Reads
  * /proc/PID/task/TID/syscall with open and read only. */
 bool lab_waiting_for_lock(pid_t pid, pid_t tid);
+/* The same, and which futex word it sleeps on: for a pthread mutex, the
+ * mutex's own address (its lock word comes first). */
+bool lab_waiting_for_lock_at(pid_t pid, pid_t tid, uintptr_t *word);
 /* The threads of process pid (its /proc/PID/task entries); 0 if it is gone. */
 unsigned lab_thread_count(pid_t pid);
 
@@ -72,6 +76,7 @@ enum lab_child_how {
 struct lab_child_end {
     enum lab_child_how how;
     int code;
+    uintptr_t lock_word; /* LAB_CHILD_DEADLOCKED: the futex word it slept on */
 };
 
 /*

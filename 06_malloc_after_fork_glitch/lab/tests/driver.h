@@ -61,6 +61,10 @@ void child_says(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * leave a note and exit in a child. */
 extern pid_t driver_pid;
 
+/* The name of the library whose lock is at address ("journal"), or NULL
+ * if it is none of theirs. */
+const char *library_lock_name(uintptr_t address);
+
 /* The pause points: arm the calling thread to stop at where (once), through
  * stop; pause_point then calls lab_stop_here. */
 void pause_arm(enum pause_point where, struct lab_stop *stop);
@@ -79,15 +83,18 @@ int journal_file_open(void);
  * once each, in order, and nothing else does.
  */
 enum { WRITERS_MAX = 512 };
+#define JOURNAL_ANY UINT64_MAX /* journal_expect: any number of records, each once */
 void journal_expect_reset(void);
 void journal_expect(unsigned writer, uint64_t records);
 void journal_check(const char *when);
+/* The same check, without failing: false, and why in why, if it fails. */
+bool journal_verify(char *why, size_t size);
 /* Log writer's next record: "w<writer> <seq>" (seq is *count, then counted). */
 void log_record(unsigned writer, uint64_t *count);
 
-/* held.c: the deadlock explained, for a child the watchdog found asleep. */
-const char *why_child_failed(const struct lab_child_end *e, const char *lock_hint);
-void fail_unless_child_ok(const struct lab_child_end *e, const char *what, const char *lock_hint);
+/* held.c: how a child that did not end well ended, explained. */
+const char *why_child_failed(const struct lab_child_end *e);
+void fail_unless_child_ok(const struct lab_child_end *e, const char *what);
 
 /* unsafe.c: from now on (in a signal handler's child), a call to any
  * interposed function is recorded in notes->unsafe_call and ends the
@@ -97,8 +104,10 @@ void unsafe_arm(void);
  * armed, record function and leave. */
 void unsafe_check(const char *function);
 
-/* state.c: the fork storm, for the test and the demo; returns the children
- * that did not end well, printing a line for each when verbose. */
+/* state.c: the fork storm, for the test and the demo: the number of
+ * children that did not end well, plus 1 if the journal is wrong.  The
+ * test fails at the first problem; verbose (the demo) prints each child's
+ * end and what the journal shows, and goes on. */
 unsigned fork_storm(unsigned threads, unsigned forks, unsigned run, bool verbose);
 
 /* The tests. */

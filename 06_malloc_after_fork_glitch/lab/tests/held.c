@@ -74,16 +74,24 @@ struct releaser {
     atomic_bool forked; /* fork() has returned in the parent */
 };
 
+/* Thread tid sleeps on one of the libraries' locks (not on a lock of the
+ * C library's, or a sanitizer's). */
+static bool asleep_on_library_lock(pid_t tid)
+{
+    uintptr_t word;
+
+    return lab_waiting_for_lock_at(getpid(), tid, &word) && library_lock_name(word) != NULL;
+}
+
 static void *releaser_main(void *arg)
 {
     struct releaser *r = arg;
-    pid_t self = getpid();
 
-    while (!atomic_load(&r->forked) && !lab_waiting_for_lock(self, r->forker))
+    while (!atomic_load(&r->forked) && !asleep_on_library_lock(r->forker))
         sched_yield(); /* a look every few microseconds: a condition, not a delay */
     lab_stop_resume(r->stop);
     while (!atomic_load(&r->forked)) {
-        if (lab_waiting_for_lock(self, r->holder) && lab_waiting_for_lock(self, r->forker))
+        if (asleep_on_library_lock(r->holder) && asleep_on_library_lock(r->forker))
             lab_fail("deadlock in the parent: fork() waits in a prepare handler for a lock that "
                      "a thread inside %s holds, and that thread waits for a lock the prepare "
                      "handlers took before: they take the locks in another order than the "
@@ -127,21 +135,24 @@ static struct lab_child_end fork_while_held(const struct held *h)
     return lab_watch_child(pid, CHILD_DEADLINE_MS, true);
 }
 
-const char *why_child_failed(const struct lab_child_end *e, const char *lock_hint)
+const char *why_child_failed(const struct lab_child_end *e)
 {
     static char why[768];
     char how[64];
     const char *lock_note = notes->lock_error[0] != '\0' ? notes->lock_error : NULL;
 
     switch (e->how) {
-    case LAB_CHILD_DEADLOCKED:
+    case LAB_CHILD_DEADLOCKED: {
+        const char *lock = library_lock_name(e->lock_word);
         snprintf(why, sizeof why,
-                 "its only thread sleeps on a lock for ever (%s): held at the fork by a thread "
-                 "of the parent, which does not exist in the child; a prepare handler must take "
-                 "the lock, so that fork() waits until no thread is inside, and the child "
-                 "handler make it anew%s%s",
-                 lock_hint, lock_note ? "; and before that: " : "", lock_note ? lock_note : "");
+                 "the child's only thread sleeps for ever on %s%s lock: held at the fork by a "
+                 "thread of the parent, which does not exist in the child; a prepare handler, "
+                 "registered when the library is set up, must take it, so that fork() waits "
+                 "until no thread is inside, and the child handler make it anew%s%s",
+                 lock ? "the " : "a", lock ? lock : "", lock_note ? "; and before that: " : "",
+                 lock_note ? lock_note : "");
         break;
+    }
     case LAB_CHILD_EXITED:
         if (e->code == CHILD_LOCK_ERROR && lock_note) {
             snprintf(why, sizeof why, "%s", lock_note);
@@ -153,16 +164,16 @@ const char *why_child_failed(const struct lab_child_end *e, const char *lock_hin
         }
         /* fall through */
     default:
-        snprintf(why, sizeof why, "it ended otherwise: %s%s%s", lab_child_describe(e, how),
-                 lock_note ? "; " : "", lock_note ? lock_note : "");
+        snprintf(why, sizeof why, "the child ended otherwise: %s%s%s",
+                 lab_child_describe(e, how), lock_note ? "; " : "", lock_note ? lock_note : "");
     }
     return why;
 }
 
-void fail_unless_child_ok(const struct lab_child_end *e, const char *what, const char *lock_hint)
+void fail_unless_child_ok(const struct lab_child_end *e, const char *what)
 {
     if (!lab_child_ok(e))
-        lab_fail("%s: %s", what, why_child_failed(e, lock_hint));
+        lab_fail("%s: %s", what, why_child_failed(e));
 }
 
 /* ------------------------------------------------------------ the tests */
@@ -226,7 +237,7 @@ static void forks_inside_journal(int argc, char *argv[], enum pause_point where,
         struct lab_child_end e = fork_while_held(&h);
         snprintf(what, sizeof what, "fork %u of %u, made while another thread was inside %s", k + 1,
                  forks, inside);
-        fail_unless_child_ok(&e, what, "the journal's");
+        fail_unless_child_ok(&e, what);
         journal_expect(CHILD_WRITER + k, 2);
     }
     test_step = "writing the parent's records";
@@ -312,7 +323,7 @@ void test_held_stats(int argc, char *argv[])
         struct lab_child_end e = fork_while_held(&h);
         snprintf(what, sizeof what, "fork %u of %u, made while another thread was half-way "
                  "through stats_count", k + 1, forks);
-        fail_unless_child_ok(&e, what, "the stats'");
+        fail_unless_child_ok(&e, what);
         struct stats_totals now = stats_read(); /* the parent's: its handler released the lock */
         if (now.records != in_progress.before.records + 1 ||
             now.bytes != in_progress.before.bytes + in_progress.update_bytes)

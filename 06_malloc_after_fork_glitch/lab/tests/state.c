@@ -116,7 +116,7 @@ void test_child_state(int argc, char *argv[])
                             CHILD_DEADLINE_MS, true);
         snprintf(what, sizeof what, "fork %u of %u, made with 5 of the parent's records pending",
                  k + 1, forks);
-        fail_unless_child_ok(&e, what, "the journal's or the stats'");
+        fail_unless_child_ok(&e, what);
         journal_expect(CHILD_WRITER + k, CHILD_RECORDS);
     }
     journal_flush();
@@ -157,7 +157,8 @@ unsigned fork_storm(unsigned threads, unsigned forks, unsigned run, bool verbose
     atomic_bool stop = false;
     uint64_t main_records = 0;
     unsigned failed = 0, failed_at = 0, first_writer = CHILD_WRITER + run * forks;
-    struct lab_child_end first_failure = {LAB_CHILD_EXITED, 0};
+    bool child_ok[WRITERS_MAX] = {false};
+    struct lab_child_end first_failure = {.how = LAB_CHILD_EXITED};
     char how[64];
     int fd = journal_file_open();
 
@@ -181,6 +182,7 @@ unsigned fork_storm(unsigned threads, unsigned forks, unsigned run, bool verbose
         notes_clear();
         struct lab_child_end e = lab_watch_child(
             child_start(child_logs, (void *)(uintptr_t)(first_writer + k)), CHILD_DEADLINE_MS, true);
+        child_ok[k] = lab_child_ok(&e);
         if (verbose)
             printf("child %2u: %s\n", k + 1, lab_child_describe(&e, how));
         if (!lab_child_ok(&e) && failed++ == 0) {
@@ -194,24 +196,25 @@ unsigned fork_storm(unsigned threads, unsigned forks, unsigned run, bool verbose
     for (unsigned i = 0; i < threads; i++)
         join_thread(hammers[i].thread);
     if (failed > 0 && !verbose)
-        lab_fail("run %u, fork %u of %u, made while %u threads were logging: the child %s",
+        lab_fail("run %u, fork %u of %u, made while %u threads were logging: %s",
                  run + 1, failed_at, forks, threads,
-                 why_child_failed(&first_failure, "the journal's or the stats'"));
+                 why_child_failed(&first_failure));
     journal_flush();
     journal_expect_reset();
     journal_expect(0, main_records);
     for (unsigned i = 0; i < threads; i++)
         journal_expect(hammers[i].writer, hammers[i].records);
-    for (unsigned k = 0; k < forks; k++)
-        journal_expect(first_writer + k, CHILD_RECORDS);
-    if (failed == 0) {
-        char when[96];
-        snprintf(when, sizeof when, "run %u, the journal after %u forks among %u logging threads",
-                 run + 1, forks, threads);
-        journal_check(when);
-    }
+    for (unsigned k = 0; k < forks; k++) /* a child that hung wrote what it could */
+        journal_expect(first_writer + k, child_ok[k] ? CHILD_RECORDS : JOURNAL_ANY);
+    char why[512];
+    bool journal_ok = journal_verify(why, sizeof why);
+    if (!journal_ok && !verbose)
+        lab_fail("run %u, the journal after %u forks among %u logging threads: %s", run + 1, forks,
+                 threads, why);
+    if (verbose)
+        printf("the journal: %s\n", journal_ok ? "every record written once" : why);
     close(fd);
-    return failed;
+    return failed + !journal_ok;
 }
 
 void test_fork_storm(int argc, char *argv[])

@@ -84,8 +84,43 @@ static void lock_refused(const char *call, const char *name, int err)
     _exit(CHILD_LOCK_ERROR);
 }
 
+/* The libraries' locks, by address, so that a thread seen asleep on a
+ * futex word can be said to wait for one of them (a mutex's lock word is
+ * its first), and which. */
+static struct {
+    _Atomic uintptr_t address;
+    _Atomic(const char *) name; /* from its first lib_mutex_lock */
+} library_locks[8];
+
+static void remember_library_lock(pthread_mutex_t *m, const char *name)
+{
+    uintptr_t address = (uintptr_t)m;
+
+    for (size_t i = 0; i < sizeof library_locks / sizeof library_locks[0]; i++) {
+        uintptr_t seen = 0;
+        if (atomic_load(&library_locks[i].address) == address ||
+            atomic_compare_exchange_strong(&library_locks[i].address, &seen, address)) {
+            const char *none = NULL;
+            if (name != NULL)
+                atomic_compare_exchange_strong(&library_locks[i].name, &none, name);
+            return;
+        }
+    }
+}
+
+const char *library_lock_name(uintptr_t address)
+{
+    for (size_t i = 0; i < sizeof library_locks / sizeof library_locks[0]; i++)
+        if (address != 0 && atomic_load(&library_locks[i].address) == address) {
+            const char *name = atomic_load(&library_locks[i].name);
+            return name != NULL ? name : "a library's";
+        }
+    return NULL;
+}
+
 void lib_mutex_make(pthread_mutex_t *m)
 {
+    remember_library_lock(m, NULL);
     pthread_mutexattr_t attr;
     int err = pthread_mutexattr_init(&attr);
 
@@ -101,6 +136,7 @@ void lib_mutex_make(pthread_mutex_t *m)
 void lib_mutex_lock(pthread_mutex_t *m, const char *name)
 {
     unsafe_check("pthread_mutex_lock"); /* a signal handler's child must take no lock */
+    remember_library_lock(m, name);
     int err = __real_pthread_mutex_lock(m);
     if (err != 0)
         lock_refused("pthread_mutex_lock", name, err);
@@ -218,46 +254,72 @@ static char *read_journal(size_t *len)
     return buf;
 }
 
-/* One line "w<writer> <seq>" against what the writer logged. */
-static void check_record(const char *line, size_t number, const char *when)
+/* One line "w<writer> <seq>" against what the writer logged; false (and
+ * why) if it is wrong. */
+static bool check_record(const char *line, size_t number, char *why, size_t size)
 {
     unsigned writer;
     uint64_t seq;
     int end = 0;
 
     if (sscanf(line, "w%u %" SCNu64 "%n", &writer, &seq, &end) != 2 || line[end] != '\0' ||
-        writer >= WRITERS_MAX || !writers[writer].known)
-        lab_fail("%s: line %zu of the journal is '%.60s', which no thread or child logged", when,
+        writer >= WRITERS_MAX || !writers[writer].known) {
+        snprintf(why, size, "line %zu of the journal is '%.60s', which no thread or child logged",
                  number, line);
+        return false;
+    }
     uint64_t *next = &writers[writer].next;
-    if (seq < *next)
-        lab_fail("%s: record 'w%u %" PRIu64 "' is in the journal twice (line %zu): a record is "
-                 "written by the process that logged it, and only once; did a child write out "
-                 "records it inherited from its parent?",
-                 when, writer, seq, number);
-    if (seq > *next)
-        lab_fail("%s: records 'w%u %" PRIu64 "' to 'w%u %" PRIu64 "' are missing from the journal "
-                 "(line %zu holds 'w%u %" PRIu64 "'): were the parent's pending records dropped?",
-                 when, writer, *next, writer, seq - 1, number, writer, seq);
+    if (seq < *next) {
+        snprintf(why, size, "record 'w%u %" PRIu64 "' is in the journal twice (line %zu): a "
+                 "record is written by the process that logged it, and only once; did a child "
+                 "write out records it inherited from its parent?",
+                 writer, seq, number);
+        return false;
+    }
+    if (seq > *next) {
+        snprintf(why, size, "records 'w%u %" PRIu64 "' to 'w%u %" PRIu64 "' are missing from the "
+                 "journal (line %zu holds 'w%u %" PRIu64 "'): were the parent's pending records "
+                 "dropped?",
+                 writer, *next, writer, seq - 1, number, writer, seq);
+        return false;
+    }
     (*next)++;
+    return true;
+}
+
+bool journal_verify(char *why, size_t size)
+{
+    size_t len, number = 0;
+    char *text = read_journal(&len);
+    bool ok = true;
+
+    for (unsigned w = 0; w < WRITERS_MAX; w++)
+        writers[w].next = 0;
+    if (len > 0 && text[len - 1] != '\n') {
+        snprintf(why, size, "the journal ends in the middle of a record");
+        ok = false;
+    }
+    for (char *line = text, *nl; ok && *line != '\0'; line = nl + 1) {
+        nl = strchr(line, '\n');
+        *nl = '\0';
+        ok = check_record(line, ++number, why, size);
+    }
+    free(text);
+    for (unsigned w = 0; ok && w < WRITERS_MAX; w++)
+        if (writers[w].known && writers[w].expected != JOURNAL_ANY &&
+            writers[w].next != writers[w].expected) {
+            snprintf(why, size, "writer %u logged %" PRIu64 " records and the journal holds %" PRIu64
+                     " of them (the last ones are missing: were pending records dropped?)",
+                     w, writers[w].expected, writers[w].next);
+            ok = false;
+        }
+    return ok;
 }
 
 void journal_check(const char *when)
 {
-    size_t len, number = 0;
-    char *text = read_journal(&len);
+    char why[512];
 
-    if (len > 0 && text[len - 1] != '\n')
-        lab_fail("%s: the journal ends in the middle of a record", when);
-    for (char *line = text, *nl; *line != '\0'; line = nl + 1) {
-        nl = strchr(line, '\n');
-        *nl = '\0';
-        check_record(line, ++number, when);
-    }
-    free(text);
-    for (unsigned w = 0; w < WRITERS_MAX; w++)
-        if (writers[w].known && writers[w].next != writers[w].expected)
-            lab_fail("%s: writer %u logged %" PRIu64 " records and the journal holds %" PRIu64
-                     " of them (the last ones are missing: were pending records dropped?)",
-                     when, w, writers[w].expected, writers[w].next);
+    if (!journal_verify(why, sizeof why))
+        lab_fail("%s: %s", when, why);
 }

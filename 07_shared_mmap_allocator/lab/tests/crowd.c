@@ -111,8 +111,8 @@ static struct lab_child_end reap(pid_t pid)
         if (errno != EINTR)
             die_errno("waitpid");
     if (WIFSIGNALED(status))
-        return (struct lab_child_end){LAB_CHILD_SIGNALED, WTERMSIG(status)};
-    return (struct lab_child_end){LAB_CHILD_EXITED, WEXITSTATUS(status)};
+        return (struct lab_child_end){.how = LAB_CHILD_SIGNALED, .code = WTERMSIG(status)};
+    return (struct lab_child_end){.how = LAB_CHILD_EXITED, .code = WEXITSTATUS(status)};
 }
 
 /* Every process still running is asleep on a lock. */

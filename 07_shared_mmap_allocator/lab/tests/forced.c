@@ -126,7 +126,7 @@ static pid_t start_stopped(const struct scenario *sc, struct lab_stop *stop, uns
     int got = lab_stop_wait(stop, pid, STOP_DEADLINE_MS);
     if (got == LAB_STOPPED)
         return pid;
-    struct lab_child_end e = lab_watch_child(pid, CHILD_DEADLINE_MS, false);
+    struct lab_child_end e = lab_watch_child(pid, got < 0 ? 0 : CHILD_DEADLINE_MS, false);
     if (got == 'e' || (got == 0 && lab_child_ok(&e)))
         lab_fail("%s: sh_%s returned without calling sh_hook(%s) (see sh.h: where to call it)",
                  sc->name, sc->frees ? "free" : "alloc", hook_names[sc->point]);
@@ -144,8 +144,9 @@ static void one_allocation(struct worker *w, void *arg)
     take_block(w, *(const size_t *)arg);
 }
 
-/* Until B has finished, or sleeps on a lock; true if it finished. */
-static bool run_until_finished_or_asleep(pid_t b, const char *name)
+/* Until B has finished, or sleeps on a lock; true if it finished.  (A is
+ * stopped meanwhile: both are killed if B hangs.) */
+static bool run_until_finished_or_asleep(pid_t b, pid_t a, const char *name)
 {
     struct pollfd pfd = {.fd = (int)syscall(SYS_pidfd_open, b, 0), .events = POLLIN};
     int waited = 0;
@@ -163,11 +164,14 @@ static bool run_until_finished_or_asleep(pid_t b, const char *name)
             die_errno("poll");
         if (lab_waiting_for_lock(b, b))
             break;
-        if (++waited > STOP_DEADLINE_MS)
+        if (++waited > STOP_DEADLINE_MS) {
+            lab_watch_child(b, 0, false); /* kills and reaps */
+            lab_watch_child(a, 0, false);
             lab_fail("%s: with another process stopped inside sh_alloc, a second sh_alloc "
                      "neither returned nor went to sleep on a lock in %d s (a spin lock? use a "
                      "pthread mutex)",
                      name, STOP_DEADLINE_MS / 1000);
+        }
     }
     close(pfd.fd);
     return finished;
@@ -185,7 +189,7 @@ static void race(const struct scenario *sc)
     test_step = "a second process allocates while the first is stopped at its hook";
     size_t size = sc->size != 0 ? sc->size : 100;
     pid_t b = start_worker(2, one_allocation, &size, NULL);
-    bool b_finished = run_until_finished_or_asleep(b, sc->name);
+    bool b_finished = run_until_finished_or_asleep(b, a, sc->name);
     lab_stop_resume(&stop);
     struct lab_child_end ea = lab_watch_child(a, CHILD_DEADLINE_MS, false);
     struct lab_child_end eb = lab_watch_child(b, CHILD_DEADLINE_MS, false);
