@@ -65,12 +65,12 @@ static void report_failure(const char *reporter, int err)
 
 void crash_report_child(const struct crash_report *r, int signo)
 {
-    char pid_text[DECIMAL_MAX], signo_text[DECIMAL_MAX];
-    char *argv[] = {(char *)r->reporter, decimal(pid_text, r->pid), decimal(signo_text, signo),
-                    NULL};
-
-    if (dup2(r->out_fd, STDOUT_FILENO) >= 0)
+    if (dup2(r->out_fd, STDOUT_FILENO) >= 0) {
+        char pid_text[DECIMAL_MAX], signo_text[DECIMAL_MAX];
+        char *argv[] = {(char *)r->reporter, decimal(pid_text, r->pid), decimal(signo_text, signo),
+                        NULL};
         execve(r->reporter, argv, environ); /* returns only if it failed */
+    }
     report_failure(r->reporter, errno);
     _exit(127);
 }

@@ -112,8 +112,7 @@ unsigned fork_storm(unsigned threads, unsigned forks, unsigned run, bool verbose
 
 /* The tests. */
 typedef void test_fn(int argc, char *argv[]);
-test_fn test_smoke_single, test_held_journal, test_held_stats, test_child_state,
-    test_handler_order, test_fork_storm, test_signal_report, test_signal_malloc,
-    test_signal_exec_fails;
+test_fn test_smoke_single, test_held_journal, test_held_stats, test_child_state, test_handler_order,
+    test_fork_storm, test_signal_report, test_signal_malloc, test_signal_exec_fails;
 
 #endif

@@ -41,11 +41,11 @@
 
 /* One fork with a thread stopped inside a library. */
 struct held {
-    enum pause_point where;      /* where the holder stops */
-    const char *inside;          /* "journal_log" */
-    void (*enter)(void *arg);    /* the library call the holder makes */
+    enum pause_point where;   /* where the holder stops */
+    const char *inside;       /* "journal_log" */
+    void (*enter)(void *arg); /* the library call the holder makes */
     void *enter_arg;
-    int (*child)(void *arg);     /* what the child of the fork does */
+    int (*child)(void *arg); /* what the child of the fork does */
     void *child_arg;
 };
 
@@ -121,8 +121,8 @@ static struct lab_child_end fork_while_held(const struct held *h)
         lab_fail("a thread calling %s neither stopped at its pause point nor returned in %d ms",
                  h->inside, STEP_DEADLINE_MS);
 
-    struct releaser rel = {.stop = &ho.stop, .forker = gettid(), .holder = ho.tid,
-                           .inside = h->inside};
+    struct releaser rel = {
+        .stop = &ho.stop, .forker = gettid(), .holder = ho.tid, .inside = h->inside};
     pthread_t releaser = start_thread(releaser_main, &rel);
     test_step = "in fork(), while another thread is inside a library";
     pid_t pid = child_start(h->child, h->child_arg);
@@ -164,8 +164,8 @@ const char *why_child_failed(const struct lab_child_end *e)
         }
         /* fall through */
     default:
-        snprintf(why, sizeof why, "the child ended otherwise: %s%s%s",
-                 lab_child_describe(e, how), lock_note ? "; " : "", lock_note ? lock_note : "");
+        snprintf(why, sizeof why, "the child ended otherwise: %s%s%s", lab_child_describe(e, how),
+                 lock_note ? "; " : "", lock_note ? lock_note : "");
     }
     return why;
 }
@@ -231,8 +231,11 @@ static void forks_inside_journal(int argc, char *argv[], enum pause_point where,
     open_journal_twice(fd);
     journal_expect_reset();
     for (unsigned k = 0; k < forks; k++) {
-        struct held h = {.where = where, .inside = inside, .enter = enter,
-                         .child = child_logs, .child_arg = (void *)(uintptr_t)(CHILD_WRITER + k)};
+        struct held h = {.where = where,
+                         .inside = inside,
+                         .enter = enter,
+                         .child = child_logs,
+                         .child_arg = (void *)(uintptr_t)(CHILD_WRITER + k)};
         notes_clear();
         struct lab_child_end e = fork_while_held(&h);
         snprintf(what, sizeof what, "fork %u of %u, made while another thread was inside %s", k + 1,
@@ -317,12 +320,16 @@ void test_held_stats(int argc, char *argv[])
         stats_count(1, 10);
         in_progress.before = stats_read();
         in_progress.update_bytes = 1000 * (k + 1);
-        struct held h = {.where = PAUSE_STATS_HALFWAY, .inside = "stats_count",
-                         .enter = count_big, .child = child_reads_stats};
+        struct held h = {.where = PAUSE_STATS_HALFWAY,
+                         .inside = "stats_count",
+                         .enter = count_big,
+                         .child = child_reads_stats};
         notes_clear();
         struct lab_child_end e = fork_while_held(&h);
-        snprintf(what, sizeof what, "fork %u of %u, made while another thread was half-way "
-                 "through stats_count", k + 1, forks);
+        snprintf(what, sizeof what,
+                 "fork %u of %u, made while another thread was half-way "
+                 "through stats_count",
+                 k + 1, forks);
         fail_unless_child_ok(&e, what);
         struct stats_totals now = stats_read(); /* the parent's: its handler released the lock */
         if (now.records != in_progress.before.records + 1 ||

@@ -246,14 +246,18 @@ static const char *judge_end(const struct outcome *o, char *why, size_t size)
     char how[64];
 
     if (o->end.how == LAB_CHILD_EXITED && o->end.code == CHILD_UNSAFE)
-        snprintf(why, size, "the child called %s() before execve or _exit: it is not "
+        snprintf(why, size,
+                 "the child called %s() before execve or _exit: it is not "
                  "async-signal-safe (signal-safety(7)), and another thread may hold the lock it "
-                 "takes", o->unsafe);
+                 "takes",
+                 o->unsafe);
     else if (o->end.how == LAB_CHILD_EXITED && o->end.code == CHILD_RETURNED)
-        snprintf(why, size, "crash_report_child returned without running the reporter; it must "
+        snprintf(why, size,
+                 "crash_report_child returned without running the reporter; it must "
                  "end with execve, or _exit(127) if execve fails");
     else if (o->end.how == LAB_CHILD_DEADLOCKED)
-        snprintf(why, size, "the child sleeps on a lock for ever: it called something that takes "
+        snprintf(why, size,
+                 "the child sleeps on a lock for ever: it called something that takes "
                  "one (malloc's, or stdio's: another thread held it at the _Fork)");
     else if (o->end.how != LAB_CHILD_EXITED)
         snprintf(why, size, "the child was %s (its stderr: '%.100s')",
@@ -274,11 +278,13 @@ static const char *judge_report(const struct outcome *o, const char *reporter, c
     if (judge_end(o, why, size) != NULL)
         return why;
     if (o->end.code != 0)
-        snprintf(why, size, "the child exited with status %d (its stderr: '%.*s'); expected the "
+        snprintf(why, size,
+                 "the child exited with status %d (its stderr: '%.*s'); expected the "
                  "reporter %.200s to run and exit 0",
                  o->end.code, (int)strcspn(o->err, "\n"), o->err, reporter);
     else if (strcmp(o->out, want) != 0)
-        snprintf(why, size, "the reporter printed '%.*s' on out_fd; expected '%.*s' (argv: the "
+        snprintf(why, size,
+                 "the reporter printed '%.*s' on out_fd; expected '%.*s' (argv: the "
                  "reporter's path, the pid, the signal; its standard output on out_fd; run by "
                  "execve in the child itself)",
                  (int)strcspn(o->out, "\n"), o->out, (int)strcspn(want, "\n"), want);

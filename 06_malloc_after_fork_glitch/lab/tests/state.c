@@ -135,7 +135,7 @@ enum { HAMMERS_MAX = 8 };
 struct hammer_thread {
     pthread_t thread;
     unsigned writer;
-    uint64_t records;   /* written by the thread, read after it is joined */
+    uint64_t records; /* written by the thread, read after it is joined */
     atomic_bool *stop;
     _Atomic uint64_t started; /* it has logged at least one record */
 };
@@ -157,14 +157,13 @@ unsigned fork_storm(unsigned threads, unsigned forks, unsigned run, bool verbose
     atomic_bool stop = false;
     uint64_t main_records = 0;
     unsigned failed = 0, failed_at = 0, first_writer = CHILD_WRITER + run * forks;
-    bool child_ok[WRITERS_MAX] = {false};
+    bool ended_well[WRITERS_MAX] = {false};
     struct lab_child_end first_failure = {.how = LAB_CHILD_EXITED};
     char how[64];
     int fd = journal_file_open();
 
     if (threads > HAMMERS_MAX || first_writer + forks > WRITERS_MAX)
-        die("fork_storm: at most %d threads and %d forks", HAMMERS_MAX,
-            WRITERS_MAX - CHILD_WRITER);
+        die("fork_storm: at most %d threads and %d forks", HAMMERS_MAX, WRITERS_MAX - CHILD_WRITER);
     if (journal_open(fd, 512) != 0)
         lab_fail("journal_open(fd, 512) returned -1 (errno %d); expected 0", errno);
     for (unsigned i = 0; i < threads; i++) {
@@ -180,9 +179,10 @@ unsigned fork_storm(unsigned threads, unsigned forks, unsigned run, bool verbose
     for (unsigned k = 0; k < forks; k++) {
         log_record(0, &main_records);
         notes_clear();
-        struct lab_child_end e = lab_watch_child(
-            child_start(child_logs, (void *)(uintptr_t)(first_writer + k)), CHILD_DEADLINE_MS, true);
-        child_ok[k] = lab_child_ok(&e);
+        struct lab_child_end e =
+            lab_watch_child(child_start(child_logs, (void *)(uintptr_t)(first_writer + k)),
+                            CHILD_DEADLINE_MS, true);
+        ended_well[k] = lab_child_ok(&e);
         if (verbose)
             printf("child %2u: %s\n", k + 1, lab_child_describe(&e, how));
         if (!lab_child_ok(&e) && failed++ == 0) {
@@ -196,16 +196,15 @@ unsigned fork_storm(unsigned threads, unsigned forks, unsigned run, bool verbose
     for (unsigned i = 0; i < threads; i++)
         join_thread(hammers[i].thread);
     if (failed > 0 && !verbose)
-        lab_fail("run %u, fork %u of %u, made while %u threads were logging: %s",
-                 run + 1, failed_at, forks, threads,
-                 why_child_failed(&first_failure));
+        lab_fail("run %u, fork %u of %u, made while %u threads were logging: %s", run + 1,
+                 failed_at, forks, threads, why_child_failed(&first_failure));
     journal_flush();
     journal_expect_reset();
     journal_expect(0, main_records);
     for (unsigned i = 0; i < threads; i++)
         journal_expect(hammers[i].writer, hammers[i].records);
     for (unsigned k = 0; k < forks; k++) /* a child that hung wrote what it could */
-        journal_expect(first_writer + k, child_ok[k] ? CHILD_RECORDS : JOURNAL_ANY);
+        journal_expect(first_writer + k, ended_well[k] ? CHILD_RECORDS : JOURNAL_ANY);
     char why[512];
     bool journal_ok = journal_verify(why, sizeof why);
     if (!journal_ok && !verbose)

@@ -245,8 +245,12 @@ static char *read_journal(size_t *len)
         if (n < 0)
             die_errno("read journal.log");
         used += (size_t)n;
-        if (cap - used < 2 && (buf = realloc(buf, cap *= 2)) == NULL)
-            die_errno("realloc");
+        if (cap - used < 2) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (bigger == NULL)
+                die_errno("realloc");
+            buf = bigger;
+        }
     }
     close(fd);
     buf[used] = '\0';
@@ -270,14 +274,16 @@ static bool check_record(const char *line, size_t number, char *why, size_t size
     }
     uint64_t *next = &writers[writer].next;
     if (seq < *next) {
-        snprintf(why, size, "record 'w%u %" PRIu64 "' is in the journal twice (line %zu): a "
+        snprintf(why, size,
+                 "record 'w%u %" PRIu64 "' is in the journal twice (line %zu): a "
                  "record is written by the process that logged it, and only once; did a child "
                  "write out records it inherited from its parent?",
                  writer, seq, number);
         return false;
     }
     if (seq > *next) {
-        snprintf(why, size, "records 'w%u %" PRIu64 "' to 'w%u %" PRIu64 "' are missing from the "
+        snprintf(why, size,
+                 "records 'w%u %" PRIu64 "' to 'w%u %" PRIu64 "' are missing from the "
                  "journal (line %zu holds 'w%u %" PRIu64 "'): were the parent's pending records "
                  "dropped?",
                  writer, *next, writer, seq - 1, number, writer, seq);
@@ -308,7 +314,8 @@ bool journal_verify(char *why, size_t size)
     for (unsigned w = 0; ok && w < WRITERS_MAX; w++)
         if (writers[w].known && writers[w].expected != JOURNAL_ANY &&
             writers[w].next != writers[w].expected) {
-            snprintf(why, size, "writer %u logged %" PRIu64 " records and the journal holds %" PRIu64
+            snprintf(why, size,
+                     "writer %u logged %" PRIu64 " records and the journal holds %" PRIu64
                      " of them (the last ones are missing: were pending records dropped?)",
                      w, writers[w].expected, writers[w].next);
             ok = false;

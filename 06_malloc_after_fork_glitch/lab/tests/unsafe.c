@@ -60,8 +60,7 @@ int __real_vsnprintf(char *s, size_t n, const char *fmt, va_list ap) PRINTF(3, 0
 int __real___vprintf_chk(int flag, const char *fmt, va_list ap) PRINTF(2, 0);
 int __real___vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap) PRINTF(3, 0);
 int __real___vdprintf_chk(int fd, int flag, const char *fmt, va_list ap) PRINTF(3, 0);
-int __real___vsprintf_chk(char *s, int flag, size_t len, const char *fmt, va_list ap)
-    PRINTF(4, 0);
+int __real___vsprintf_chk(char *s, int flag, size_t len, const char *fmt, va_list ap) PRINTF(4, 0);
 int __real___vsnprintf_chk(char *s, size_t n, int flag, size_t len, const char *fmt, va_list ap)
     PRINTF(5, 0);
 int __real_puts(const char *s);
@@ -100,8 +99,7 @@ int __wrap___vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap) PRINTF
 int __wrap___dprintf_chk(int fd, int flag, const char *fmt, ...) PRINTF(3, 4);
 int __wrap___vdprintf_chk(int fd, int flag, const char *fmt, va_list ap) PRINTF(3, 0);
 int __wrap___sprintf_chk(char *s, int flag, size_t len, const char *fmt, ...) PRINTF(4, 5);
-int __wrap___vsprintf_chk(char *s, int flag, size_t len, const char *fmt, va_list ap)
-    PRINTF(4, 0);
+int __wrap___vsprintf_chk(char *s, int flag, size_t len, const char *fmt, va_list ap) PRINTF(4, 0);
 int __wrap___snprintf_chk(char *s, size_t n, int flag, size_t len, const char *fmt, ...)
     PRINTF(5, 6);
 int __wrap___vsnprintf_chk(char *s, size_t n, int flag, size_t len, const char *fmt, va_list ap)

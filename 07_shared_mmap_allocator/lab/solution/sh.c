@@ -61,11 +61,11 @@ enum { USED = 1, PREV_USED = 2, FLAGS = 15 };
 static const uint64_t SH_MAGIC = 0x73686c6162303701u; /* "shlab07" */
 
 struct heap {
-    uint64_t magic;        /* SH_MAGIC once formatted */
-    uint64_t size;         /* the region's bytes */
-    uint64_t top;          /* where the never-used space starts */
-    uint64_t free_head;    /* the first free block, 0 if none */
-    pthread_mutex_t lock;  /* process-shared, robust: guards all of the region */
+    uint64_t magic;       /* SH_MAGIC once formatted */
+    uint64_t size;        /* the region's bytes */
+    uint64_t top;         /* where the never-used space starts */
+    uint64_t free_head;   /* the first free block, 0 if none */
+    pthread_mutex_t lock; /* process-shared, robust: guards all of the region */
 };
 _Static_assert(sizeof(struct heap) <= FIRST_BLOCK, "the heap's header fits before the blocks");
 _Static_assert(FIRST_BLOCK % 16 == WORD, "payloads are 16-byte aligned");

@@ -282,11 +282,12 @@ void test_two_views(int argc, char *argv[])
         take_block(&w, 16 + (size_t)i * 24);
     give_every(&w, 3); /* free blocks, linked through view 0 */
     test_step = "a second process, its view of the region at another address";
-    struct lab_child_end e = lab_watch_child(start_worker(1, second_view, NULL, NULL),
-                                             CHILD_DEADLINE_MS, true);
-    expect_worker_ok(1, &e, "a process that maps the region at another address (the first "
-                            "view not mapped there) walked, freed the first view's blocks and "
-                            "allocated");
+    struct lab_child_end e =
+        lab_watch_child(start_worker(1, second_view, NULL, NULL), CHILD_DEADLINE_MS, true);
+    expect_worker_ok(1, &e,
+                     "a process that maps the region at another address (the first "
+                     "view not mapped there) walked, freed the first view's blocks and "
+                     "allocated");
     w.live_count = 0; /* the second process freed them */
     check_walk(w.view, "the walk through the first view, after the second process", 0);
     lab_pass("blocks made through one view were walked and freed through another, at a "

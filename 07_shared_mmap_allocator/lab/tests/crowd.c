@@ -291,8 +291,11 @@ void test_kill_storm(int argc, char *argv[])
                  "run %u of %u, %u processes at once, %u of them killed inside sh_alloc or "
                  "sh_free at a random hook",
                  run + 1, runs, procs, kills);
-        struct storm s = {.what = what, .survivor = {.ops = ops}, .doomed = {.ops = ops, .die = true},
-                          .next_index = 1, .planned = kills};
+        struct storm s = {.what = what,
+                          .survivor = {.ops = ops},
+                          .doomed = {.ops = ops, .die = true},
+                          .next_index = 1,
+                          .planned = kills};
         test_step = "running processes that allocate, some killed at a hook";
         for (unsigned i = 0; i < procs; i++)
             start_storm_worker(&s, &c);

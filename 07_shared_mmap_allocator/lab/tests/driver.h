@@ -25,8 +25,8 @@
 #ifndef SH_DRIVER_H
 #define SH_DRIVER_H
 
-#include "lab/lab.h"
 #include "child.h"
+#include "lab/lab.h"
 #include "lab/lab_fork.h"
 #include "sh.h"
 
@@ -48,8 +48,8 @@ enum { VIEWS_MAX = 40 }; /* view 0 is the driver's; children use 1 and up */
 struct region {
     int fd;
     size_t size;
-    char name[64];      /* what it was made as (already unlinked) */
-    char *reservation;  /* VIEWS_MAX slots of stride bytes, PROT_NONE but for views */
+    char name[64];     /* what it was made as (already unlinked) */
+    char *reservation; /* VIEWS_MAX slots of stride bytes, PROT_NONE but for views */
     size_t stride;
     bool mapped[VIEWS_MAX]; /* in this process */
 };
@@ -93,8 +93,8 @@ enum {
 };
 
 struct ledger {
-    _Atomic uint32_t failed;  /* set by the first process that fails */
-    char failure[768];        /* what it found */
+    _Atomic uint32_t failed; /* set by the first process that fails */
+    char failure[768];       /* what it found */
     struct worker_info workers[WORKERS_MAX];
     struct record records[RECORDS_MAX];
     _Atomic uint32_t owner[]; /* per 16 bytes of the region: 1 + the record holding them */

@@ -49,9 +49,9 @@ struct scenario {
     const char *name;         /* "an allocation from the never-used space" */
     enum sh_hook_point point; /* where A stops */
     void (*setup)(struct worker *w);
-    bool frees;       /* the stopped call is sh_free of the block setup kept last */
-    size_t size;      /* or sh_alloc(size) */
-    bool fill_after;  /* kill_*: B fills the region to ENOMEM afterwards */
+    bool frees;      /* the stopped call is sh_free of the block setup kept last */
+    size_t size;     /* or sh_alloc(size) */
+    bool fill_after; /* kill_*: B fills the region to ENOMEM afterwards */
 };
 
 /* Setups.  A keeps its blocks in w->live; the last one is the one to free. */
@@ -193,8 +193,10 @@ static void race(const struct scenario *sc)
     lab_stop_resume(&stop);
     struct lab_child_end ea = lab_watch_child(a, CHILD_DEADLINE_MS, false);
     struct lab_child_end eb = lab_watch_child(b, CHILD_DEADLINE_MS, false);
-    snprintf(what, sizeof what, "%s, stopped at sh_hook(%s), while another process called "
-             "sh_alloc(%zu)", sc->name, hook_names[sc->point], size);
+    snprintf(what, sizeof what,
+             "%s, stopped at sh_hook(%s), while another process called "
+             "sh_alloc(%zu)",
+             sc->name, hook_names[sc->point], size);
     expect_worker_ok(2, &eb, what);
     expect_worker_ok(1, &ea, what);
     if (b_finished)
@@ -287,8 +289,8 @@ static void kill_each(const struct scenario *scenarios, size_t count, size_t reg
         test_step = "the next process, after a process was killed holding the lock";
         struct after_kill ak = {.fill = sc->fill_after, .unknown_allowed = unknown_allowed};
         unsigned b_index = index++;
-        struct lab_child_end eb = lab_watch_child(start_worker(b_index, carry_on, &ak, NULL),
-                                                  CHILD_DEADLINE_MS, true);
+        struct lab_child_end eb =
+            lab_watch_child(start_worker(b_index, carry_on, &ak, NULL), CHILD_DEADLINE_MS, true);
         if (eb.how == LAB_CHILD_DEADLOCKED)
             lab_fail("%s: the next process sleeps on the lock for ever (nobody alive holds it): "
                      "the mutex must be robust (pthread_mutexattr_setrobust), and whoever gets "

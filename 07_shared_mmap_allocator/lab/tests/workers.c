@@ -77,9 +77,8 @@ const char *worker_end_text(unsigned index, const struct lab_child_end *e)
         snprintf(text, sizeof text, "%s", ledger->failure);
     } else if (e->how == LAB_CHILD_SIGNALED && info->fault_signal == e->code) {
         int view = view_of(info->fault_address);
-        snprintf(text, sizeof text,
-                 "process %u was killed by %s touching address %#" PRIxPTR " %s", index,
-                 signal_name(e->code, signal_text), info->fault_address,
+        snprintf(text, sizeof text, "process %u was killed by %s touching address %#" PRIxPTR " %s",
+                 index, signal_name(e->code, signal_text), info->fault_address,
                  view < 0 ? "(outside every view of the region)"
                  : (unsigned)view == info->view
                      ? "(inside its own view of the region)"
