@@ -61,8 +61,6 @@ bool lab_waiting_for_lock(pid_t pid, pid_t tid);
 /* The same, and which futex word it sleeps on: for a pthread mutex, the
  * mutex's own address (its lock word comes first). */
 bool lab_waiting_for_lock_at(pid_t pid, pid_t tid, uintptr_t *word);
-/* The threads of process pid (its /proc/PID/task entries); 0 if it is gone. */
-unsigned lab_thread_count(pid_t pid);
 
 /* --- watching a child -------------------------------------------------------- */
 
@@ -81,10 +79,10 @@ struct lab_child_end {
 
 /*
  * Wait for a child until it ends or timeout_ms passes.  With
- * lock_wait_is_deadlock, a child whose only thread is asleep on a lock (a
- * private lock of its own: nothing else can ever release it) is a
- * deadlock, seen within milliseconds: say so only when no other process
- * can hold a lock the child shares.  A deadlocked or timed-out child is
+ * lock_wait_is_deadlock, a child whose thread is asleep on a lock, with no
+ * other thread that could release it (none, or a sanitizer's asleep on a
+ * timer), is a deadlock, seen within milliseconds: say so only when no
+ * other process can hold a lock the child shares.  A deadlocked or timed-out child is
  * killed with its process group (a child made by child_start, or one that
  * called setpgid(0, 0), leads its own).  The child is always reaped.
  */
