@@ -15,8 +15,8 @@
 ZONE_MALLOC_INC := 05_zone_malloc/lib
 # The library's files in layer order, bottom first: each calls only files
 # before it in this list (see lib/README.md; test/layers.bats checks it).
-ZONE_MALLOC_LAYERS := text report options state os size_class zone tiny small large block \
-  thread_cache heap_check debug malloc_api stats show_alloc_mem
+ZONE_MALLOC_LAYERS := text report options state os size_class zone_pool zone tiny small large_cache \
+  large block remote_free thread_cache heap_check debug malloc_api stats show_alloc_mem
 ZONE_MALLOC_SRCS := $(patsubst %,$(ZONE_MALLOC_INC)/%.c,$(ZONE_MALLOC_LAYERS))
 LIBRARIES += ZONE_MALLOC
 ZONE_MALLOC_LIB := $(BUILD)/libzone_malloc.a

@@ -157,8 +157,10 @@ static void report(const struct contender *c, const struct run *r, uint64_t rss_
     fact_uint("elapsed_ns", elapsed_ns);
     fact_uint("ops_per_sec", ops_per_sec);
     fact_uint("peak_requested_bytes", peak_requested);
-    if (!c->processes)
+    if (!c->processes) {
         fact_uint("rss_growth_kib", rss_growth_kib);
+        fact_uint("peak_rss_kib", peak_rss_kib());
+    }
     if (r->peak_mapped_bytes > 0) {
         fact_uint("peak_mapped_bytes", r->peak_mapped_bytes);
         fact_uint("mapped_per_requested_pct",

@@ -9,7 +9,7 @@
  * after a first line "# alloc-trace v1 kind=K seed=S ops=N ids=M".
  *
  * Usage: alloc_trace gen --kind small|realloc|mixed [--ops N] [--seed S]
- *        alloc_trace replay --allocator glibc|zone [--measure time|space] FILE
+ *        alloc_trace replay --allocator glibc|zone [--measure time|space] [--repeat N] FILE
  *
  * gen writes a trace to stdout; the same kind, ops and seed always give the
  * same trace.  replay reads FILE whole, then runs it:
@@ -17,11 +17,13 @@
  *   --measure space  reading the allocator's mapped bytes every 16 calls:
  *                    peak_live_bytes= peak_mapped_bytes= utilisation_pct=
  * Space is measured in a run of its own so that its bookkeeping does not
- * slow the timed one.
+ * slow the timed one.  --repeat N replays the trace N times in a row (a
+ * short trace timed once is mostly noise); peak_rss_kib= is the process's.
  */
 #include "cli.h"
 #include "clock.h"
 #include "out.h"
+#include "procfs.h"
 #include "rng.h"
 #include "zone_malloc.h"
 
@@ -376,7 +378,7 @@ static void replay(const struct allocator *a, const struct trace *t, int measure
 static void usage(void)
 {
     printf("Usage: %s gen --kind small|realloc|mixed [--ops N] [--seed S]\n"
-           "       %s replay --allocator glibc|zone [--measure time|space] FILE\n"
+           "       %s replay --allocator glibc|zone [--measure time|space] [--repeat N] FILE\n"
            "\n"
            "Make an allocation trace (to stdout), or replay one against an allocator.\n"
            "\n"
@@ -387,6 +389,7 @@ static void usage(void)
            "  --allocator NAME   glibc (the C library's malloc) or zone (lesson 05's)\n"
            "  --measure WHAT     time: ops_per_sec=; space: peak bytes mapped against\n"
            "                     peak bytes live (default time)\n"
+           "  --repeat N         replay the trace N times (1..1000, default 1)\n"
            "  -h, --help         show this help\n",
            prog_name(), prog_name());
 }
@@ -394,17 +397,14 @@ static void usage(void)
 int main(int argc, char *argv[])
 {
     static const struct option options[] = {
-        {"kind", required_argument, NULL, 'k'},
-        {"ops", required_argument, NULL, 'n'},
-        {"seed", required_argument, NULL, 's'},
-        {"allocator", required_argument, NULL, 'a'},
-        {"measure", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"kind", required_argument, NULL, 'k'},    {"ops", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},    {"allocator", required_argument, NULL, 'a'},
+        {"measure", required_argument, NULL, 'm'}, {"repeat", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     static const char *const measures[] = {"time", "space", NULL};
     int kind = -1, allocator = -1, measure_space = 0, opt;
-    uint64_t ops = 1000000, seed = 1;
+    uint64_t ops = 1000000, seed = 1, repeat = 1;
 
     cli_init();
     opterr = 0;
@@ -415,6 +415,7 @@ int main(int argc, char *argv[])
         case 's': seed = opt_uint("--seed", optarg, 0, UINT64_MAX); break;
         case 'a': allocator = opt_choice("--allocator", optarg, allocator_names); break;
         case 'm': measure_space = opt_choice("--measure", optarg, measures); break;
+        case 'r': repeat = opt_uint("--repeat", optarg, 1, 1000); break;
         case 'h': usage(); return 0;
         default: bad_option(opt, argv);
         }
@@ -438,16 +439,26 @@ int main(int argc, char *argv[])
         usage_error("replay needs exactly one trace file");
 
     struct trace t;
-    struct replay_result r;
+    struct replay_result r, total = {0};
     const struct allocator *a = &allocators[allocator];
     trace_load(argv[optind], &t);
-    replay(a, &t, measure_space, &r);
+    for (uint64_t i = 0; i < repeat; i++) {
+        replay(a, &t, measure_space, &r);
+        total.elapsed_ns += r.elapsed_ns;
+        if (r.peak_live_bytes > total.peak_live_bytes)
+            total.peak_live_bytes = r.peak_live_bytes;
+        if (r.peak_mapped_bytes > total.peak_mapped_bytes)
+            total.peak_mapped_bytes = r.peak_mapped_bytes;
+    }
+    r = total;
     fact_word("allocator", a->name);
     fact_word("measure", measure_space ? "space" : "time");
-    fact_uint("calls", t.count);
+    fact_uint("calls", t.count * repeat);
     fact_uint("elapsed_ns", r.elapsed_ns);
-    fact_uint("ops_per_sec", r.elapsed_ns ? t.count * UINT64_C(1000000000) / r.elapsed_ns : 0);
+    fact_uint("ops_per_sec",
+              r.elapsed_ns ? t.count * repeat * UINT64_C(1000000000) / r.elapsed_ns : 0);
     fact_uint("peak_live_bytes", r.peak_live_bytes);
+    fact_uint("peak_rss_kib", peak_rss_kib());
     if (measure_space) {
         fact_uint("peak_mapped_bytes", r.peak_mapped_bytes);
         fact_uint("utilisation_pct",

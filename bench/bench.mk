@@ -7,6 +7,9 @@
 #                       region (--allocator)
 #   build/alloc_trace   make allocation traces and replay them against
 #                       glibc's malloc or the zone allocator
+#   build/alloc_patterns  six allocation patterns of real programs, on the
+#                       process's malloc only (bench/run.sh malloc preloads
+#                       each allocator in turn)
 
 BENCH_OBJS := $(BUILD)/obj/bench/alloc_bench.o $(BUILD)/obj/bench/alloc_trace.o
 $(BENCH_OBJS): ASYM_CPPFLAGS += -I$(ZONE_MALLOC_INC) -I$(SHALLOC_INC)
@@ -18,3 +21,9 @@ $(BUILD)/alloc_trace: $(BUILD)/obj/bench/alloc_trace.o $(ZONE_MALLOC_LIB) $(COMM
 	$(LINK) -o $@ $^ $(LDLIBS)
 
 PROGRAMS += $(BUILD)/alloc_bench $(BUILD)/alloc_trace
+
+ALLOC_PATTERNS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,bench/alloc_patterns.c $(wildcard bench/pattern_*.c))
+$(BUILD)/alloc_patterns: $(ALLOC_PATTERNS_OBJS) $(COMMON_LIB)
+	$(LINK) -o $@ $^ $(LDLIBS)
+
+PROGRAMS += $(BUILD)/alloc_patterns

@@ -67,7 +67,8 @@ summary() {
 
 # has_samples KEY: true if anything was kept under KEY.
 has_samples() {
-  [[ -n ${SAMPLES[$1]// /} ]]
+  local kept=${SAMPLES[$1]:-}
+  [[ -n ${kept// /} ]]
 }
 
 alternate() {

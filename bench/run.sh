@@ -2,7 +2,7 @@
 # bench/run.sh - the numbers behind the lessons (what `make bench` runs).
 #
 # Usage: bench/run.sh [--reps N] [--quick] [SECTION...]
-#   SECTION: alloc traces file faults fork (default: all of them)
+#   SECTION: alloc malloc traces file faults fork (default: all of them)
 #   --reps N   repetitions of every measurement (default 5; the median is
 #              reported with the spread, min..max)
 #   --quick    smaller sizes, for a smoke test (not for the README)
@@ -39,7 +39,7 @@ while (($#)); do
     shift
     ;;
   --quick) quick=1 ;;
-  alloc | traces | file | faults | fork) sections+=("$1") ;;
+  alloc | malloc | traces | file | faults | fork) sections+=("$1") ;;
   *)
     echo "bench/run.sh: unknown argument '$1' (see --help)" >&2
     exit 2
@@ -47,7 +47,7 @@ while (($#)); do
   esac
   shift
 done
-((${#sections[@]})) || sections=(alloc traces file faults fork)
+((${#sections[@]})) || sections=(alloc malloc traces file faults fork)
 
 # shellcheck source=bench/lib.bash
 . "$root/bench/lib.bash"
@@ -117,6 +117,140 @@ bench_alloc() {
       min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$(ratio "$r" "$glibc_rate")" \
       rss_growth_kib="${kib/-/null}" mapped_per_requested_pct="${overhead/-/null}"
   done
+}
+
+# ---------------------------------------------------------------- malloc
+# Every allocation workload (bench/alloc_patterns.c's six patterns, the
+# project's workload with 1 and 2 threads, the generated traces) as a
+# process calling malloc, run on each allocator in turn by LD_PRELOAD:
+# glibc's own (nothing preloaded), lesson 05's zone allocator, and the
+# peers where their Debian packages are installed.  Time (the workload's
+# own elapsed_ns) and peak RSS (getrusage's, the whole process) as ratios
+# to glibc's, then their geometric means.
+
+# The installed peers: "name=path" for each one found.
+malloc_peers() {
+  local name soname path
+  for name in mimalloc:libmimalloc.so.2 jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4; do
+    soname=${name#*:}
+    path=$(/sbin/ldconfig -p 2>/dev/null | awk -v so="$soname" '$1 == so && !found { print $NF; found = 1 }' || true)
+    if [[ -n $path && -f $path ]]; then
+      echo "${name%%:*}=$path"
+    else
+      echo "${name%%:*}=" # missing
+    fi
+  done
+}
+
+# The command of a workload, by name.
+malloc_command() { # WORKLOAD
+  local scale=1 kind=${1#trace-} workers=${1#workload-}
+  ((quick)) && scale=10
+  case $1 in
+  workload-*)
+    echo "$bin/alloc_bench --allocator glibc --workers ${workers%t} --ops $((10000000 / scale))"
+    ;;
+  trace-*)
+    echo "$bin/alloc_trace replay --allocator glibc --repeat $((trace_repeat[$kind] / scale + 1))" \
+      "$trace_dir/$kind.trace"
+    ;;
+  *) echo "$bin/alloc_patterns ${quick_ops[$1]:+--ops ${quick_ops[$1]}} $1" ;;
+  esac
+}
+
+malloc_once() { # VARIANT=workload/allocator REP
+  local workload=${1%/*} allocator=${1#*/} out
+  # shellcheck disable=SC2046 # the command is words by design
+  if ! out=$(env LD_PRELOAD="${preload[$allocator]}" $(malloc_command "$workload") 2>&1); then
+    add_sample "$1 failed" 1
+    printf 'bench/run.sh: %s on %s failed: %s\n' "$workload" "$allocator" "$(tail -1 <<<"$out")" >&2
+    return
+  fi
+  add_sample "$1 ns" "$(fact elapsed_ns <<<"$out")"
+  add_sample "$1 rss" "$(fact peak_rss_kib <<<"$out")"
+}
+
+# geomean RATIO...: the geometric mean of the ratios, two decimals.
+geomean() {
+  printf '%s\n' "$@" | awk '$1 > 0 { s += log($1); n++ } END { printf "%.2f", n ? exp(s / n) : 0 }'
+}
+
+bench_malloc() {
+  need alloc_patterns alloc_bench alloc_trace
+  [[ -f $bin/libzone_malloc.so ]] || {
+    echo "bench/run.sh: $bin/libzone_malloc.so is not built (run make)" >&2
+    exit 1
+  }
+  local workloads=(large prodcons randsizes server churn tiny workload-1t workload-2t
+    trace-small trace-realloc trace-mixed)
+  local allocators=(glibc zone) variants=() missing=() w a line name path g_ns g_rss ns rss
+  declare -gA preload=([glibc]="" [zone]="$bin/libzone_malloc.so")
+  declare -gA quick_ops=() # alloc_patterns' defaults, unless --quick
+  ((quick)) && quick_ops=([large]=8 [prodcons]=100000 [randsizes]=30000 [server]=40000
+    [churn]=4 [tiny]=300000)
+  declare -gA trace_repeat=([small]=20 [realloc]=1 [mixed]=20)
+  while read -r line; do
+    name=${line%%=*} path=${line#*=}
+    if [[ -n $path ]]; then
+      allocators+=("$name")
+      preload[$name]=$path
+    else
+      missing+=("$name")
+    fi
+  done < <(malloc_peers)
+  trace_dir=$bin/bench-traces
+  mkdir -p "$trace_dir"
+  for name in small realloc mixed; do
+    "$bin/alloc_trace" gen --kind "$name" --ops 500000 --seed 1 >"$trace_dir/$name.trace"
+  done
+  for w in "${workloads[@]}"; do
+    for a in "${allocators[@]}"; do variants+=("$w/$a"); done
+  done
+  title "malloc: ${#workloads[@]} workloads under LD_PRELOAD, time and peak RSS as ratios to glibc"
+  for a in "${allocators[@]}"; do
+    path=${preload[$a]:-(nothing preloaded: the C library malloc)}
+    printf '  %-9s %s\n' "$a" "${path#"$root"/}"
+  done
+  ((${#missing[@]} == 0)) ||
+    echo "  not installed, skipped: ${missing[*]} (Debian: libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4)"
+  alternate "$reps" malloc_once "${variants[@]}"
+  declare -A times=() rsses=()
+  printf '%-14s %10s %11s' "" glibc glibc
+  for a in "${allocators[@]:1}"; do printf ' %13s' "$a"; done
+  printf '\n%-14s %10s %11s' workload ms "RSS KiB"
+  for a in "${allocators[@]:1}"; do printf ' %13s' "time   RSS"; done
+  printf '\n'
+  for w in "${workloads[@]}"; do
+    read -r g_ns _ _ < <(summary "$w/glibc ns")
+    read -r g_rss _ _ < <(summary "$w/glibc rss")
+    line=$(printf '%-14s %10s %11s' "$w" "$(ms "$g_ns")" "$g_rss")
+    record bench=malloc workload="$w" allocator=glibc median_ns="$g_ns" peak_rss_kib="$g_rss" \
+      time_vs_glibc=1.00 rss_vs_glibc=1.00
+    for a in "${allocators[@]:1}"; do
+      if has_samples "$w/$a failed" || ! has_samples "$w/$a ns"; then
+        line+=$(printf ' %13s' failed)
+        record bench=malloc workload="$w" allocator="$a" failed=1
+        continue
+      fi
+      read -r ns _ _ < <(summary "$w/$a ns")
+      read -r rss _ _ < <(summary "$w/$a rss")
+      times[$a]+="$(ratio "$ns" "$g_ns") " rsses[$a]+="$(ratio "$rss" "$g_rss") "
+      line+=$(printf ' %7s %5s' "$(ratio "$ns" "$g_ns")" "$(ratio "$rss" "$g_rss")")
+      record bench=malloc workload="$w" allocator="$a" median_ns="$ns" peak_rss_kib="$rss" \
+        time_vs_glibc="$(ratio "$ns" "$g_ns")" rss_vs_glibc="$(ratio "$rss" "$g_rss")"
+    done
+    echo "$line"
+  done
+  line=$(printf '%-14s %10s %11s' "geometric mean" "" "")
+  for a in "${allocators[@]:1}"; do
+    # shellcheck disable=SC2086 # one ratio per word
+    line+=$(printf ' %7s %5s' "$(geomean ${times[$a]:-})" "$(geomean ${rsses[$a]:-})")
+    # shellcheck disable=SC2086
+    record bench=malloc workload=geomean allocator="$a" time_vs_glibc="$(geomean ${times[$a]:-})" \
+      rss_vs_glibc="$(geomean ${rsses[$a]:-})"
+  done
+  echo "$line"
+  rm -rf "$trace_dir"
 }
 
 # ---------------------------------------------------------------- traces
@@ -245,6 +379,7 @@ machine
 for section in "${sections[@]}"; do
   case $section in
   alloc) bench_alloc ;;
+  malloc) bench_malloc ;;
   traces) bench_traces ;;
   faults) bench_faults ;;
   fork) bench_fork ;;

@@ -7,6 +7,7 @@
 #include "rng.h"
 #include "sync.h"
 
+#include <errno.h>
 #include <string.h>
 
 enum { HAMMER_SLOTS = 64, TOUCHED_BYTES = 256 };
@@ -61,8 +62,10 @@ static void *hammer_main(void *arg)
 
     while (!atomic_load_explicit(h->stop, memory_order_relaxed)) {
         uint64_t random = rng_next(&rng);
-        if (!hammer_step(h->api, &slots[random % HAMMER_SLOTS], random))
+        if (!hammer_step(h->api, &slots[random % HAMMER_SLOTS], random) && !h->failed) {
             h->failed = true;
+            h->failed_errno = errno; /* this thread's: errno is per thread */
+        }
     }
     for (int i = 0; i < HAMMER_SLOTS; i++)
         if (slots[i] != NULL)
@@ -87,8 +90,11 @@ bool hammer_stop(struct hammer_crew *crew)
     bool ok = true;
 
     atomic_store(&crew->stop, true);
+    crew->failed_errno = 0;
     for (unsigned i = 0; i < crew->threads; i++) {
         join_thread(crew->hammers[i].thread);
+        if (crew->hammers[i].failed && ok)
+            crew->failed_errno = crew->hammers[i].failed_errno;
         ok &= !crew->hammers[i].failed;
     }
     return ok;
@@ -144,6 +150,6 @@ struct fork_outcome fork_while_hammering(const struct alloc_api *api, unsigned t
         count_outcome(&outcome, &r);
     }
     if (!hammer_stop(&crew))
-        die("an allocating thread got NULL from the allocator");
+        die_err("an allocating thread got NULL from the allocator", crew.failed_errno);
     return outcome;
 }

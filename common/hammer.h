@@ -10,7 +10,7 @@
  *
  *   struct hammer_crew crew;
  *   hammer_start(&crew, &api, 4, seed);   ...fork, fork, fork...
- *   if (!hammer_stop(&crew)) die("an allocation failed");
+ *   if (!hammer_stop(&crew)) die_err("an allocation failed", crew.failed_errno);
  */
 #ifndef ASYM_HAMMER_H
 #define ASYM_HAMMER_H
@@ -30,12 +30,14 @@ struct hammer {
     const struct alloc_api *api;
     uint64_t seed;
     atomic_bool *stop;
-    bool failed; /* an allocation returned NULL */
+    bool failed;      /* an allocation returned NULL */
+    int failed_errno; /* errno just after the first one that did */
 };
 
 struct hammer_crew {
     unsigned threads;
     atomic_bool stop;
+    int failed_errno; /* after hammer_stop: a failed thread's errno, 0 if none failed */
     struct hammer hammers[HAMMER_MAX];
 };
 
@@ -43,7 +45,8 @@ struct hammer_crew {
  * resize), touching and freeing blocks through api until hammer_stop. */
 void hammer_start(struct hammer_crew *crew, const struct alloc_api *api, unsigned threads,
                   uint64_t seed);
-/* Stop and join them; false if any allocation failed. */
+/* Stop and join them; false if any allocation failed (crew->failed_errno
+ * then says why). */
 bool hammer_stop(struct hammer_crew *crew);
 
 /* A size on one of the three paths, from a random number. */

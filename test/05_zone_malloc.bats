@@ -80,10 +80,21 @@ assert_diagnosis() {
   assert_fact zone_blocks -ge 100 kind=SMALL
 }
 
-@test "a freed block is the next one handed out" {
+@test "a freed block is the next one handed out, TINY and SMALL alike" {
   run_prog $P --part reuse
   assert_success
   assert_fact same_block -eq 1
+  assert_fact small_same_block -eq 1
+}
+
+@test "a thread's first block of each of the 36 cached classes costs a few pages each" {
+  SKIP_REASON="a sanitizer's shadow memory grows the resident set too (SANITIZER=$SANITIZER)" \
+    skip_under_sanitizer asan ubsan tsan
+  run_prog $P --part zones
+  assert_success
+  assert_fact classes -eq 36
+  assert_fact first_blocks_rss_kib -gt 0
+  assert_fact first_blocks_rss_kib -le $((36 * 8)) # at most two pages per class
 }
 
 @test "two free SMALL neighbours merge into one block" {
@@ -98,33 +109,73 @@ assert_diagnosis() {
   run_prog $P --part realloc
   assert_success
   assert_fact in_place -eq 1 realloc=tiny
-  assert_fact in_place -eq 1 realloc=small from_bytes=3000 to_bytes=6000
-  assert_fact in_place -eq 0 realloc=small from_bytes=3000 to_bytes=9000
-  assert_fact in_place -eq 1 realloc=small from_bytes=9000 to_bytes=2000
+  assert_fact in_place -eq 1 realloc=small from_bytes=20000 to_bytes=40000
+  assert_fact in_place -eq 0 realloc=small from_bytes=20000 to_bytes=60000
+  assert_fact in_place -eq 1 realloc=small from_bytes=60000 to_bytes=20000
   for kept in $(printf '%s\n' "$output" | grep -o 'contents_kept=[0-9]*'); do
     [[ $kept == contents_kept=1 ]] || fail "every realloc keeps the contents"
   done
 }
 
-@test "a LARGE block is a mapping of its own, gone from /proc/self/maps after free" {
+@test "a LARGE block above the large cache's limit is a mapping of its own, gone from /proc/self/maps after free" {
   run_prog $P --part large
   assert_success
   assert_fact in_maps -eq 1
   assert_fact in_maps_after_free -eq 0
-  assert_fact mapping_bytes -ge 1048576
+  size=$(fact size_bytes)
+  assert_fact cache_block_limit_bytes -lt "$size"
+  assert_fact mapping_bytes -ge "$size"
   before=$(fact zones_before)
   assert_fact zones_during -eq $((before + 1))
   assert_fact zones_after -eq "$before"
 }
 
-@test "freeing thousands of TINY blocks unmaps their zones but for one spare" {
+@test "the demo's LARGE block under the limit is kept, and the next one reuses its mapping without a fault" {
+  run_prog $P --part large
+  assert_success
+  assert_fact kept_after_free -eq 1
+  assert_fact large_cached -eq 1
+  assert_fact same_mapping -eq 1
+  assert_fact fresh_faults -ge 200 # 1 MiB is 256 pages, each faulted in once
+  assert_fact reuse_faults -le 2
+  assert_fact cache_limit_bytes -eq $((64 << 20))
+  assert_fact cache_slots -eq 8
+  assert_fact trim_released -eq 1
+  assert_fact large_cached_after_trim -eq 0
+}
+
+@test "freed TINY zones wait in the pool, still mapped, until decay gives them back" {
   run_prog $P --part release
   assert_success
   before=$(fact zones_before)
   used=$(fact zones_while_used)
   ((used >= before + 3)) || fail "4096 blocks of 64 bytes fill several zones"
-  assert_fact zones_after_free -eq $((before + 1))
-  assert_fact zones_unmapped -eq $((used - before - 1))
+  assert_fact zones_after_free -eq "$used"
+  assert_fact zones_unmapped -eq 0 blocks=4096
+  assert_fact zones_pooled -eq $((used - before))
+  assert_fact decay_ms -eq 1000
+  assert_fact zones_decayed -eq $((used - before - 1)) # all but the zone taken again
+  assert_fact zones_pooled_after_decay -eq 0
+}
+
+@test "SMALL blocks of a cached size take no lock; larger ones take one per call" {
+  run_prog $P --part cache
+  assert_success
+  assert_fact cached_locks -eq 0
+  pairs=$(fact uncached_pairs)
+  assert_fact uncached_locks -eq $((2 * pairs))
+}
+
+@test "blocks freed by another thread go home on its remote lists, without a lock" {
+  run_prog $P --part remote
+  assert_success
+  blocks=$(fact blocks)
+  assert_fact freeing_locks -eq 0
+  sent=$(fact sent_home)
+  flushed=$(fact sent_home_by_flush)
+  ((sent + flushed == blocks)) || fail "every block went home ($sent + $flushed of $blocks)"
+  assert_fact zones_mapped_again -eq 0
+  assert_fact check_problems -eq 0
 }
 
 @test "the demo forks while threads allocate: every child allocates; without handlers one deadlocks" {
@@ -138,7 +189,7 @@ assert_diagnosis() {
 @test "the default run shows every part and a consistent heap" {
   run_prog $P
   assert_success
-  for part in zones reuse coalesce realloc large release speed fork "what it cost"; do
+  for part in zones reuse coalesce realloc large release cache remote speed fork "what it cost"; do
     assert_output_contains "== $part"
   done
   assert_fact zone_ops_per_sec -gt 0
@@ -171,14 +222,16 @@ assert_diagnosis() {
   run_prog $T show-ex
   assert_success
   assert_output_contains "7a 6f 6e 65 20 6d 61 6c 6c 6f 63" # "zone malloc"
-  printf '%s\n' "$output" | grep -qE '^0x[0-9a-f]+ - 0x[0-9a-f]+ : free, 3008 bytes$' ||
-    fail "the freed 3000-byte block is listed as free"
+  printf '%s\n' "$output" | grep -qE '^0x[0-9a-f]+ - 0x[0-9a-f]+ : cached, 3072 bytes$' ||
+    fail "the freed 3000-byte block is listed as cached (in the thread cache, its class 3072 bytes)"
+  printf '%s\n' "$output" | grep -qE '^0x[0-9a-f]+ - 0x[0-9a-f]+ : free, [0-9]+ bytes$' ||
+    fail "the rest of the SMALL zone is listed as free"
   assert_output_contains "Total : 205042 bytes"
 }
 
 @test "the demo rejects a bad part and stray arguments" {
   run_prog $P --part sideways
-  assert_usage_error "zones|reuse|coalesce|realloc|large|release|speed|fork|all"
+  assert_usage_error "zones|reuse|coalesce|realloc|large|release|cache|remote|speed|fork|all"
   run_prog $P extra
   assert_usage_error "extra"
 }
@@ -226,20 +279,22 @@ assert_diagnosis() {
   assert_fact small_zone_blocks_of_largest -ge 100
 }
 
-@test "a LARGE block has its own mapping and free unmaps it" {
+@test "a LARGE block above the cache's limit has its own mapping and free unmaps it" {
   run_prog $T zones
   assert_success
   assert_fact large_own_mapping -eq 1
   assert_fact large_unmapped_on_free -eq 1
 }
 
-@test "empty zones go back to the kernel, but for one spare per class" {
+@test "empty zones wait in the pool, and zm_trim gives them all back" {
   run_prog $T zones
   assert_success
   used=$(fact zones_while_used)
   ((used >= 3)) || fail "the blocks needed several zones (zones_while_used=$used)"
-  assert_fact zones_after_free -eq 1
-  assert_fact zones_unmapped -eq $((used - 1))
+  assert_fact zones_after_free -eq "$used"
+  assert_fact zones_pooled -eq "$used"
+  assert_fact zones_after_trim -eq 0
+  assert_fact zones_unmapped -eq "$used"
 }
 
 @test "a long random trace keeps every block intact and passes the heap check" {
@@ -262,7 +317,7 @@ assert_diagnosis() {
   assert_fact threads_started -eq 200
   assert_fact arenas -le 5
   arenas=$(fact arenas)
-  assert_fact zones_after -le $((21 + arenas)) # spares, and one SMALL zone an arena keeps
+  assert_fact zones_after -le "$arenas" # after zm_trim: the SMALL zone each arena keeps
   assert_fact check_problems -eq 0
 }
 
@@ -291,6 +346,81 @@ assert_diagnosis() {
   run_cmd env ZONE_MALLOC_NO_ATFORK=1 "$(prog $T)" fork-holder
   assert_success
   assert_fact child == deadlocked fork_handlers=0
+}
+
+# --- caches, remote frees, the pool, the large cache ---------------------------
+
+@test "SMALL blocks up to 16 KiB come back from the thread cache without a lock" {
+  run_prog $T small-cache
+  assert_success
+  assert_fact small_same_block -eq 1
+  assert_fact arena_locks -eq 0
+  assert_fact worst_rounding_bytes -lt 4096 # four classes per power of two, 16 KiB at most
+  assert_fact check_problems -eq 0
+}
+
+@test "remote frees under thread churn: every block goes home, and nothing leaks" {
+  run_prog $T --seed 11 remote-churn
+  assert_success
+  blocks=$(fact blocks)
+  assert_fact remote_frees -eq "$blocks"
+  arenas=$(fact arenas)
+  assert_fact zones_after -le "$arenas" # after trim: the SMALL zone each arena keeps
+  assert_fact check_problems -eq 0
+}
+
+@test "freed LARGE mappings are reused as they are, grown or shrunk, and calloc zeroes them" {
+  run_prog $T large-cache
+  assert_success
+  assert_fact cached_after_free -eq 1
+  assert_fact reused -eq 1
+  assert_fact calloc_reused_zeroed -eq 1
+  assert_fact grown_reused -eq 1
+  assert_fact shrunk_mapping_bytes -lt $((2 << 20))
+}
+
+@test "the large cache keeps at most 8 mappings and 64 MiB, none above its limit, and trim empties it" {
+  run_prog $T large-cache
+  assert_success
+  assert_fact huge_unmapped -eq 1
+  assert_fact cached_of_many -le 8
+  assert_fact cached_bytes_of_many -le $((64 << 20))
+  assert_fact cached_after_trim -eq 0
+  assert_fact check_problems -eq 0
+}
+
+@test "emptied zones wait in the pool, decay after the decay time, and go at once with none" {
+  run_prog $T zone-decay
+  assert_success
+  pooled=$(fact zones_pooled)
+  ((pooled >= 3)) || fail "several zones were emptied (zones_pooled=$pooled)"
+  assert_fact unmapped_by_free -eq 0
+  assert_fact decayed -eq $((pooled - 1)) # all but the zone taken again
+  assert_fact pooled_after_decay -eq 0
+  assert_fact pooled_without_decay_time -eq 0
+  assert_fact unmapped_without_decay_time -ge 3
+}
+
+@test "the pool holds at most its bound (64 MiB) and zm_trim empties it" {
+  run_prog $T zone-decay
+  assert_success
+  limit=$(fact pool_limit_bytes)
+  assert_fact pooled_bytes_after_80_mib -le "$limit"
+  assert_fact pooled_bytes_after_80_mib -gt $((limit / 2))
+  assert_fact trim_released -eq 1
+  assert_fact pooled_after_trim -eq 0
+  assert_fact check_problems -eq 0
+}
+
+@test "ZONE_MALLOC_DECAY_MS sets the decay time; a value that is not a number is warned about" {
+  run_cmd env ZONE_MALLOC_DECAY_MS=250 "$(prog $T)" zone-decay
+  assert_success
+  assert_fact decay_ms -eq 250
+  run_cmd env ZONE_MALLOC_DECAY_MS=soon "$(prog $T)" zone-decay
+  assert_success
+  assert_fact decay_ms -eq 1000
+  [[ $stderr == "zone_malloc: ZONE_MALLOC_DECAY_MS=soon: not a number of milliseconds"* ]] ||
+    fail "one warning naming the variable and its value"
 }
 
 # --- debug options ----------------------------------------------------------
@@ -323,6 +453,66 @@ assert_diagnosis() {
   (($(grep -c '^zone_malloc: op=' "$log") == 7)) || fail "the file has the 7 log lines"
 }
 
+@test "ZONE_MALLOC_LOG naming a FIFO nobody reads does not hang: it says why it does not log" {
+  fifo=$BATS_TEST_TMPDIR/fifo
+  mkfifo "$fifo"
+  TEST_TIMEOUT=10 run_cmd env ZONE_MALLOC_LOG="$fifo" "$(prog $T)" debug-calls
+  assert_success
+  [[ $stderr == "zone_malloc: ZONE_MALLOC_LOG=$fifo: cannot open it (ENXIO, errno 6): not logging" ]] ||
+    fail "one line: the path, the reason (ENXIO: no reader) and that it does not log"
+}
+
+@test "ZONE_MALLOC_LOG takes only a regular file, a terminal or stderr" {
+  fifo=$BATS_TEST_TMPDIR/fifo
+  mkfifo "$fifo"
+  exec {keep}<>"$fifo" # a reader (and a writer), so that opening it succeeds
+  run_cmd env ZONE_MALLOC_LOG="$fifo" "$(prog $T)" debug-calls
+  exec {keep}>&-
+  assert_success
+  [[ $stderr == "zone_malloc: ZONE_MALLOC_LOG=$fifo: not a regular file or a terminal: not logging" ]] ||
+    fail "a FIFO is refused, with the reason"
+  run_cmd env ZONE_MALLOC_LOG=/dev/null "$(prog $T)" debug-calls
+  assert_success
+  assert_stderr_contains "not a regular file or a terminal"
+  run_cmd env ZONE_MALLOC_LOG="$BATS_TEST_TMPDIR" "$(prog $T)" debug-calls
+  assert_success
+  assert_stderr_contains "cannot open it (EISDIR"
+}
+
+@test "ZONE_MALLOC_LOG=no, off, false, 0, -1 or nothing means no log (and no file by that name)" {
+  mkdir "$BATS_TEST_TMPDIR/cwd" && cd "$BATS_TEST_TMPDIR/cwd"
+  for value in no off false 0 -1 NO Off ""; do
+    run_cmd env ZONE_MALLOC_LOG="$value" "$(prog $T)" debug-calls
+    assert_success
+    [[ -z $stderr ]] || fail "nothing on stderr for ZONE_MALLOC_LOG='$value'"
+  done
+  [[ -z $(ls) ]] || fail "no file was created (found: $(ls))"
+}
+
+@test "switches take 1, yes, true, on in any case, and 0, no, false, off: nothing else turns one on" {
+  for value in 1 yes true on YES True ON; do
+    run_cmd env ZONE_MALLOC_STATS="$value" "$(prog $T)" debug-calls
+    assert_success
+    [[ $stderr == "zone_malloc: mallocs=3 "* ]] || fail "ZONE_MALLOC_STATS=$value turns the statistics on"
+  done
+  for value in 0 no false off NO Off ""; do
+    run_cmd env ZONE_MALLOC_STATS="$value" ZONE_MALLOC_SCRIBBLE="$value" ZONE_MALLOC_CHECK="$value" \
+      ZONE_MALLOC_NO_ATFORK="$value" "$(prog $T)" debug-calls
+    assert_success
+    [[ -z $stderr ]] || fail "'$value' leaves every switch off (stderr is empty)"
+    assert_fact fresh_bytes_0xaa -eq 0
+  done
+  run_cmd env ZONE_MALLOC_NO_ATFORK=off "$(prog $T)" fork-holder
+  assert_fact child == ok fork_handlers=1
+}
+
+@test "a switch set to anything else is left off, with one warning naming it" {
+  run_cmd env ZONE_MALLOC_STATS=maybe "$(prog $T)" debug-calls
+  assert_success
+  [[ $stderr == "zone_malloc: ZONE_MALLOC_STATS=maybe: not understood (1, yes, true, on; 0, no, false, off): left off" ]] ||
+    fail "exactly one warning line, and no statistics"
+}
+
 @test "ZONE_MALLOC_SCRIBBLE=1 fills fresh blocks with 0xAA and freed ones with 0x55" {
   run_cmd env ZONE_MALLOC_SCRIBBLE=1 "$(prog $T)" debug-calls
   assert_success
@@ -339,6 +529,16 @@ assert_diagnosis() {
   assert_diagnosis "double free"
 }
 
+@test "a double free of a LARGE block whose mapping the large cache kept is diagnosed without CHECK" {
+  run_prog $T double-free-cached-large
+  assert_diagnosis "double free"
+}
+
+@test "a double free of a LARGE block above the cache's limit is caught by ZONE_MALLOC_CHECK=1" {
+  run_cmd env ZONE_MALLOC_CHECK=1 "$(prog $T)" double-free-huge
+  assert_diagnosis "freed LARGE"
+}
+
 @test "ZONE_MALLOC_CHECK=1 catches double frees of every kind, LARGE included" {
   for kind in tiny small; do
     run_cmd env ZONE_MALLOC_CHECK=1 "$(prog $T)" double-free-$kind
@@ -346,6 +546,8 @@ assert_diagnosis() {
   done
   run_cmd env ZONE_MALLOC_CHECK=1 "$(prog $T)" double-free-large
   assert_diagnosis "freed LARGE"
+  run_cmd env ZONE_MALLOC_CHECK=1 "$(prog $T)" double-free-cached-large
+  assert_diagnosis "double free"
 }
 
 @test "freeing a pointer the allocator never returned is diagnosed, then abort" {
@@ -362,6 +564,20 @@ assert_diagnosis() {
   assert_diagnosis "corrupted block header"
 }
 
+@test "an overrun of 1 to 8 bytes past a TINY block's usable size is caught at the next block's free" {
+  for bytes in 1 4 8; do
+    run_prog $T --bytes $bytes overrun-tiny
+    assert_diagnosis "corrupted block header"
+  done
+}
+
+@test "ZONE_MALLOC_CHECK=1 catches a TINY overrun at the very next call (T4)" {
+  run_cmd env ZONE_MALLOC_CHECK=1 "$(prog $T)" --bytes 1 overrun-tiny
+  assert_aborted
+  [[ $stderr =~ ^zone_malloc:\ heap\ check\ failed\ before\ malloc:\ T4:\ .*\ at\ 0x[0-9a-f]+$ ]] ||
+    fail "one line: the rule broken and the block's address"
+}
+
 @test "ZONE_MALLOC_CHECK=1 catches the overrun at the very next call" {
   run_cmd env ZONE_MALLOC_CHECK=1 "$(prog $T)" overrun
   assert_aborted
@@ -375,6 +591,16 @@ assert_diagnosis() {
   assert_aborted
   [[ $stderr =~ ^zone_malloc:\ internal\ check\ failed:\ .*magic.*\ \(.*tiny\.c:[0-9]+\)$ ]] ||
     fail "one line naming the check, its file and its line"
+}
+
+@test "out of address space (ulimit -v), the demo's failure names the errno" {
+  SKIP_REASON="the sanitizers reserve terabytes of shadow memory: ulimit -v stops them first" \
+    skip_under_sanitizer asan ubsan tsan
+  # shellcheck disable=SC2016 # $0 is the inner shell's: the program
+  run_cmd bash -c 'ulimit -v 70000 && exec "$0" --part fork' "$(prog $P)"
+  assert_status 1
+  [[ $stderr =~ ^05_zone_malloc:\ [^$'\n']*\((ENOMEM|EAGAIN)\)$ ]] ||
+    fail "one line, the program's name first and the errno's name last"
 }
 
 @test "the test driver rejects an unknown test and a missing one" {

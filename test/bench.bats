@@ -126,3 +126,76 @@ load helper
   rows=$(grep -c '"bench":"traces"' "$results")
   ((rows == 6)) || fail "the results file has 6 trace rows (it has $rows)"
 }
+
+# The quick size of each alloc_patterns workload: enough to exercise it.
+pattern_ops() {
+  case $1 in
+  large) echo 6 ;;
+  churn) echo 3 ;;
+  *) echo 20000 ;;
+  esac
+}
+
+@test "alloc_patterns: every workload finds every block intact (checksum as expected)" {
+  for workload in large prodcons randsizes server churn tiny; do
+    run_prog alloc_patterns --ops "$(pattern_ops $workload)" $workload
+    assert_success
+    assert_fact bad_blocks -eq 0 workload=$workload
+    assert_fact failed_allocs -eq 0 workload=$workload
+    assert_fact checksum == "$(fact expected_checksum)" workload=$workload
+    assert_fact ops_per_sec -gt 0 workload=$workload
+    assert_fact peak_rss_kib -gt 0 workload=$workload
+  done
+}
+
+@test "alloc_patterns: the zone allocator preloaded gives the same checksums as glibc" {
+  SKIP_REASON="preloading a sanitizer build is meaningless (SANITIZER=$SANITIZER)" \
+    skip_under_sanitizer asan ubsan tsan
+  for workload in large prodcons randsizes server churn tiny; do
+    run_prog alloc_patterns --ops "$(pattern_ops $workload)" --seed 9 $workload
+    assert_success
+    want=$(fact checksum)
+    run_cmd env LD_PRELOAD="$BIN_DIR/libzone_malloc.so" "$(prog alloc_patterns)" \
+      --ops "$(pattern_ops $workload)" --seed 9 $workload
+    assert_success
+    assert_fact checksum == "$want" workload=$workload
+    assert_fact bad_blocks -eq 0 workload=$workload
+  done
+}
+
+@test "alloc_patterns: the checksum depends on the seed, not on the threads' timing" {
+  run_prog alloc_patterns --ops 20000 --threads 3 --seed 4 randsizes
+  assert_success
+  first=$(fact checksum)
+  run_prog alloc_patterns --ops 20000 --threads 3 --seed 4 randsizes
+  assert_fact checksum == "$first"
+  run_prog alloc_patterns --ops 20000 --threads 3 --seed 5 randsizes
+  [[ $(fact checksum) != "$first" ]] || fail "another seed gives another checksum"
+}
+
+@test "alloc_patterns rejects unknown workloads and bad counts" {
+  run_prog alloc_patterns
+  assert_usage_error "--list"
+  run_prog alloc_patterns sideways
+  assert_usage_error "sideways"
+  run_prog alloc_patterns --threads 0 server
+  assert_usage_error "--threads"
+  run_prog alloc_patterns --ops 0 tiny
+  assert_usage_error "--ops"
+  run_prog alloc_patterns --list
+  assert_success
+  assert_output_contains "prodcons"
+}
+
+@test "bench/run.sh --quick malloc prints time and RSS ratios with their geometric means" {
+  SKIP_REASON="the benchmarks measure the plain build" skip_under_sanitizer asan ubsan tsan
+  results=$BATS_TEST_TMPDIR/results.jsonl
+  run_cmd env BIN_DIR="$BIN_DIR" BENCH_RESULTS="$results" "$REPO_ROOT/bench/run.sh" --quick --reps 1 malloc
+  assert_success
+  assert_output_contains "geometric mean"
+  for workload in large prodcons randsizes server churn tiny workload-1t trace-mixed; do
+    grep -q "\"workload\":\"$workload\",\"allocator\":\"zone\"" "$results" ||
+      fail "a JSON row for $workload on the zone allocator"
+  done
+  ! grep -q '"failed":1' "$results" || fail "no allocator failed a workload"
+}

@@ -34,19 +34,24 @@ struct block *block_checked(const void *ptr, const char *op)
         case LOOKUP_NONE:
             zm_die_pointer(op, ptr, "not a pointer malloc returned (or a freed LARGE one)");
         case LOOKUP_EMPTY_ZONE: zm_die_pointer(op, ptr, "double free: the block's zone is empty");
+        case LOOKUP_CACHED_LARGE:
+            zm_die_pointer(op, ptr, "double free: the LARGE block's mapping is in the cache");
         case LOOKUP_BLOCK: break;
         }
     }
     if (b->magic != BLOCK_MAGIC)
         zm_die_pointer(op, ptr, "corrupted block header (or not a pointer malloc returned)");
-    switch (b->state) {
+    switch (block_state(b)) {
     case TINY_USED:
-        if (b->size_class < TINY_CLASSES && b->size == tiny_stride(b->size_class))
+        if (b->size_class < TINY_CLASSES && tiny_header_intact(b, b->size_class))
             return b;
         break;
     case SMALL_USED:
         if (b->size >= SMALL_MIN_BLOCK && b->size % ALIGNMENT == 0 &&
-            b->size <= SMALL_ZONE_BYTES - ZONE_HEADER)
+            b->size <= SMALL_ZONE_BYTES - ZONE_HEADER &&
+            (b->size_class == NO_CLASS ||
+             (b->size_class >= TINY_CLASSES && b->size_class < CACHE_CLASSES &&
+              small_class_fits(b, b->size_class))))
             return b;
         break;
     case LARGE_USED:
@@ -55,7 +60,9 @@ struct block *block_checked(const void *ptr, const char *op)
         break;
     case TINY_CACHED:
     case TINY_FREE:
-    case SMALL_FREE: zm_die_pointer(op, ptr, "double free: the block is already free");
+    case SMALL_CACHED:
+    case SMALL_FREE:
+    case LARGE_CACHED: zm_die_pointer(op, ptr, "double free: the block is already free");
     default: break;
     }
     zm_die_pointer(op, ptr, "corrupted block header");
@@ -63,8 +70,8 @@ struct block *block_checked(const void *ptr, const char *op)
 
 size_t block_usable(const struct block *b)
 {
-    switch (b->state) {
-    case TINY_USED: return tiny_class_size[b->size_class];
+    switch (block_state(b)) {
+    case TINY_USED: return class_size[b->size_class];
     case SMALL_USED: return b->size - BLOCK_HEADER;
     default: {
         const struct zone *z = zone_of_large(b);
@@ -76,6 +83,13 @@ size_t block_usable(const struct block *b)
 size_t block_request(const struct block *b)
 {
     return b->state == LARGE_USED ? zone_of_large(b)->request : b->request;
+}
+
+/* Whether a fresh block's bytes are known to be zeros (calloc need not
+ * write them): a LARGE block in a new mapping. */
+bool block_zeroed(const struct block *b)
+{
+    return b->state == LARGE_USED && zone_of_large(b)->zeroed;
 }
 
 /* Free a block that block_checked accepted. */
@@ -107,4 +121,15 @@ void *block_resize(struct block *b, size_t size)
     case SMALL_USED: return size <= SMALL_MAX && small_resize(ptr, size) ? ptr : NULL;
     default: return size > SMALL_MAX ? large_resize(ptr, size) : NULL;
     }
+}
+
+/* A CACHED block of a class back to its zone in arena a.  a->lock held. */
+void block_give_back_locked(struct arena *a, unsigned size_class, void *ptr)
+{
+    zm_assert_held(a);
+    zm_assert(block_of(ptr)->magic == BLOCK_MAGIC);
+    if (size_class < TINY_CLASSES)
+        tiny_give_back_locked(a, ptr);
+    else
+        small_give_back_locked(a, ptr);
 }

@@ -86,7 +86,7 @@ void *debug_alloc(const char *op, size_t size, size_t align, bool zero)
     ptr = block_alloc(size, align);
     if (ptr != NULL) {
         struct block *b = block_of(ptr);
-        if (zero && b->state != LARGE_USED) /* a fresh mapping is zeros already */
+        if (zero && !block_zeroed(b)) /* a fresh mapping is zeros already */
             memset(ptr, 0, size);
         else if (!zero && zm.options.scribble)
             memset(ptr, 0xAA, block_usable(b));

@@ -1,15 +1,16 @@
 /*
- * large.c - LARGE blocks: one mapping each, unmapped by free.
+ * large.c - LARGE blocks: one mapping each.
  *
- * Above SMALL_MAX a block gets its own mmap, as glibc does above its mmap
- * threshold: nothing is wasted around it when it goes, and realloc can
- * grow or shrink it with mremap, which moves page-table entries instead
- * of copying bytes.
+ * Above SMALL_MAX a block gets its own mapping, as glibc does above its
+ * mmap threshold: nothing is wasted around it when it goes, and realloc
+ * can grow or shrink it with mremap, which moves page-table entries
+ * instead of copying bytes.  The mapping comes from the large cache if it
+ * has one that fits, and goes back there at free unless it is too big for
+ * the cache's limits (large_cache.c); only then is it unmapped.
  */
 #include "zm_internal.h"
 
 #include <errno.h>
-#include <sys/mman.h>
 
 struct zone *zone_of_large(const struct block *b)
 {
@@ -62,45 +63,62 @@ void *large_alloc(size_t size, size_t align)
 {
     size_t offset = user_offset(align);
     size_t bytes = mapping_bytes(offset, size);
-    struct zone *z;
+    struct zone *z = NULL;
+    bool fresh = false;
 
     if (bytes == 0 || bytes > PTRDIFF_MAX - align) {
         errno = ENOMEM;
         return NULL;
     }
-    z = os_map(bytes, align > zm.page ? align : zm.page, align > zm.page ? offset : 0);
-    if (z == NULL)
-        return NULL;
+    if (align <= zm.page) /* a cached mapping is only page-aligned */
+        z = large_cache_take(bytes);
+    if (z == NULL) {
+        z = os_map(bytes, align > zm.page ? align : zm.page, align > zm.page ? offset : 0);
+        if (z == NULL)
+            return NULL;
+        z->size = bytes;
+        fresh = true;
+    }
     struct block *b = block_of((void *)((uintptr_t)z + offset));
     *z = (struct zone){
         .magic = ZONE_MAGIC,
         .kind = ZONE_LARGE,
-        .size = bytes,
+        .zeroed = fresh,
+        .size = z->size,
         .bump = (uintptr_t)b,
         .request = size,
     };
     *b = (struct block){
         .back = (uint32_t)((uintptr_t)b - (uintptr_t)z),
+        .size_class = NO_CLASS,
         .state = LARGE_USED,
         .magic = BLOCK_MAGIC,
     };
     global_lock();
     large_link_locked(z);
-    mapped_count_locked((int64_t)bytes, 1);
+    if (fresh)
+        mapped_count_locked((int64_t)z->size, 1);
+    else
+        mapped_total_locked((int64_t)z->size, 1);
     global_unlock();
     return user_of(b);
 }
 
+/* Into the large cache, or unmapped if it does not keep it. */
 void large_free(void *ptr)
 {
     struct zone *z = zone_of_large(block_of(ptr));
+    struct zone_list doomed = {NULL, NULL};
 
     zm_assert(block_of(ptr)->magic == BLOCK_MAGIC && z->magic == ZONE_MAGIC);
     global_lock();
     large_unlink_locked(z);
-    mapped_count_locked(-(int64_t)z->size, -1);
+    if (!large_cache_put_locked(z, &doomed)) {
+        mapped_count_locked(-(int64_t)z->size, -1);
+        zone_list_push(&doomed, z);
+    }
     global_unlock();
-    os_unmap(z, z->size);
+    zones_unmap(&doomed);
 }
 
 /*
@@ -134,8 +152,8 @@ void *large_resize(void *ptr, size_t size)
     large_unlink_locked(z);
     mapped_total_locked(-(int64_t)old_bytes, -1);
     global_unlock();
-    moved = mremap(z, old_bytes, bytes, MREMAP_MAYMOVE);
-    if (moved != MAP_FAILED) {
+    moved = os_remap(z, old_bytes, bytes);
+    if (moved != NULL) {
         z = moved;
         z->size = bytes;
         z->bump = (uintptr_t)z + offset - BLOCK_HEADER;
@@ -145,7 +163,7 @@ void *large_resize(void *ptr, size_t size)
     large_link_locked(z);
     mapped_total_locked((int64_t)z->size, 1);
     global_unlock();
-    if (moved == MAP_FAILED) {
+    if (moved == NULL) {
         errno = ENOMEM;
         return NULL;
     }

@@ -63,6 +63,12 @@ void *pvalloc(size_t size)
     return zm_pvalloc(size);
 }
 
+int malloc_trim(size_t pad)
+{
+    (void)pad; /* what is kept is kept whole: there is no top of a heap to pad */
+    return zm_trim();
+}
+
 size_t malloc_usable_size(void *ptr)
 {
     return zm_malloc_usable_size(ptr);

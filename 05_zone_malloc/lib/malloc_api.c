@@ -1,13 +1,14 @@
 /*
  * malloc_api.c - the public calls, with the fast paths.
  *
- * zm_malloc and zm_free are short on purpose: for a TINY size they pop or
- * push the calling thread's cache stack of that class, with no lock and no
- * atomic instruction.  Anything else - an empty or full stack, a SMALL or
- * LARGE size, a thread's first call, a debug option (which keeps the cache
- * off: empty, so malloc always misses, and free does not even read the
- * header before the debug path has checked the pointer) - goes to
- * malloc_slow or free_slow, out of line below them.
+ * zm_malloc and zm_free are short on purpose: for a size a thread cache
+ * keeps (TINY, and SMALL up to SMALL_CACHE_MAX) they pop or push the
+ * calling thread's cache stack of that class, with no lock and no atomic
+ * read-modify-write.  Anything else - an empty or full stack, a larger
+ * size, a thread's first call, a debug option (which keeps the cache off:
+ * empty, so malloc always misses, and free does not even read the header
+ * before the debug path has checked the pointer) - goes to malloc_slow or
+ * free_slow, out of line below them.
  */
 #include "zm_internal.h"
 
@@ -29,19 +30,36 @@ static inline struct thread_cache *enter_slow_path(void)
 
 void *zm_malloc(size_t size)
 {
-    if (likely(size <= TINY_MAX)) {
-        struct cache_bin *bin = &zm_thread_cache.bins[tiny_class_of(size)];
+    if (likely(size <= SMALL_CACHE_MAX)) {
+        unsigned size_class = class_of(size);
+        struct cache_bin *bin = &zm_thread_cache.bins[size_class];
         void *ptr = bin->head;
         if (likely(ptr != NULL)) {
             struct block *b = block_of(ptr);
             bin->head = *(void **)ptr;
             bin->count--;
-            b->state = TINY_USED;
+            block_set_state(b, used_state(size_class));
             b->request = (uint32_t)size;
             return ptr;
         }
     }
     return malloc_slow(size);
+}
+
+/*
+ * The checks a free into the cache costs: the header's magic, a state
+ * that says in use and agrees with the class, and (T4) a TINY block's
+ * stride and zero back, which an overrun of the block before it changes.
+ */
+static inline bool cacheable(const struct block *b)
+{
+    unsigned size_class = b->size_class;
+
+    if (unlikely(b->magic != BLOCK_MAGIC || size_class >= CACHE_CLASSES ||
+                 block_state(b) != used_state(size_class)))
+        return false;
+    return size_class < TINY_CLASSES ? tiny_header_intact(b, size_class)
+                                     : small_class_fits(b, size_class);
 }
 
 void zm_free(void *ptr)
@@ -50,11 +68,10 @@ void zm_free(void *ptr)
 
     if (likely(c->state == CACHE_ON && ptr != NULL && ((uintptr_t)ptr & (ALIGNMENT - 1)) == 0)) {
         struct block *b = block_of(ptr);
-        if (likely(b->state == TINY_USED && b->magic == BLOCK_MAGIC &&
-                   b->size_class < TINY_CLASSES)) {
+        if (likely(cacheable(b))) {
             struct cache_bin *bin = &c->bins[b->size_class];
             if (likely(bin->count < bin->limit)) {
-                b->state = TINY_CACHED;
+                block_set_state(b, cached_state(b->size_class));
                 *(void **)ptr = bin->head;
                 bin->head = ptr;
                 bin->count++;
@@ -73,7 +90,7 @@ static void *malloc_slow(size_t size)
 
     if (zm.options.debug)
         return debug_alloc("malloc", size, ALIGNMENT, false);
-    if (size <= TINY_MAX && c->state == CACHE_ON)
+    if (size <= SMALL_CACHE_MAX && c->state == CACHE_ON)
         return cache_refill_pop(c, size);
     return block_alloc(size, ALIGNMENT);
 }
@@ -90,7 +107,7 @@ static void free_slow(void *ptr)
         return;
     }
     b = block_checked(ptr, "free");
-    if (b->state == TINY_USED && c->state == CACHE_ON)
+    if (b->state != LARGE_USED && b->size_class < CACHE_CLASSES && c->state == CACHE_ON)
         cache_flush_push(c, ptr);
     else
         block_free(b);
@@ -109,7 +126,7 @@ void *zm_calloc(size_t count, size_t size)
     if (zm.options.debug)
         return debug_alloc("calloc", total, ALIGNMENT, true);
     ptr = zm_malloc(total);
-    if (ptr != NULL && total <= SMALL_MAX) /* a LARGE block is a fresh mapping: zeros */
+    if (ptr != NULL && !block_zeroed(block_of(ptr))) /* a fresh mapping is zeros already */
         memset(ptr, 0, total);
     return ptr;
 }
@@ -231,6 +248,32 @@ void *zm_pvalloc(size_t size)
         return NULL;
     }
     return alloc_aligned("pvalloc", zm.page, (size + zm.page - 1) & ~(zm.page - 1));
+}
+
+/* Everything the allocator keeps for reuse - empty zones in the pool,
+ * LARGE mappings in the cache - back to the kernel now, without waiting for
+ * decay.  Returns 1 if it gave any memory back, as malloc_trim does. */
+int zm_trim(void)
+{
+    struct zone_list doomed = {NULL, NULL};
+
+    zm_ensure_init();
+    global_lock();
+    pool_trim_locked(&doomed);
+    large_cache_trim_locked(&doomed);
+    global_unlock();
+    if (doomed.head == NULL)
+        return 0;
+    zones_unmap(&doomed);
+    return 1;
+}
+
+void zm_set_decay_ms(unsigned ms)
+{
+    zm_ensure_init();
+    global_lock(); /* the decay time is read under it (zone_pool.c, large_cache.c) */
+    zm.options.decay_ms = ms;
+    global_unlock();
 }
 
 size_t zm_malloc_usable_size(void *ptr)

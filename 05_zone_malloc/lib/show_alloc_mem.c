@@ -12,7 +12,8 @@
  * Zones in address order, then each block in use (what the caller asked
  * for: start - end : size), then the sum.  Blocks freed into a thread cache
  * are free to the caller, so they are not listed.  The _ex variant adds a
- * hex dump of each block, the free blocks, and the spare zones.
+ * hex dump of each block, the free and cached blocks, the pool's empty
+ * zones and the large cache's mappings.
  *
  * Also zm_block_info, for the lesson's demo: which zone a block is in.
  */
@@ -35,7 +36,7 @@ static void consider(const struct zone *z, uintptr_t after, const struct zone **
 
 /* The zone with the lowest address above after, or NULL.  Quadratic in the
  * number of zones, which is fine for a debugging aid. */
-static const struct zone *zone_after(uintptr_t after, bool with_spares)
+static const struct zone *zone_after(uintptr_t after, bool with_unused)
 {
     const struct zone *best = NULL;
 
@@ -44,9 +45,11 @@ static const struct zone *zone_after(uintptr_t after, bool with_spares)
             consider(z, after, &best);
     for (const struct zone *z = zm.large; z != NULL; z = z->next)
         consider(z, after, &best);
-    for (unsigned i = 0; with_spares && i <= TINY_CLASSES; i++)
-        if (zm.spare[i] != NULL)
-            consider(zm.spare[i], after, &best);
+    for (unsigned i = 0; with_unused && i < POOL_LISTS; i++)
+        for (const struct zone *z = zm.pool[i].head; z != NULL; z = z->next)
+            consider(z, after, &best);
+    for (const struct zone *z = zm.large_cache.head; with_unused && z != NULL; z = z->next)
+        consider(z, after, &best);
     return best;
 }
 
@@ -107,7 +110,7 @@ static uint64_t show_tiny(struct text *t, const struct zone *z, bool ex)
         text_uint(t, free_blocks);
         text_str(t, " on the zone's list, ");
         text_uint(t, cached);
-        text_str(t, " in thread caches, ");
+        text_str(t, " in thread caches or remote lists, ");
         text_uint(t, z->capacity - z->used - free_blocks);
         text_str(t, " never used\n");
     }
@@ -124,7 +127,8 @@ static uint64_t show_small(struct text *t, const struct zone *z, bool ex)
         if (b->state == SMALL_USED)
             total += show_block(t, b, ex);
         else if (ex)
-            show_range(t, (uintptr_t)user_of(b), b->size - BLOCK_HEADER, "free, ");
+            show_range(t, (uintptr_t)user_of(b), b->size - BLOCK_HEADER,
+                       b->state == SMALL_CACHED ? "cached, " : "free, ");
         h += b->size;
     }
     return total;
@@ -141,7 +145,11 @@ static void show_heap(bool ex)
         text_str(&t, " : ");
         text_hex(&t, (uintptr_t)z);
         if (z->magic == ZONE_MAGIC && z->kind != ZONE_LARGE && z->arena == NULL) {
-            text_str(&t, " (spare: empty, kept for the next zone of its class)\n");
+            text_str(&t, " (empty: in the pool, for the next zone of its size)\n");
+            continue;
+        }
+        if (z->kind == ZONE_LARGE && ((const struct block *)z->bump)->state == LARGE_CACHED) {
+            text_str(&t, " (freed: in the large cache, for the next LARGE block)\n");
             continue;
         }
         text_str(&t, "\n");

@@ -13,6 +13,12 @@
  * the non-empty ones.  A request first looks at the head of its own bin;
  * if that block is too small it takes the head of the first non-empty
  * bin above, whose blocks all fit: O(1), no list is ever walked.
+ *
+ * A request of up to SMALL_CACHE_MAX bytes is rounded up to its class
+ * (size_class.c) and the block remembers the class: freed, it can then go
+ * to a thread cache instead of coming back here, and serve any request of
+ * its class from there (thread_cache.c).  Such a block is CACHED: not
+ * merged with its neighbours, not in a bin, until the cache gives it back.
  */
 #include "zm_internal.h"
 
@@ -43,6 +49,18 @@ size_t small_block_bytes(size_t request)
     size_t bytes = (request + BLOCK_HEADER + ALIGNMENT - 1) & ~(size_t)(ALIGNMENT - 1);
 
     return bytes < SMALL_MIN_BLOCK ? SMALL_MIN_BLOCK : bytes;
+}
+
+/* The class of a SMALL request, or NO_CLASS if caches do not keep its size. */
+static unsigned small_class(size_t request)
+{
+    return request > TINY_MAX && request <= SMALL_CACHE_MAX ? small_class_of(request) : NO_CLASS;
+}
+
+/* What a block for request takes: its class's bytes if it has one. */
+static size_t small_bytes_for(size_t request, unsigned size_class)
+{
+    return size_class == NO_CLASS ? small_block_bytes(request) : class_block_bytes(size_class);
 }
 
 /* Bin 0 holds the scraps under 1 KiB; then four bins per power of two. */
@@ -112,6 +130,7 @@ static struct block *zone_first_block_locked(struct arena *a)
     b = (struct block *)((uintptr_t)z + ZONE_HEADER);
     *b = (struct block){
         .size = (uint32_t)(SMALL_ZONE_BYTES - ZONE_HEADER),
+        .size_class = NO_CLASS,
         .state = SMALL_FREE,
         .magic = BLOCK_MAGIC,
     };
@@ -129,12 +148,13 @@ static void small_release_locked(struct arena *a, struct block *b)
 
     zm_assert_held(a);
     zm_assert(b->magic == BLOCK_MAGIC && zone_of_small(b)->magic == ZONE_MAGIC);
-    b->state = SMALL_FREE;
-    if (next != NULL && next->state == SMALL_FREE) {
+    block_set_state(b, SMALL_FREE);
+    b->size_class = NO_CLASS;
+    if (next != NULL && block_state(next) == SMALL_FREE) {
         bin_remove_locked(a, next);
         b->size += next->size;
     }
-    if (prev != NULL && prev->state == SMALL_FREE) {
+    if (prev != NULL && block_state(prev) == SMALL_FREE) {
         bin_remove_locked(a, prev);
         prev->size += b->size;
         b = prev;
@@ -162,6 +182,7 @@ static void split_locked(struct arena *a, struct block *b, size_t bytes)
     *rest = (struct block){
         .size = (uint32_t)(b->size - bytes),
         .back = (uint32_t)bytes,
+        .size_class = NO_CLASS,
         .magic = BLOCK_MAGIC,
     };
     b->size = (uint32_t)bytes;
@@ -192,6 +213,7 @@ static struct block *align_front_locked(struct arena *a, struct block *b, size_t
     *b = (struct block){
         .size = front->size - front_bytes,
         .back = front_bytes,
+        .size_class = NO_CLASS,
         .magic = BLOCK_MAGIC,
     };
     front->size = front_bytes;
@@ -201,29 +223,80 @@ static struct block *align_front_locked(struct arena *a, struct block *b, size_t
     return b;
 }
 
-void *small_alloc(struct arena *a, size_t size, size_t align)
+/* A block of at least bytes, out of the bins (or a new zone), split to
+ * size, and marked state.  NULL if the kernel has no zone for it.
+ * a->lock held. */
+static struct block *carve_locked(struct arena *a, size_t bytes, size_t align, uint8_t state)
 {
-    size_t bytes = small_block_bytes(size);
     size_t search = align > ALIGNMENT ? bytes + align + SMALL_MIN_BLOCK : bytes;
     struct block *b;
 
-    arena_lock(a);
+    zm_assert_held(a);
     b = bin_find_locked(a, search);
     if (b != NULL)
         bin_remove_locked(a, b);
     else
         b = zone_first_block_locked(a);
+    if (b == NULL)
+        return NULL;
+    if (align > ALIGNMENT)
+        b = align_front_locked(a, b, align);
+    block_set_state(b, state);
+    split_locked(a, b, bytes);
+    return b;
+}
+
+/*
+ * Push up to n blocks of a SMALL class onto *list (linked through their
+ * first word), marked CACHED: a thread cache is their next owner.  Returns
+ * how many it made: fewer than n only when the kernel refused a zone.
+ * a->lock held.
+ */
+unsigned small_take_locked(struct arena *a, unsigned size_class, unsigned n, void **list)
+{
+    void *first = NULL, **tail = &first; /* in address order: the first pop is the lowest */
+    unsigned taken = 0;
+
+    zm_assert_held(a);
+    zm_assert(size_class >= TINY_CLASSES && size_class < CACHE_CLASSES);
+    for (; taken < n; taken++) {
+        struct block *b = carve_locked(a, class_block_bytes(size_class), ALIGNMENT, SMALL_CACHED);
+        if (b == NULL)
+            break;
+        b->size_class = (uint8_t)size_class;
+        *tail = user_of(b);
+        tail = (void **)user_of(b);
+    }
+    *tail = *list;
+    *list = first;
+    return taken;
+}
+
+/* A CACHED block back into its zone, merged with free neighbours (a
+ * zone it empties retires).  a->lock held. */
+void small_give_back_locked(struct arena *a, void *ptr)
+{
+    zm_assert_held(a);
+    zm_assert(block_of(ptr)->state == SMALL_CACHED && zone_of_small(block_of(ptr))->arena == a);
+    small_release_locked(a, block_of(ptr));
+}
+
+void *small_alloc(struct arena *a, size_t size, size_t align)
+{
+    unsigned size_class = small_class(size);
+    struct block *b;
+
+    arena_lock(a);
+    b = carve_locked(a, small_bytes_for(size, size_class), align, SMALL_USED);
+    if (b != NULL) {
+        b->size_class = (uint8_t)size_class;
+        b->request = (uint32_t)size;
+    }
+    arena_unlock(a);
     if (b == NULL) {
-        arena_unlock(a);
         errno = ENOMEM;
         return NULL;
     }
-    if (align > ALIGNMENT)
-        b = align_front_locked(a, b, align);
-    b->state = SMALL_USED;
-    split_locked(a, b, bytes);
-    b->request = (uint32_t)size;
-    arena_unlock(a);
     return user_of(b);
 }
 
@@ -238,21 +311,31 @@ void small_free(void *ptr)
 }
 
 /*
- * realloc in place: shrink by splitting the tail off, grow by swallowing a
- * free right neighbour that is big enough.  Returns false if the block
- * cannot hold size bytes where it is.
+ * realloc in place: the same class needs nothing; shrink by splitting the
+ * tail off, grow by swallowing a free right neighbour that is big enough.
+ * Returns false if the block cannot hold size bytes where it is - without
+ * taking the lock when its neighbour is plainly not free (a block from a
+ * thread cache usually sits between blocks in use).
  */
 bool small_resize(void *ptr, size_t size)
 {
     struct block *b = block_of(ptr), *next;
     struct arena *a = zone_of_small(b)->arena;
-    size_t bytes = small_block_bytes(size);
+    unsigned size_class = small_class(size);
+    size_t bytes = small_bytes_for(size, size_class);
     bool done = true;
 
+    if (size_class != NO_CLASS && size_class == b->size_class) {
+        b->request = (uint32_t)size;
+        return true;
+    }
+    next = small_next_block(b);
+    if (bytes > b->size && (next == NULL || block_state(next) != SMALL_FREE))
+        return false; /* a hint only: rechecked under the lock if it says free */
     arena_lock(a);
     next = small_next_block(b);
     if (bytes > b->size) {
-        if (next != NULL && next->state == SMALL_FREE && b->size + next->size >= bytes) {
+        if (next != NULL && block_state(next) == SMALL_FREE && b->size + next->size >= bytes) {
             bin_remove_locked(a, next);
             b->size += next->size;
             next = small_next_block(b);
@@ -264,6 +347,7 @@ bool small_resize(void *ptr, size_t size)
     }
     if (done) {
         split_locked(a, b, bytes);
+        b->size_class = (uint8_t)size_class; /* S4: split to the class's bytes, or none */
         b->request = (uint32_t)size;
     }
     arena_unlock(a);

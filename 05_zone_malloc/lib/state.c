@@ -11,9 +11,10 @@
 
 #include <unistd.h>
 
+/* Zeros until zm_init (a zero mutex is PTHREAD_MUTEX_INITIALIZER): so the
+ * state is in .bss, and its pages cost nothing until they are touched. */
 struct zm_state zm = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .options = {.stats_fd = STDERR_FILENO, .log_fd = -1},
 };
 
 _Thread_local struct thread_cache zm_thread_cache __attribute__((tls_model("initial-exec")));
@@ -24,9 +25,7 @@ static void fork_child(void);
 
 /*
  * Called by the first allocation.  Nothing here may allocate: no stdio, no
- * getenv-style helpers that might, no pthread call that might.  The atfork
- * registration comes last, once the allocator already works, in case the
- * C library ever allocates while registering.
+ * getenv-style helpers that might, no pthread call that might.
  */
 void zm_init(void)
 {
@@ -42,6 +41,17 @@ void zm_init(void)
     atomic_store(&zm.fork_handlers_on, !zm.options.no_atfork);
     atomic_store_explicit(&zm.initialised, true, memory_order_release);
     global_unlock();
+}
+
+/*
+ * The fork handlers are registered when the library is loaded, while the
+ * program has one thread, not at the first allocation: a thread's first
+ * call may be the one inside zm_init, holding zm.lock, at the instant
+ * another thread forks, and the child must not inherit that lock held.
+ * (pthread_atfork may allocate: that is a first call like any other.)
+ */
+__attribute__((constructor)) static void register_fork_handlers(void)
+{
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -52,17 +62,17 @@ static struct arena *arena_attach(void)
 
     global_lock();
     for (unsigned i = 0; i < zm.arena_count && best == NULL; i++)
-        if (zm.arenas[i].threads == 0)
+        if (atomic_load(&zm.arenas[i].threads) == 0)
             best = &zm.arenas[i];
     if (best == NULL && zm.arena_count < ARENA_MAX)
         best = &zm.arenas[zm.arena_count++];
     if (best == NULL) {
         best = &zm.arenas[0];
         for (unsigned i = 1; i < zm.arena_count; i++)
-            if (zm.arenas[i].threads < best->threads)
+            if (atomic_load(&zm.arenas[i].threads) < atomic_load(&best->threads))
                 best = &zm.arenas[i];
     }
-    best->threads++;
+    atomic_fetch_add(&best->threads, 1);
     global_unlock();
     return best;
 }
@@ -76,11 +86,15 @@ struct arena *thread_arena(void)
     return c->arena;
 }
 
-void arena_detach(struct arena *a)
+/* A thread leaves its arena; returns how many threads are still attached. */
+unsigned arena_detach(struct arena *a)
 {
+    unsigned left;
+
     global_lock();
-    a->threads--;
+    left = atomic_fetch_sub(&a->threads, 1) - 1;
     global_unlock();
+    return left;
 }
 
 /* Every arena lock, lowest index first, then the global one: the order
@@ -115,10 +129,12 @@ int zm_fork_handlers(void)
 /*
  * Before fork: take every lock, so that no other thread is inside the
  * allocator at the instant the address space is copied.  The child then
- * starts with every zone and list in a consistent state.
+ * starts with every zone and list in a consistent state.  First, wait for
+ * (or do) the allocator's start, which another thread may be in.
  */
 static void fork_prepare(void)
 {
+    zm_ensure_init();
     if (!atomic_load(&zm.fork_handlers_on))
         return;
     zm_lock_all();
@@ -137,7 +153,11 @@ static void fork_parent(void)
  * In the child only the forking thread exists.  The locks it took are made
  * new rather than unlocked (the child's thread is not, formally, the thread
  * that locked them).  The other threads' caches are gone with them: their
- * blocks stay counted as used, a leak the size of a few caches.
+ * blocks stay counted as used, a leak the size of a few caches.  Remote
+ * lists, the pool and the large cache are consistent (each change to them
+ * is one atomic step, or made under a lock the prepare handler took); the
+ * other threads' arenas now have no thread, so what is sent home to them
+ * from here on is given back to their zones at once (remote_free.c).
  */
 static void fork_child(void)
 {
@@ -149,10 +169,10 @@ static void fork_child(void)
     for (unsigned i = 0; i < ARENA_MAX; i++) {
         pthread_mutex_init(&zm.arenas[i].lock, NULL);
         zm.arenas[i].owner = NULL;
-        zm.arenas[i].threads = 0;
+        atomic_store(&zm.arenas[i].threads, 0);
     }
     pthread_mutex_init(&zm.lock, NULL);
     zm.lock_owner = NULL;
     if (mine != NULL && zm_thread_cache.state != CACHE_EXITED)
-        mine->threads = 1;
+        atomic_store(&mine->threads, 1);
 }

@@ -6,8 +6,12 @@
 
 void zm_get_stats(struct zm_stats *out)
 {
+    uint64_t locks = 0;
+
     zm_ensure_init();
     global_lock();
+    for (unsigned i = 0; i < zm.arena_count; i++)
+        locks += atomic_load_explicit(&zm.arenas[i].locks, memory_order_relaxed);
     *out = (struct zm_stats){
         .mapped_bytes = zm.mapped_bytes,
         .peak_mapped_bytes = zm.peak_mapped_bytes,
@@ -16,6 +20,18 @@ void zm_get_stats(struct zm_stats *out)
         .zones_mapped = zm.zones_mapped,
         .zones_unmapped = zm.zones_unmapped,
         .arenas = zm.arena_count,
+        .pooled_zones = zm.pool_zones,
+        .pooled_bytes = zm.pool_bytes,
+        .large_cached = zm.large_cache_count,
+        .large_cached_bytes = zm.large_cache_bytes,
+        .large_reused = zm.large_reused,
+        .arena_locks = locks,
+        .remote_frees = atomic_load(&zm.remote_frees),
+        .decay_ms = zm.options.decay_ms,
+        .pool_limit = POOL_MAX_BYTES,
+        .large_cache_block_limit = LARGE_CACHE_BLOCK_MAX,
+        .large_cache_limit = LARGE_CACHE_BYTES,
+        .large_cache_slots = LARGE_CACHE_SLOTS,
     };
     global_unlock();
     out->mallocs = atomic_load(&zm.mallocs);

@@ -1,25 +1,49 @@
 /*
- * thread_cache.c - each thread's stacks of free TINY blocks.
+ * thread_cache.c - each thread's stacks of free blocks, one per class:
+ * the TINY classes, and the SMALL ones up to SMALL_CACHE_MAX.
  *
  * zm_malloc and zm_free (malloc_api.c) pop and push these stacks without
  * a lock or an atomic instruction: only the owning thread touches them.
- * This file is their slow side: a stack that runs dry is refilled with a
- * batch of blocks from the arena, under its lock, and a stack that fills
- * up gives half of its blocks back.  A block freed by another thread than
- * the one that allocated it simply joins the freeing thread's stack; when
- * flushed, it goes back to the zone it came from, under that zone's arena
- * lock (zone->arena).
+ * This file is their slow side:
+ *   - a stack that runs dry is refilled under the arena's lock: first with
+ *     what other threads sent home on the arena's remote list of that
+ *     class (remote_free.c), else with a batch of blocks from its zones.
+ *     The first batch of a class is about a page's worth, and each refill
+ *     doubles it up to a quarter of the stack: a small program touches
+ *     little, and what a batch brings in ahead of need stays small;
+ *   - a stack that fills up gives half its blocks back: its own arena's to
+ *     their zones, under the lock; another arena's to that arena's remote
+ *     list, without a lock.
+ * A block freed by another thread than the one that allocated it simply
+ * joins the freeing thread's stack, and is reused from there.  When a
+ * thread exits, a pthread_key_create destructor empties its cache.
  */
 #include "zm_internal.h"
 
 #include <errno.h>
 
-/* Blocks a stack may hold: about CACHE_BYTES, between 16 and 256. */
+enum { BATCH_SHARE = 4 }; /* a refill takes at most a quarter of a stack's limit */
+
+/* Blocks a stack may hold: about CACHE_BYTES of a TINY class (16 to 256
+ * blocks), SMALL_CACHE_BYTES of a SMALL one (4 to 64). */
 static uint32_t cache_limit(unsigned size_class)
 {
-    uint32_t blocks = CACHE_BYTES / tiny_class_size[size_class];
+    uint32_t bytes = size_class < TINY_CLASSES ? CACHE_BYTES : SMALL_CACHE_BYTES;
+    uint32_t least = size_class < TINY_CLASSES ? 16 : 4,
+             most = size_class < TINY_CLASSES ? 256 : 64;
+    uint32_t blocks = bytes / class_size[size_class];
 
-    return blocks < 16 ? 16 : blocks > 256 ? 256 : blocks;
+    return blocks < least ? least : blocks > most ? most : blocks;
+}
+
+/* The first refill of a class: a page's worth of blocks, at least one, at
+ * most a quarter of the stack (the most any refill takes). */
+static uint32_t first_batch(unsigned size_class, uint32_t limit)
+{
+    uint32_t blocks = FIRST_BATCH_BYTES / class_block_bytes(size_class);
+    uint32_t most = limit / BATCH_SHARE;
+
+    return blocks < 1 ? 1 : blocks > most ? most : blocks;
 }
 
 static void thread_exit(void *arg);
@@ -58,68 +82,104 @@ struct thread_cache *thread_start(void)
         return c; /* no destructor to flush it: no cache */
     if (zm.options.debug)
         return c;
-    for (unsigned i = 0; i < TINY_CLASSES; i++)
+    for (unsigned i = 0; i < CACHE_CLASSES; i++) {
         c->bins[i].limit = cache_limit(i);
+        c->bins[i].batch = first_batch(i, c->bins[i].limit);
+    }
     c->state = CACHE_ON;
     return c;
 }
 
-/* Pop one block of size's class, refilling the stack with half its limit
- * first. */
-void *cache_refill_pop(struct thread_cache *c, size_t size)
+/* Refill the stack of a class: the arena's remote blocks, else a batch
+ * from its zones (the next batch twice as big).  Returns how many. */
+static uint32_t cache_refill(struct thread_cache *c, unsigned size_class)
 {
-    unsigned size_class = tiny_class_of(size);
     struct cache_bin *bin = &c->bins[size_class];
     struct arena *a = c->arena;
-    void *ptr;
+    uint32_t got;
 
     arena_lock(a);
-    bin->count += tiny_take_locked(a, size_class, bin->limit / 2, &bin->head);
+    got = remote_take_locked(a, size_class, bin->limit - bin->count, &bin->head);
+    if (got == 0) {
+        got = size_class < TINY_CLASSES ? tiny_take_locked(a, size_class, bin->batch, &bin->head)
+                                        : small_take_locked(a, size_class, bin->batch, &bin->head);
+        uint32_t most = bin->limit / BATCH_SHARE;
+        bin->batch = bin->batch * 2 < most ? bin->batch * 2 : most;
+    }
     arena_unlock(a);
-    ptr = bin->head;
-    if (ptr == NULL) {
+    bin->count += got;
+    return got;
+}
+
+/* Pop one block of size's class (size <= SMALL_CACHE_MAX), refilling the
+ * stack first. */
+void *cache_refill_pop(struct thread_cache *c, size_t size)
+{
+    unsigned size_class = class_of(size);
+    struct cache_bin *bin = &c->bins[size_class];
+    void *ptr;
+
+    if (cache_refill(c, size_class) == 0) {
         errno = ENOMEM;
         return NULL;
     }
+    ptr = bin->head;
     bin->head = *(void **)ptr;
     bin->count--;
-    block_of(ptr)->state = TINY_USED;
+    block_set_state(block_of(ptr), used_state(size_class));
     block_of(ptr)->request = (uint32_t)size;
     return ptr;
 }
 
-/* Give n blocks of a stack back to their zones, holding one arena lock at
- * a time (blocks freed here by other threads may come from other arenas). */
-static void cache_flush(struct cache_bin *bin, uint32_t n)
+/*
+ * Give n blocks of a stack back: those of this thread's arena to their
+ * zones, under its lock; the others, chained by home arena, to their
+ * arenas' remote lists.  A chain is sent with no lock held (sending may
+ * drain an arena nobody is attached to, under that arena's lock).
+ */
+static void cache_flush(struct thread_cache *c, unsigned size_class, uint32_t n)
 {
-    struct arena *locked = NULL;
+    struct cache_bin *bin = &c->bins[size_class];
+    struct arena *own = c->arena;
+    struct remote_chain chain = {.size_class = size_class};
+    bool locked = false;
 
     for (; n > 0 && bin->head != NULL; n--) {
         void *ptr = bin->head;
-        struct arena *a = zone_of_tiny(block_of(ptr))->arena;
+        struct arena *home = arena_of_class_block(block_of(ptr), size_class);
         bin->head = *(void **)ptr;
         bin->count--;
-        if (a != locked) {
-            if (locked != NULL)
-                arena_unlock(locked);
-            arena_lock(a);
-            locked = a;
+        if (home == own) {
+            if (!locked)
+                arena_lock(own);
+            locked = true;
+            block_give_back_locked(own, size_class, ptr);
+            continue;
         }
-        tiny_give_back_locked(a, ptr);
+        if (chain.arena != home && chain.head != NULL) {
+            if (locked)
+                arena_unlock(own);
+            locked = false;
+            remote_send(&chain);
+        }
+        chain.arena = home;
+        remote_chain_add(&chain, ptr);
     }
-    if (locked != NULL)
-        arena_unlock(locked);
+    if (locked)
+        arena_unlock(own);
+    remote_send(&chain);
 }
 
-/* Push ptr on a full stack: give half of the stack back first. */
+/* Push ptr (USED, of a cached class) on a full stack: give half of the
+ * stack back first. */
 void cache_flush_push(struct thread_cache *c, void *ptr)
 {
     struct block *b = block_of(ptr);
     struct cache_bin *bin = &c->bins[b->size_class];
 
     if (bin->count >= bin->limit)
-        cache_flush(bin, bin->limit / 2);
-    b->state = TINY_CACHED;
+        cache_flush(c, b->size_class, bin->limit / 2);
+    block_set_state(b, cached_state(b->size_class));
     *(void **)ptr = bin->head;
     bin->head = ptr;
     bin->count++;
@@ -127,29 +187,45 @@ void cache_flush_push(struct thread_cache *c, void *ptr)
 
 void cache_flush_all(struct thread_cache *c)
 {
-    for (unsigned i = 0; i < TINY_CLASSES; i++)
-        cache_flush(&c->bins[i], UINT32_MAX);
+    for (unsigned i = 0; i < CACHE_CLASSES; i++)
+        cache_flush(c, i, UINT32_MAX);
 }
 
+/* The calling thread's cache, and what other threads sent home to its
+ * arena, back to their zones. */
 void zm_flush_thread_cache(void)
 {
-    cache_flush_all(&zm_thread_cache);
+    struct thread_cache *c = &zm_thread_cache;
+
+    if (c->arena == NULL)
+        return; /* this thread never allocated */
+    cache_flush_all(c);
+    arena_lock(c->arena);
+    remote_drain_locked(c->arena);
+    arena_unlock(c->arena);
 }
 
 /*
  * The thread-key destructor: the thread is exiting.  Its cached blocks go
- * back to their zones and its arena is free for the next thread.  The C
- * library may still call free() for this thread after this (its own
+ * back to their zones (or home), and its arena is free for the next thread;
+ * if it was the arena's last thread, what others sent home to it goes back
+ * to the zones too (see remote_free.c for why this cannot miss a block).
+ * The C library may still call free() for this thread after this (its own
  * thread-local buffers): the cache stays off and those calls take the
  * uncached path.
  */
 static void thread_exit(void *arg)
 {
     struct thread_cache *c = arg;
+    struct arena *a = c->arena;
 
     cache_flush_all(c);
-    for (unsigned i = 0; i < TINY_CLASSES; i++)
+    for (unsigned i = 0; i < CACHE_CLASSES; i++)
         c->bins[i].limit = 0;
     c->state = CACHE_EXITED;
-    arena_detach(c->arena);
+    if (arena_detach(a) == 0) {
+        arena_lock(a);
+        remote_drain_locked(a);
+        arena_unlock(a);
+    }
 }

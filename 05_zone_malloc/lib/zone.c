@@ -1,38 +1,9 @@
 /*
- * zone.c - zones: a fresh one for an arena (the spare of its class, or a
- * new mapping aligned to its size), an empty one retired, the count of
- * what is mapped, and the zone a pointer lies in.
+ * zone.c - zones: a fresh one for an arena (from the pool of empty ones,
+ * or a new mapping aligned to its size), an empty one retired to the pool,
+ * and the zone a pointer lies in.
  */
 #include "zm_internal.h"
-
-/* The totals of M1 follow zones that join (positive) or leave (negative)
- * the lists.  zm.lock held. */
-void mapped_total_locked(int64_t bytes, int zones)
-{
-    zm_assert_global_held();
-    zm.mapped_bytes += (uint64_t)bytes;
-    zm.zones += (uint64_t)(int64_t)zones;
-    if (zm.mapped_bytes > zm.peak_mapped_bytes)
-        zm.peak_mapped_bytes = zm.mapped_bytes;
-    if (zm.zones > zm.peak_zones)
-        zm.peak_zones = zm.zones;
-}
-
-/* A zone mapped (zones 1) or unmapped (-1) by a system call, or a mapping
- * resized (0): the totals, and the calls counted.  zm.lock held. */
-void mapped_count_locked(int64_t bytes, int zones)
-{
-    mapped_total_locked(bytes, zones);
-    if (zones > 0)
-        zm.zones_mapped++;
-    if (zones < 0)
-        zm.zones_unmapped++;
-}
-
-static unsigned spare_slot(enum zone_kind kind, unsigned size_class)
-{
-    return kind == ZONE_TINY ? size_class : TINY_CLASSES;
-}
 
 static void zone_link_locked(struct arena *a, struct zone *z)
 {
@@ -56,22 +27,22 @@ static void zone_unlink_locked(struct arena *a, struct zone *z)
 }
 
 /*
- * A fresh TINY or SMALL zone for arena a: the spare of its class if there
- * is one, or a new mapping aligned to its size.  Its header is set; its
- * blocks are the caller's business (tiny.c, small.c).  NULL with ENOMEM if
- * the kernel says no.  a->lock held.
+ * A fresh TINY or SMALL zone for arena a: an empty one of its class from
+ * the pool if there is one, or a new mapping aligned to its size.  Its header
+ * is set; its blocks are the caller's business (tiny.c, small.c).  NULL
+ * with ENOMEM if the kernel says no.  a->lock held.
  */
 struct zone *zone_new_locked(struct arena *a, enum zone_kind kind, unsigned size_class)
 {
     size_t bytes = kind == ZONE_TINY ? tiny_zone_bytes(size_class) : SMALL_ZONE_BYTES;
-    unsigned slot = spare_slot(kind, size_class);
+    struct zone_list doomed = {NULL, NULL};
     struct zone *z;
 
     zm_assert_held(a);
     global_lock();
-    z = zm.spare[slot];
-    zm.spare[slot] = NULL;
+    z = pool_take_locked(kind, size_class, &doomed);
     global_unlock();
+    zones_unmap(&doomed);
     if (z == NULL) {
         z = os_map(bytes, bytes, 0);
         if (z == NULL)
@@ -96,29 +67,25 @@ struct zone *zone_new_locked(struct arena *a, enum zone_kind kind, unsigned size
 }
 
 /*
- * An empty zone leaves its arena: it becomes the spare of its class if
- * that slot is free (so a malloc/free loop at a zone's edge does not mmap
- * and munmap every time), or goes back to the kernel.  a->lock held.
+ * An empty zone leaves its arena for the pool (zone_pool.c), where the
+ * next zone of its size comes from, until decay or the pool's bound gives
+ * it back to the kernel.  A SMALL zone keeps its addresses but not its
+ * pages: it is mostly free space, and 16 MiB of it would stay resident.
+ * a->lock held.
  */
 void zone_retire_locked(struct arena *a, struct zone *z)
 {
-    unsigned slot = spare_slot((enum zone_kind)z->kind, z->size_class);
-    bool keep;
+    struct zone_list doomed = {NULL, NULL};
 
     zm_assert(z->magic == ZONE_MAGIC && z->arena == a);
     zone_unlink_locked(a, z);
     z->arena = NULL;
-    if (z->kind == ZONE_SMALL) /* if kept, it keeps its addresses but not its pages */
+    if (z->kind == ZONE_SMALL)
         os_release_pages((char *)z + zm.page, z->size - zm.page);
     global_lock();
-    keep = zm.spare[slot] == NULL;
-    if (keep)
-        zm.spare[slot] = z; /* from here on another thread may take it */
-    else
-        mapped_count_locked(-(int64_t)z->size, -1);
+    pool_put_locked(z, &doomed); /* from here on another thread may take it */
     global_unlock();
-    if (!keep)
-        os_unmap(z, z->size);
+    zones_unmap(&doomed);
 }
 
 /* What p is, every lock held.  Reads only our own zone headers (and, for
@@ -145,11 +112,13 @@ static enum zone_lookup zone_lookup_locked(uintptr_t p)
     for (const struct zone *z = zm.large; z != NULL; z = z->next)
         if (p == z->bump + BLOCK_HEADER)
             return LOOKUP_BLOCK;
-    for (unsigned i = 0; i <= TINY_CLASSES; i++) {
-        const struct zone *z = zm.spare[i];
-        if (z != NULL && p > (uintptr_t)z && p < (uintptr_t)z + z->size)
-            return LOOKUP_EMPTY_ZONE;
-    }
+    for (const struct zone *z = zm.large_cache.head; z != NULL; z = z->next)
+        if (p == z->bump + BLOCK_HEADER)
+            return LOOKUP_CACHED_LARGE;
+    for (unsigned i = 0; i < POOL_LISTS; i++)
+        for (const struct zone *z = zm.pool[i].head; z != NULL; z = z->next)
+            if (p > (uintptr_t)z && p < (uintptr_t)z + z->size)
+                return LOOKUP_EMPTY_ZONE;
     return LOOKUP_NONE;
 }
 

@@ -53,6 +53,7 @@ int test_double_free_large(const struct test_options *o)
     (void)o;
     void *p = zm_malloc(500000);
     zm_free(p);
+    zm_trim();  /* the large cache gives the mapping back */
     zm_free(p); /* the mapping is gone: only ZONE_MALLOC_CHECK can tell */
     return 1;
 }
@@ -82,6 +83,51 @@ int test_overrun(const struct test_options *o)
     memset(p, 0, zm_malloc_usable_size(p) + 8);
     zm_free(zm_malloc(10)); /* ZONE_MALLOC_CHECK notices here */
     zm_free(q);             /* the cheap check, here */
+    zm_free(p);
+    return 1;
+}
+
+/*
+ * An overrun of --bytes past the usable size of a TINY block: the first
+ * bytes written land on the next block's header, its size and back (T4),
+ * which every free checks - even one that goes to the thread cache.
+ * glibc's free checks the next chunk's size; here the check is at the
+ * neighbour's own free, where its header is read anyway.
+ */
+int test_overrun_tiny(const struct test_options *o)
+{
+    char *p = zm_malloc(24), *q = zm_malloc(24);
+    struct zm_block_info info;
+
+    if (p == NULL || q == NULL || zm_block_info(p, &info) != 0)
+        die("zm_malloc(24) gave no live block");
+    if ((uintptr_t)q != (uintptr_t)p + info.usable + 16)
+        die("two fresh TINY blocks are not neighbours");
+    memset(p, 0, info.usable + o->bytes);
+    zm_free(zm_malloc(10)); /* ZONE_MALLOC_CHECK notices here */
+    zm_free(p);
+    zm_free(q); /* the cheap check, here */
+    return 1;
+}
+
+/* A double free of a LARGE block whose mapping the large cache kept: its
+ * header is still there, and says it is free. */
+int test_double_free_cached_large(const struct test_options *o)
+{
+    (void)o;
+    void *p = zm_malloc(500000);
+    zm_free(p);
+    zm_free(p);
+    return 1;
+}
+
+/* The same above the cache's limit: the mapping is gone, and only
+ * ZONE_MALLOC_CHECK can tell without touching it. */
+int test_double_free_huge(const struct test_options *o)
+{
+    (void)o;
+    void *p = zm_malloc(40 << 20);
+    zm_free(p);
     zm_free(p);
     return 1;
 }

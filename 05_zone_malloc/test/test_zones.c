@@ -20,13 +20,14 @@ static size_t zone_blocks(size_t size)
     return info.zone_blocks;
 }
 
-/* Zone sizes, LARGE mappings, and empty zones going back to the kernel. */
+/* Zone sizes, LARGE mappings, and empty zones going to the pool, then back
+ * to the kernel. */
 int test_zones(const struct test_options *o)
 {
     static const size_t tops[] = {16,  32,  48,  64,  80,  96,  112, 128, 160, 192,
                                   224, 256, 320, 384, 448, 512, 640, 768, 896, 1024};
     struct zm_block_info info;
-    struct zm_stats before, after;
+    struct zm_stats before, after, trimmed;
     size_t fewest = SIZE_MAX;
     struct mapping m;
     static void *blocks[4096];
@@ -39,9 +40,13 @@ int test_zones(const struct test_options *o)
         zm_free(blocks[i]);
     zm_flush_thread_cache();
     zm_get_stats(&after);
+    zm_trim();
+    zm_get_stats(&trimmed);
     fact_uint("zones_while_used", before.zones);
     fact_uint("zones_after_free", after.zones);
-    fact_uint("zones_unmapped", after.zones_unmapped - before.zones_unmapped);
+    fact_uint("zones_pooled", after.pooled_zones);
+    fact_uint("zones_after_trim", trimmed.zones);
+    fact_uint("zones_unmapped", trimmed.zones_unmapped - before.zones_unmapped);
     facts_end();
 
     for (size_t i = 0; i < sizeof tops / sizeof tops[0]; i++) {
@@ -51,9 +56,9 @@ int test_zones(const struct test_options *o)
     fact_uint("tiny_zone_min_blocks", fewest);
     fact_uint("small_zone_blocks_of_largest", zone_blocks(131072));
 
-    void *big = zm_malloc(1 << 20);
-    expect(zm_block_info(big, &info) == 0 && strcmp(info.kind, "LARGE") == 0, "1 MiB is LARGE");
-    fact_int("large_own_mapping", mapping_find(big, &m) && info.zone_bytes >= (1 << 20));
+    void *big = zm_malloc(40 << 20); /* above what the large cache keeps */
+    expect(zm_block_info(big, &info) == 0 && strcmp(info.kind, "LARGE") == 0, "40 MiB is LARGE");
+    fact_int("large_own_mapping", mapping_find(big, &m) && info.zone_bytes >= (40 << 20));
     zm_get_stats(&before);
     zm_free(big);
     zm_get_stats(&after);

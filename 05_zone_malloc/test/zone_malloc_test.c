@@ -9,7 +9,7 @@
  * test/05_zone_malloc.bats runs them.
  *
  * Usage: zone_malloc_test [--ops N] [--seed S] [--threads N] [--forks N]
- *                         [--handlers-off] TEST      (--list names the tests)
+ *                         [--handlers-off] [--bytes N] TEST   (--list names the tests)
  */
 #include "zone_malloc_test.h"
 #include "cli.h"
@@ -251,12 +251,22 @@ static const struct test {
     {"free-interior", test_free_interior, "freeing a pointer into a block aborts"},
     {"overrun", test_overrun, "an overrun into a header is caught"},
     {"zone-corrupt", test_zone_corrupt, "a zone header overwritten (caught by zm_assert)"},
+    {"overrun-tiny", test_overrun_tiny,
+     "--bytes past a TINY block, caught at its neighbour's free"},
+    {"double-free-cached-large", test_double_free_cached_large,
+     "a LARGE double free, its mapping cached, aborts"},
+    {"double-free-huge", test_double_free_huge, "a double free of a LARGE block above the cache"},
+    {"small-cache", test_small_cache, "SMALL blocks come back from the thread cache, no lock"},
+    {"remote-churn", test_remote_churn, "frees from other threads while threads come and go"},
+    {"large-cache", test_large_cache, "freed LARGE mappings reused, within limits, trimmed"},
+    {"zone-decay", test_zone_decay, "empty zones pooled, decayed, bounded, trimmed"},
 };
 enum { TESTS = sizeof tests / sizeof tests[0] };
 
 static void usage(void)
 {
-    printf("Usage: %s [--ops N] [--seed S] [--threads N] [--forks N] [--handlers-off] TEST\n"
+    printf("Usage: %s [--ops N] [--seed S] [--threads N] [--forks N] [--handlers-off]\n"
+           "       [--bytes N] TEST\n"
            "\n"
            "Run one group of checks against lesson 05's allocator (zm_ functions).\n"
            "\n"
@@ -265,6 +275,7 @@ static void usage(void)
            "  -t, --threads N     threads of the threaded tests (1..64, default 4)\n"
            "  -f, --forks N       forks of the fork test (default 100)\n"
            "  -o, --handlers-off  zm_set_fork_handlers(0) before the fork tests\n"
+           "  -b, --bytes N       bytes the overrun tests write past a block (1..16, default 8)\n"
            "  -l, --list          list the tests\n"
            "  -h, --help          show this help\n",
            prog_name());
@@ -279,24 +290,30 @@ static void list_tests(void)
 int main(int argc, char *argv[])
 {
     static const struct option options[] = {
-        {"ops", required_argument, NULL, 'n'},     {"seed", required_argument, NULL, 's'},
-        {"threads", required_argument, NULL, 't'}, {"forks", required_argument, NULL, 'f'},
-        {"handlers-off", no_argument, NULL, 'o'},  {"list", no_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"ops", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},
+        {"threads", required_argument, NULL, 't'},
+        {"forks", required_argument, NULL, 'f'},
+        {"handlers-off", no_argument, NULL, 'o'},
+        {"list", no_argument, NULL, 'l'},
+        {"bytes", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    struct test_options o = {.ops = 300000, .seed = 5, .threads = 4, .forks = 100};
+    struct test_options o = {.ops = 300000, .seed = 5, .threads = 4, .forks = 100, .bytes = 8};
     const char *names[TESTS + 1] = {NULL};
     int opt;
 
     cli_init();
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":n:s:t:f:olh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":n:s:t:f:ob:lh", options, NULL)) != -1) {
         switch (opt) {
         case 'n': o.ops = opt_uint("--ops", optarg, 1, UINT64_C(1) << 40); break;
         case 's': o.seed = opt_uint("--seed", optarg, 0, UINT64_MAX); break;
         case 't': o.threads = (unsigned)opt_uint("--threads", optarg, 1, 64); break;
         case 'f': o.forks = (unsigned)opt_uint("--forks", optarg, 1, 100000); break;
         case 'o': o.handlers_off = true; break;
+        case 'b': o.bytes = (unsigned)opt_uint("--bytes", optarg, 1, 16); break;
         case 'l': list_tests(); return 0;
         case 'h': usage(); return 0;
         default: bad_option(opt, argv);

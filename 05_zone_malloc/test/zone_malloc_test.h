@@ -15,6 +15,7 @@ struct test_options {
     unsigned threads;  /* threads of the multithreaded tests */
     unsigned forks;    /* forks of the fork tests */
     bool handlers_off; /* call zm_set_fork_handlers(0) first */
+    unsigned bytes;    /* how far past a block the overrun tests write */
 };
 
 /* Fail the current test: "zone_malloc_test: <test>: <what> (line N)", exit 1. */
@@ -41,6 +42,13 @@ int test_free_foreign(const struct test_options *o);
 int test_free_interior(const struct test_options *o);
 int test_overrun(const struct test_options *o);
 int test_zone_corrupt(const struct test_options *o);
+int test_overrun_tiny(const struct test_options *o);
+int test_double_free_cached_large(const struct test_options *o);
+int test_double_free_huge(const struct test_options *o);
+int test_small_cache(const struct test_options *o);
+int test_remote_churn(const struct test_options *o);
+int test_large_cache(const struct test_options *o);
+int test_zone_decay(const struct test_options *o);
 int test_trace(const struct test_options *o);
 int test_trace_threads(const struct test_options *o);
 int test_thread_exit(const struct test_options *o);
