@@ -57,9 +57,8 @@ setup_file() {
 saved() {
   output=$(cat "$LAB_RUNS/$1.out")
   status=$(cat "$LAB_RUNS/$1.status")
-  stderr=""
-  # shellcheck disable=SC2034 # read by fail() in helper.bash
-  LAST_COMMAND="common/lab/grade.sh ($1, in setup_file)"
+  # shellcheck disable=SC2034 # both read by fail() in helper.bash
+  stderr="" LAST_COMMAND="common/lab/grade.sh ($1, in setup_file)"
 }
 
 test_lines() {
