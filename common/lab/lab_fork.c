@@ -43,11 +43,22 @@ void lab_stop_close(struct lab_stop *s)
     close(s->go[1]);
 }
 
-/* One byte each way, retried on EINTR: a signal handler may interrupt. */
+/* One byte, retried on EINTR (a signal handler may interrupt).  The test
+ * owns both ends of the pipe, so a failure means the test is broken: leave
+ * at once, saying so with write(2) alone (this runs in signal handlers and
+ * in children of threaded processes). */
 static void put_byte(int fd, char byte)
 {
-    while (write(fd, &byte, 1) < 0 && errno == EINTR)
+    static const char broken[] = "lab_fork: a stop point's pipe is broken\n";
+    ssize_t n;
+
+    while ((n = write(fd, &byte, 1)) < 0 && errno == EINTR)
         ;
+    if (n != 1) {
+        ssize_t said = write(STDERR_FILENO, broken, sizeof broken - 1);
+        (void)said; /* if even that fails, there is no one left to tell */
+        _exit(EXIT_FAILURE);
+    }
 }
 
 void lab_stop_note(struct lab_stop *s, char byte)
