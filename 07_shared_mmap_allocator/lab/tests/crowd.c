@@ -33,7 +33,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { CROWD_REGION = 4 << 20, MAX_LIVE = 64 };
+/*
+ * One look at the crowd reads its processes one after another, so a crowd
+ * that makes progress can look asleep in one: A seen asleep, then woken by
+ * the holder's unlock and holding the lock while the former holder, now
+ * waiting, is seen asleep too.  A deadlock lasts: it is the verdict only
+ * after DEADLOCK_LOOKS looks in a row, 2 ms apart, say it.
+ */
+enum { CROWD_REGION = 4 << 20, MAX_LIVE = 64, DEADLOCK_LOOKS = 50 };
 
 /* The work of one process. */
 struct workload {
@@ -138,6 +145,7 @@ static void crowd_wait(struct crowd *c, ended_fn *ended, void *ctx, const char *
     struct pollfd fds[WORKERS_MAX];
     unsigned which[WORKERS_MAX];
     int waited_ms = 0;
+    unsigned asleep_looks = 0; /* looks in a row that saw every process asleep on a lock */
 
     for (;;) {
         nfds_t n = 0;
@@ -152,7 +160,8 @@ static void crowd_wait(struct crowd *c, ended_fn *ended, void *ctx, const char *
         if (ready < 0 && errno != EINTR)
             die_errno("poll");
         if (ready <= 0) {
-            if (all_asleep_on_locks(c)) {
+            asleep_looks = all_asleep_on_locks(c) ? asleep_looks + 1 : 0;
+            if (asleep_looks == DEADLOCK_LOOKS) {
                 crowd_kill(c);
                 lab_fail("%s: deadlock: every process still running sleeps on a lock, and none "
                          "of them holds it (a process killed holding your lock: it must be a "
@@ -166,6 +175,7 @@ static void crowd_wait(struct crowd *c, ended_fn *ended, void *ctx, const char *
             }
             continue;
         }
+        asleep_looks = 0;
         for (nfds_t i = 0; i < n; i++) {
             if (fds[i].revents == 0)
                 continue;
