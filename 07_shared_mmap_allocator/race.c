@@ -31,8 +31,33 @@ struct arena {
     _Atomic uint64_t offset; /* next free byte, from the start of the region */
 };
 
+/* A worker's progress, in a cache line of its own: the others look at it to
+ * see whether they ran at the same time and how far it got while they
+ * yielded. */
+struct progress {
+    _Atomic uint64_t done; /* allocations made */
+    char pad[56];
+};
+
+/* What one worker saw of the others, added to the shared sums at its end. */
+struct watch {
+    struct race *r;
+    unsigned index;
+    uint64_t others_then; /* the others' allocations at the last checkpoint */
+    uint64_t checkpoints; /* every PREEMPT_EVERY allocations */
+    uint64_t interleaved; /* checkpoints at which the others had moved on since the last */
+    uint64_t yields, taken_while_yielding;
+};
+
+/* The sums over every worker, in a shared mapping. */
+struct sightings {
+    _Atomic uint64_t checkpoints, interleaved, yields, taken_while_yielding;
+};
+
 struct race {
     enum bump_kind kind;
+    struct sightings *seen;    /* in a shared mapping: every worker adds to it */
+    struct progress *progress; /* [worker], shared */
     _Atomic unsigned *arrived; /* a spin barrier after the gate: start within nanoseconds */
     unsigned procs;
     struct arena *arena; /* racy and atomic: a bare region */
@@ -51,21 +76,56 @@ struct race {
  * the same interruptions: there is no moment at which one can hurt it.
  */
 
+static uint64_t others_done(const struct watch *w)
+{
+    uint64_t sum = 0;
+
+    for (unsigned k = 0; k < w->r->procs; k++)
+        if (k != w->index)
+            sum += atomic_load_explicit(&w->r->progress[k].done, memory_order_relaxed);
+    return sum;
+}
+
+/* Have the others moved on since our last look?  Never when each process
+ * runs all its allocations alone, one after the other; often when they run
+ * side by side, or take turns at every yield. */
+static void checkpoint(struct watch *w, uint64_t i)
+{
+    uint64_t now = others_done(w);
+
+    if (i > 0) {
+        w->checkpoints++;
+        w->interleaved += now != w->others_then;
+    }
+    w->others_then = now;
+}
+
+/* Give up the CPU, and count the blocks the others took before we were back:
+ * a few if they run on CPUs of their own, a whole round of theirs if the
+ * yield let them run in our place. */
+static void yield_and_watch(struct watch *w)
+{
+    uint64_t before = others_done(w);
+    sched_yield();
+    w->yields++;
+    w->taken_while_yielding += others_done(w) - before;
+}
+
 /* "offset += size" as the tutorial writes it, made well defined in C with an
  * atomic load and an atomic store: still two steps, and that is the bug. */
-static uint64_t racy_bump(struct arena *a, uint64_t size, bool preempt)
+static uint64_t racy_bump(struct arena *a, uint64_t size, bool preempt, struct watch *w)
 {
     uint64_t old = atomic_load_explicit(&a->offset, memory_order_relaxed);
     if (preempt)
-        sched_yield();
+        yield_and_watch(w);
     atomic_store_explicit(&a->offset, old + size, memory_order_relaxed);
     return old;
 }
 
-static uint64_t atomic_bump(struct arena *a, uint64_t size, bool preempt)
+static uint64_t atomic_bump(struct arena *a, uint64_t size, bool preempt, struct watch *w)
 {
     if (preempt)
-        sched_yield();
+        yield_and_watch(w);
     return atomic_fetch_add_explicit(&a->offset, size, memory_order_relaxed);
 }
 
@@ -74,12 +134,12 @@ static char *block_at_offset(struct race *r, uint64_t off)
     return r->kind == SHALLOC ? shalloc_pointer(&r->region, off) : (char *)r->arena + off;
 }
 
-static uint64_t take_block(struct race *r, bool preempt)
+static uint64_t take_block(struct race *r, bool preempt, struct watch *w)
 {
     switch (r->kind) {
-    case RACY: return racy_bump(r->arena, BLOCK, false);
-    case RACY_PREEMPTED: return racy_bump(r->arena, BLOCK, preempt);
-    case ATOMIC: return atomic_bump(r->arena, BLOCK, preempt);
+    case RACY: return racy_bump(r->arena, BLOCK, false, w);
+    case RACY_PREEMPTED: return racy_bump(r->arena, BLOCK, preempt, w);
+    case ATOMIC: return atomic_bump(r->arena, BLOCK, preempt, w);
     default: {
         void *p = shalloc_alloc(&r->region, BLOCK);
         if (p == NULL)
@@ -102,13 +162,21 @@ static void wait_for_all(struct race *r)
 static void allocate_all(struct race *r, unsigned index)
 {
     uint64_t *mine = r->offsets + index * r->allocs;
+    struct watch w = {.r = r, .index = index};
 
     wait_for_all(r);
     for (uint64_t i = 0; i < r->allocs; i++) {
-        mine[i] = take_block(r, i % PREEMPT_EVERY == PREEMPT_EVERY / 2);
+        if (i % PREEMPT_EVERY == 0)
+            checkpoint(&w, i);
+        mine[i] = take_block(r, i % PREEMPT_EVERY == PREEMPT_EVERY / 2, &w);
         uint64_t name = (uint64_t)index << 32 | i;
         memcpy(block_at_offset(r, mine[i]), &name, sizeof name);
+        atomic_store_explicit(&r->progress[index].done, i + 1, memory_order_relaxed);
     }
+    atomic_fetch_add(&r->seen->checkpoints, w.checkpoints);
+    atomic_fetch_add(&r->seen->interleaved, w.interleaved);
+    atomic_fetch_add(&r->seen->yields, w.yields);
+    atomic_fetch_add(&r->seen->taken_while_yielding, w.taken_while_yielding);
 }
 
 static int race_child(void *arg, unsigned index)
@@ -177,13 +245,81 @@ static bool tear_down(struct race *r, unsigned procs)
     return ok;
 }
 
-static uint64_t run_kind(struct race *r, enum bump_kind kind, unsigned procs, bool *ok)
+/* What one kind's race came to. */
+struct outcome {
+    uint64_t overlaps;        /* blocks handed out over another block */
+    uint64_t overwritten;     /* blocks that lost their owner's name */
+    uint64_t lost_updates;    /* bumps the offset does not show */
+    uint64_t rollback;        /* see count_lost */
+    unsigned interleaved_pct; /* checkpoints at which the others had moved on */
+    uint64_t yields;          /* times a worker gave up the CPU */
+    uint64_t taken_per_yield; /* blocks the others took meanwhile, on average */
+};
+
+/* The arena's offset at the end: every update that did not reach it is
+ * lost.  The blocks handed out always run from the first offset to the
+ * highest one handed out, so lost updates = blocks handed out twice + the
+ * blocks between the offset's last value and the end of the highest block
+ * (a stale store that came last: nobody allocated over those yet). */
+static void count_lost(struct race *r, uint64_t total, uint64_t highest_end, struct outcome *out)
+{
+    uint64_t end = atomic_load(&r->arena->offset), want = 64 + total * BLOCK;
+
+    out->lost_updates = (want - end) / BLOCK;
+    out->rollback = highest_end > end ? (highest_end - end) / BLOCK : 0;
+    printf("the offset ended at %" PRIu64 " instead of %" PRIu64 ": %" PRIu64 " updates lost\n",
+           end, want, out->lost_updates);
+    if (out->rollback > 0)
+        printf("(%" PRIu64 " blocks handed out twice, and a stale store came last: the offset\n"
+               "ended %" PRIu64 " blocks below the highest block handed out)\n",
+               out->overlaps, out->rollback);
+}
+
+static void count_sightings(const struct race *r, struct outcome *out)
+{
+    uint64_t checkpoints = atomic_load(&r->seen->checkpoints);
+
+    out->interleaved_pct =
+        checkpoints ? (unsigned)(atomic_load(&r->seen->interleaved) * 100 / checkpoints) : 0;
+    out->yields = atomic_load(&r->seen->yields);
+    out->taken_per_yield =
+        out->yields ? atomic_load(&r->seen->taken_while_yielding) / out->yields : 0;
+    printf("the others had moved on at %u%% of the checkpoints (one every %d allocations)\n",
+           out->interleaved_pct, PREEMPT_EVERY);
+    if (out->yields > 0)
+        printf("while one process gave up the CPU (%" PRIu64 " times), the others took %" PRIu64
+               " blocks on average\n",
+               out->yields, out->taken_per_yield);
+}
+
+static void print_outcome(enum bump_kind kind, unsigned procs, uint64_t allocs,
+                          const struct outcome *out)
+{
+    fact_word("bump", kind_names[kind]);
+    fact_uint("procs", procs);
+    fact_uint("allocs", allocs);
+    fact_uint("overlaps", out->overlaps);
+    fact_uint("overwritten", out->overwritten);
+    if (kind != SHALLOC) {
+        fact_uint("lost_updates", out->lost_updates);
+        fact_uint("end_rollback_blocks", out->rollback);
+        fact_uint("interleaved_pct", out->interleaved_pct);
+        fact_uint("yields", out->yields);
+        fact_uint("others_allocs_per_yield", out->taken_per_yield);
+    }
+    facts_end();
+}
+
+static struct outcome run_kind(struct race *r, enum bump_kind kind, unsigned procs, bool *ok)
 {
     struct crew crew;
+    struct outcome out = {0};
     uint64_t total = procs * r->allocs;
 
     r->kind = kind;
     atomic_store(r->arrived, 0);
+    memset(r->seen, 0, sizeof *r->seen);
+    memset(r->progress, 0, procs * sizeof *r->progress);
     subheading("%s bump: %u processes, %" PRIu64 " blocks of %d bytes each", kind_names[kind],
                procs, r->allocs, BLOCK);
     set_up(r, procs);
@@ -192,31 +328,65 @@ static uint64_t run_kind(struct race *r, enum bump_kind kind, unsigned procs, bo
     allocate_all(r, procs - 1); /* the parent races its children */
     if (crew_wait(&crew, CHILD_TIMEOUT_MS) != 0)
         die("a race worker failed");
-    uint64_t overwritten = count_overwritten(r, procs);
-    uint64_t end = kind == SHALLOC ? 0 : atomic_load(&r->arena->offset);
-    uint64_t overlaps = count_overlaps(r->offsets, total); /* sorts: keep it last */
+    out.overwritten = count_overwritten(r, procs);
+    out.overlaps = count_overlaps(r->offsets, total); /* sorts: keep it last */
     printf("blocks handed out over another block: %" PRIu64 "; blocks overwritten by another "
            "process: %" PRIu64 "\n",
-           overlaps, overwritten);
-    if (kind != SHALLOC)
-        printf("the offset ended at %" PRIu64 " instead of %" PRIu64 ": %" PRIu64 " updates lost\n",
-               end, 64 + total * BLOCK, (64 + total * BLOCK - end) / BLOCK);
-    fact_word("bump", kind_names[kind]);
-    fact_uint("procs", procs);
-    fact_uint("allocs", r->allocs);
-    fact_uint("overlaps", overlaps);
-    fact_uint("overwritten", overwritten);
-    if (kind != SHALLOC)
-        fact_uint("lost_updates", (64 + total * BLOCK - end) / BLOCK);
-    facts_end();
+           out.overlaps, out.overwritten);
+    if (kind != SHALLOC) {
+        count_lost(r, total, r->offsets[total - 1] + BLOCK, &out);
+        count_sightings(r, &out);
+    }
+    print_outcome(kind, procs, r->allocs, &out);
     *ok = tear_down(r, procs) && *ok;
-    return overlaps;
+    return out;
+}
+
+/* What the three arena races showed, said from what they measured. */
+static void conclude(const struct outcome out[KINDS], unsigned procs, uint64_t total)
+{
+    const struct outcome *racy = &out[RACY], *pre = &out[RACY_PREEMPTED];
+
+    if (procs == 1) {
+        printf("\nOne process alone handed out %" PRIu64 " blocks twice: there was nobody to "
+               "race.\n",
+               racy->overlaps + pre->overlaps);
+        return;
+    }
+
+    printf("\nLeft alone, the racy bump handed out %" PRIu64 " of %" PRIu64 " blocks twice: ",
+           racy->overlaps, total);
+    if (racy->interleaved_pct < 10)
+        printf("the processes ran one\nafter the other (at %u%% of the checkpoints the others had "
+               "moved on): with no CPU free,\na run this short fits in one time slice.\n",
+               racy->interleaved_pct);
+    else
+        printf("the processes ran at\nthe same time (at %u%% of the checkpoints the others had "
+               "moved on).\n",
+               racy->interleaved_pct);
+    uint64_t each = pre->taken_per_yield / (procs - 1); /* per other process */
+    printf("With a yield between its read and its write, it handed out %" PRIu64 " of %" PRIu64
+           " twice:\nwhile one process yielded, each other one took %" PRIu64 " blocks (of the %d\n"
+           "between two yields): ",
+           pre->overlaps, total, each, PREEMPT_EVERY);
+    if (2 * each >= PREEMPT_EVERY)
+        printf("the processes took turns, and each stale store gave a\nwhole turn's blocks out "
+               "again.\n");
+    else
+        printf("they ran side by side on CPUs of their own,\nand only the blocks taken during a "
+               "yield were given out again.\n");
+    if (out[ATOMIC].overlaps == 0)
+        printf("fetch-add, interrupted the same way, handed out none twice: it reads and writes\n"
+               "in one indivisible step.\n");
+    else
+        printf("fetch-add handed out %" PRIu64 " blocks twice: a bug in this program.\n",
+               out[ATOMIC].overlaps);
 }
 
 int run_race(const struct options *o)
 {
     struct race r = {.allocs = o->ops};
-    uint64_t overlaps[KINDS];
+    struct outcome out[KINDS];
     bool ok = true;
 
     if (o->ops > MAX_RACE_ALLOCS)
@@ -225,20 +395,24 @@ int run_race(const struct options *o)
             o->procs == 2 ? "" : "ren");
     r.procs = o->procs;
     r.arrived = map_anonymous(sizeof *r.arrived, MAP_SHARED);
+    r.seen = map_anonymous(sizeof *r.seen, MAP_SHARED);
+    r.progress = map_anonymous(o->procs * sizeof *r.progress, MAP_SHARED);
     r.offsets = map_anonymous(o->procs * o->ops * sizeof *r.offsets, MAP_SHARED);
     memset(r.offsets, 0, o->procs * o->ops * sizeof *r.offsets);
     for (int k = 0; k < KINDS; k++)
-        overlaps[k] = run_kind(&r, (enum bump_kind)k, o->procs, &ok);
+        out[k] = run_kind(&r, (enum bump_kind)k, o->procs, &ok);
     unmap(r.offsets, o->procs * o->ops * sizeof *r.offsets);
+    unmap(r.seen, sizeof *r.seen);
+    unmap(r.progress, o->procs * sizeof *r.progress);
     unmap((void *)r.arrived, sizeof *r.arrived);
-    printf("\n'offset += size' is a read and a write: between them another process reads the\n"
-           "same offset. fetch-add does both in one indivisible step.\n");
+    conclude(out, o->procs, o->procs * o->ops);
     fact_word("command", "race");
-    fact_uint("racy_overlaps", overlaps[RACY]);
-    fact_uint("preempted_overlaps", overlaps[RACY_PREEMPTED]);
-    fact_uint("atomic_overlaps", overlaps[ATOMIC]);
-    fact_uint("shalloc_overlaps", overlaps[SHALLOC]);
+    fact_uint("racy_overlaps", out[RACY].overlaps);
+    fact_uint("preempted_overlaps", out[RACY_PREEMPTED].overlaps);
+    fact_uint("atomic_overlaps", out[ATOMIC].overlaps);
+    fact_uint("shalloc_overlaps", out[SHALLOC].overlaps);
+    fact_uint("allocs_total", o->procs * o->ops);
     fact_word("check", ok ? "ok" : "fail");
     facts_end();
-    return ok && overlaps[ATOMIC] == 0 && overlaps[SHALLOC] == 0 ? 0 : 1;
+    return ok && out[ATOMIC].overlaps == 0 && out[SHALLOC].overlaps == 0 ? 0 : 1;
 }
