@@ -83,7 +83,8 @@ static void show_large_block(struct shalloc *h)
     shalloc_free(h, big);
 }
 
-int run_demo(const struct options *o)
+/* Parent and child in one region; then one block of half of it. */
+static bool fork_scene(const struct options *o)
 {
     struct shalloc h;
 
@@ -129,7 +130,28 @@ int run_demo(const struct options *o)
     fact_word("check", ok ? "ok" : "fail");
     facts_end();
     close_region(&h);
-    return ok && child_saw_parent && parent_saw_child ? 0 : 1;
+    return ok && child_saw_parent && parent_saw_child;
+}
+
+/*
+ * The demo: the fork scene, then a short pass of each claim the tutorial
+ * gets wrong, so that the default run shows them all: the naive bump races
+ * (and fetch-add does not), processes killed by SIGKILL leave a region the
+ * checker passes, and a pointer stored by another process means nothing
+ * here while its offset does.
+ */
+int run_demo(const struct options *o)
+{
+    const struct options race = {.procs = 2, .ops = 100000};
+    const struct options crash = {.procs = 2, .ops = 5000, .kills = 4, .seed = 1};
+    const struct options share = {0};
+
+    bool ok = fork_scene(o);
+    ok = run_race(&race) == 0 && ok;
+    ok = run_crash(&crash) == 0 && ok;
+    ok = run_share(&share) == 0 && ok;
+    printf("\nThe commands race, crash and share run these at length; --help lists them all.\n");
+    return ok ? 0 : 1;
 }
 
 /* ---- freelist ---------------------------------------------------------- */
