@@ -212,6 +212,16 @@ summary_06() {
     "$(f deadlock mode=signal)" "$(f trials mode=signal)" "$(f modes_not_as_predicted)"
 }
 
+summary_07() {
+  printf 'parent and child share blocks: %s; racy bump: %s of %s blocks twice when preempted, %s left alone; fetch-add %s; %s SIGKILLs: check %s, %s spans lost; another process'"'"'s pointer: %s, its offset: %s' \
+    "$([[ $(f child_saw_parent command=demo)$(f parent_saw_child command=demo) == 11 ]] && echo yes || echo no)" \
+    "$(thousands "$(f preempted_overlaps command=race)")" "$(thousands "$(f allocs_total command=race)")" \
+    "$(thousands "$(f racy_overlaps command=race)")" "$(f atomic_overlaps command=race)" \
+    "$(f kills command=crash)" "$(f check command=crash)" "$(f lost_spans command=crash)" \
+    "$([[ $(f raw_pointer_valid_here command=share) == 0 ]] && echo garbage || echo valid)" \
+    "$([[ $(f offsets_agree command=share) == 1 ]] && echo ok || echo wrong)"
+}
+
 # what_it_showed NN: the lesson's summary line, or "ok" when it has none.
 what_it_showed() {
   local line missing
