@@ -97,6 +97,20 @@ assert_line_matches() {
   assert_fact check == ok command=demo
 }
 
+@test "the default demo shows the myth: the racy bump, SIGKILLs checked, a foreign pointer" {
+  run_prog $P
+  assert_success
+  assert_fact preempted_overlaps -gt 0 command=race
+  assert_fact atomic_overlaps -eq 0 command=race
+  assert_fact shalloc_overlaps -eq 0 command=race
+  assert_fact kills -ge 1 command=crash
+  assert_fact holder_repairs -eq 1 command=crash
+  assert_fact lost_spans -eq 0 command=crash
+  assert_fact check == ok command=crash
+  assert_fact raw_pointer_valid_here -eq 0 command=share
+  assert_fact offsets_agree -eq 1 command=share
+}
+
 @test "the racy bump's overlaps are counted; fetch-add and shalloc hand out none" {
   run_prog $P race
   assert_success
@@ -105,6 +119,9 @@ assert_line_matches() {
     assert_fact overwritten -eq "$(fact overlaps bump=$racy)" bump=$racy
     assert_fact lost_updates -ge 0 bump=$racy
   done
+  assert_fact yields -eq 0 bump=racy
+  assert_fact yields -eq 200 bump=racy_preempted
+  assert_fact allocs_total -eq 200000 command=race
   assert_fact overlaps -eq 0 bump=atomic
   assert_fact lost_updates -eq 0 bump=atomic
   assert_fact overlaps -eq 0 bump=shalloc
@@ -113,6 +130,75 @@ assert_line_matches() {
   assert_fact check == ok command=race
   echo "# racy overlaps: $(fact racy_overlaps command=race)," \
     "preempted: $(fact preempted_overlaps command=race)" >&3
+}
+
+# The race's counts, for every arena kind: a block handed out twice is
+# overwritten once, and every update lost is either a block handed out twice
+# or one below the highest block handed out that the offset's last, stale
+# store gave back.
+assert_race_accounts() {
+  local kind overlaps
+  for kind in racy racy_preempted atomic; do
+    overlaps=$(fact overlaps bump=$kind)
+    assert_fact overwritten -eq "$overlaps" bump=$kind
+    assert_fact lost_updates -eq $((overlaps + $(fact end_rollback_blocks bump=$kind))) bump=$kind
+    assert_fact interleaved_pct -le 100 bump=$kind
+  done
+}
+
+@test "race's prose says what the measured facts say" {
+  run_prog $P race
+  assert_success
+  assert_race_accounts
+  if (($(fact interleaved_pct bump=racy) < 10)); then
+    assert_output_contains "the processes ran one"
+  else
+    assert_output_contains "the processes ran at"
+  fi
+  if ((2 * $(fact others_allocs_per_yield bump=racy_preempted) >= 1000)); then
+    assert_output_contains "the processes took turns"
+  else
+    assert_output_contains "they ran side by side"
+  fi
+  assert_output_contains "fetch-add, interrupted the same way, handed out none twice"
+  echo "# preempted: $(fact overlaps bump=racy_preempted) overlaps," \
+    "$(fact others_allocs_per_yield bump=racy_preempted) blocks per yield" >&3
+}
+
+@test "exercise 1: race --procs 4 and --ops 1000000; the counts add up" {
+  run_prog $P race --procs 4
+  assert_success
+  assert_fact allocs_total -eq 400000 command=race
+  assert_race_accounts
+  run_prog $P race --ops 1000000
+  assert_success
+  assert_fact allocs -eq 1000000 bump=racy
+  assert_race_accounts
+}
+
+@test "exercise 2: map runs its workers and passes the checker" {
+  run_prog $P map --procs 3 --ops 2000 --seed 5
+  assert_success
+  assert_fact check == ok command=map
+}
+
+@test "exercise 4: freelist's fragmentation step says whether alloc(2500) took a new span" {
+  run_prog $P freelist
+  assert_success
+  assert_fact new_span_for_2500 -ge 0 step=fragmentation
+}
+
+@test "exercise 5: crash --kills 80 --seed N runs and passes the checker" {
+  run_prog $P crash --kills 80 --seed 7 --ops 2000
+  assert_success
+  assert_fact kills -ge 1 command=crash
+  assert_fact check == ok command=crash
+}
+
+@test "exercise 7: bench/run.sh has the shm section" {
+  run_cmd "$REPO_ROOT/bench/run.sh" --help
+  assert_success
+  assert_output_contains "shm"
 }
 
 @test "race with three processes: still no overlap without the race" {
@@ -314,6 +400,32 @@ assert_line_matches() {
   assert_success
   assert_output_contains "holding"
   if compgen -G "$SHM/asym07-share-*" >/dev/null; then fail "share removed its region"; fi
+}
+
+@test "share --hold with an attach by hand: notes= counts the list as it is listed at the end" {
+  fifo=$BATS_TEST_TMPDIR/in out=$BATS_TEST_TMPDIR/out
+  mkfifo "$fifo"
+  "$(prog $P)" share --hold <"$fifo" >"$out" 2>&1 &
+  pid=$!
+  exec {writer}>"$fifo"
+  for _ in $(seq 200); do
+    grep -q holding "$out" && break
+    sleep 0.05
+  done
+  grep -q holding "$out" || fail "share reached its hold"
+  run_prog $P attach "asym07-share-$pid"
+  assert_success
+  assert_fact notes_before -eq 2 command=attach
+  echo >&"$writer"
+  exec {writer}>&-
+  code=0
+  wait "$pid" || code=$?
+  ((code == 0)) || fail "share --hold ends well after Enter (status $code)"
+  output=$(<"$out")
+  assert_fact notes -eq 3 command=share
+  assert_fact notes_added_while_held -eq 1 command=share
+  assert_output_contains '  note 2 at offset'
+  [[ ! -e $SHM/asym07-share-$pid ]] || fail "share removed its region"
 }
 
 @test "an interrupted share removes its region, for SIGINT and SIGTERM" {
