@@ -31,7 +31,7 @@ static void describe_region(struct shalloc *h)
     shalloc_stats(h, &st);
     printf("region: %s of MAP_SHARED | MAP_ANONYMOUS memory at %p\n"
            "  header and %d process slots: %" PRIu64 " bytes, then %" PRIu64
-           " spans of %d KiB, claimed one at a time by a fetch-add on the bump offset\n",
+           " spans of %d KiB, claimed under the region lock by moving the bump offset\n",
            human_size(h->size, size_text), (void *)h->base, SHALLOC_SLOTS, st.data_offset,
            st.span_count, SHALLOC_SPAN_BYTES / 1024);
 }

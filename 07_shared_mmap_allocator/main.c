@@ -17,7 +17,7 @@
  *   crash [--kills K] | stress --procs P --ops N [--seed S] | bench --procs P --ops N
  *   (demo, stress and crash: --size SIZE, the region's size)
  *
- * Look for: race's overlaps (racy > 0, atomic 0); share's two base
+ * Look for: race's overlaps (racy_preempted > 0, atomic 0); share's two base
  * addresses with one list; crash's kills=N check=ok; bench's ops_per_sec
  * next to glibc's.
  */
@@ -73,7 +73,8 @@ static void usage(void)
            "\n"
            "Commands (default: demo):\n"
            "  demo               parent and forked child allocate in one region and see\n"
-           "                     each other's blocks; then one block of half the region\n"
+           "                     each other's blocks; then one block of half the region;\n"
+           "                     then short runs of race, crash and share\n"
            "  race               the naive bump 'offset += size' in racing processes\n"
            "                     (overlapping blocks), then with fetch-add (none)\n"
            "  freelist           free and reuse, per-process caches, fragmentation\n"
