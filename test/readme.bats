@@ -34,7 +34,7 @@ load helper
 
 # The lessons whose READMEs are checked.  Add a lesson's number here once
 # its README follows the conventions above.
-README_LESSONS=(01 02 03 04 05 06)
+README_LESSONS=(01 02 03 04 05 06 07)
 
 README_TIMEOUT=${README_TIMEOUT:-120}
 
