@@ -35,8 +35,7 @@ struct arena {
  * see whether they ran at the same time and how far it got while they
  * yielded. */
 struct progress {
-    _Atomic uint64_t done; /* allocations made */
-    char pad[56];
+    _Alignas(64) _Atomic uint64_t done; /* allocations made */
 };
 
 /* What one worker saw of the others, added to the shared sums at its end. */
