@@ -168,18 +168,31 @@ setup() {
   fi
 }
 
+@test "run_all.sh's summary line for 07 is built from the facts of its default run" {
+  run_cmd env BIN_DIR="$BIN_DIR" "$REPO_ROOT/run_all.sh" 07
+  assert_success
+  grep -Eq "parent and child share blocks: yes; racy bump: [0-9,]+ of 200,000 blocks twice when preempted, [0-9,]+ left alone; fetch-add 0; [0-9]+ SIGKILLs: check ok, 0 spans lost; another process's pointer: garbage, its offset: ok$" <<<"$output" ||
+    fail "lesson 07's summary line"
+}
+
 @test "run_all.sh says ok for a lesson without a summary line, and which facts a line lacks" {
   fake=$BATS_TEST_TMPDIR/fake-bin
   mkdir "$fake"
   # a lesson 01 that prints one of the facts its summary line needs
   printf '#!/bin/sh\necho size_bytes=268435456\n' >"$fake/01_mmap_large_array"
-  printf '#!/bin/sh\necho command=demo\n' >"$fake/07_shared_mmap_allocator"
+  # every lesson has a summary line now: a copy of run_all.sh beside a lesson
+  # 08 that has none
+  printf '#!/bin/sh\necho command=demo\n' >"$fake/08_new_lesson"
   chmod +x "$fake"/*
-  run_cmd env BIN_DIR="$fake" "$REPO_ROOT/run_all.sh" 01 07
+  copy=$BATS_TEST_TMPDIR/repo
+  mkdir -p "$copy/common" "$copy/01_mmap_large_array" "$copy/08_new_lesson"
+  cp "$REPO_ROOT/run_all.sh" "$copy/"
+  cp "$REPO_ROOT/common/fact.awk" "$copy/common/"
+  run_cmd env BIN_DIR="$fake" "$copy/run_all.sh" 01 08
   assert_success
   grep -Eq '^01_mmap_large_array +[0-9]+ ms  ok \(no summary: the output lacks .*minor_faults.*\)$' <<<"$output" ||
     fail "lesson 01's line names the facts it lacked"
-  grep -Eq '^07_shared_mmap_allocator +[0-9]+ ms  ok$' <<<"$output" || fail "lesson 07's line is ok"
+  grep -Eq '^08_new_lesson +[0-9]+ ms  ok$' <<<"$output" || fail "lesson 08's line is ok"
 }
 
 @test "run_all.sh passes each lesson's output through and keeps its exit status" {
