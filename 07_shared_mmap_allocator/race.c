@@ -8,8 +8,10 @@
  * writes, and both get the same bytes.  The same bump with one
  * atomic read-modify-write (fetch-add) cannot, and neither can shalloc.
  * Every block is written with its owner's name and read back at the end,
- * so an overlap shows as data another process overwrote.
+ * so an overlap shows as data another process overwrote.  What the races
+ * showed is said in race_report.c.
  */
+#include "race.h"
 #include "cli.h"
 #include "lesson07.h"
 #include "memory.h"
@@ -22,9 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum bump_kind { RACY, RACY_PREEMPTED, ATOMIC, SHALLOC, KINDS };
-static const char *const kind_names[KINDS] = {"racy", "racy_preempted", "atomic", "shalloc"};
-enum { BLOCK = 16, MAX_RACE_ALLOCS = 1000000, PREEMPT_EVERY = 1000, MAX_ATTEMPTS = 5 };
+enum { BLOCK = 16, MAX_RACE_ALLOCS = 1000000, MAX_ATTEMPTS = 5 };
 
 /* The naive arena: its offset lives in the shared region itself. */
 struct arena {
@@ -244,17 +244,6 @@ static bool tear_down(struct race *r, unsigned procs)
     return ok;
 }
 
-/* What one kind's race came to. */
-struct outcome {
-    uint64_t overlaps;        /* blocks handed out over another block */
-    uint64_t overwritten;     /* blocks that lost their owner's name */
-    uint64_t lost_updates;    /* bumps the offset does not show */
-    uint64_t rollback;        /* see count_lost */
-    unsigned interleaved_pct; /* checkpoints at which the others had moved on */
-    uint64_t yields;          /* times a worker gave up the CPU */
-    uint64_t taken_per_yield; /* blocks the others took meanwhile, on average */
-};
-
 /* The arena's offset at the end: every update that did not reach it is
  * lost.  The blocks handed out always run from the first offset to the
  * highest one handed out, so lost updates = blocks handed out twice + the
@@ -291,24 +280,6 @@ static void count_sightings(const struct race *r, struct outcome *out)
                out->yields, out->taken_per_yield);
 }
 
-static void print_outcome(enum bump_kind kind, unsigned procs, uint64_t allocs,
-                          const struct outcome *out)
-{
-    fact_word("bump", kind_names[kind]);
-    fact_uint("procs", procs);
-    fact_uint("allocs", allocs);
-    fact_uint("overlaps", out->overlaps);
-    fact_uint("overwritten", out->overwritten);
-    if (kind != SHALLOC) {
-        fact_uint("lost_updates", out->lost_updates);
-        fact_uint("end_rollback_blocks", out->rollback);
-        fact_uint("interleaved_pct", out->interleaved_pct);
-        fact_uint("yields", out->yields);
-        fact_uint("others_allocs_per_yield", out->taken_per_yield);
-    }
-    facts_end();
-}
-
 static struct outcome run_kind(struct race *r, enum bump_kind kind, unsigned procs, bool *ok)
 {
     struct crew crew;
@@ -319,7 +290,7 @@ static struct outcome run_kind(struct race *r, enum bump_kind kind, unsigned pro
     atomic_store(r->arrived, 0);
     memset(r->seen, 0, sizeof *r->seen);
     memset(r->progress, 0, procs * sizeof *r->progress);
-    subheading("%s bump: %u processes, %" PRIu64 " blocks of %d bytes each", kind_names[kind],
+    subheading("%s bump: %u processes, %" PRIu64 " blocks of %d bytes each", race_kind_name(kind),
                procs, r->allocs, BLOCK);
     set_up(r, procs);
     crew_start(&crew, procs - 1, race_child, r);
@@ -336,52 +307,9 @@ static struct outcome run_kind(struct race *r, enum bump_kind kind, unsigned pro
         count_lost(r, total, r->offsets[total - 1] + BLOCK, &out);
         count_sightings(r, &out);
     }
-    print_outcome(kind, procs, r->allocs, &out);
+    race_print_outcome(kind, procs, r->allocs, &out);
     *ok = tear_down(r, procs) && *ok;
     return out;
-}
-
-/* What the three arena races showed, said from what they measured. */
-static void conclude(const struct outcome out[KINDS], unsigned procs, uint64_t total)
-{
-    const struct outcome *racy = &out[RACY], *pre = &out[RACY_PREEMPTED];
-
-    if (procs == 1) {
-        printf("\nOne process alone handed out %" PRIu64 " blocks twice: there was nobody to "
-               "race.\n",
-               racy->overlaps + pre->overlaps);
-        return;
-    }
-
-    printf("\nLeft alone, the racy bump handed out %" PRIu64 " of %" PRIu64 " blocks twice: ",
-           racy->overlaps, total);
-    if (racy->interleaved_pct < 10)
-        printf("the processes ran one\nafter the other (at %u%% of the checkpoints the others had "
-               "moved on): with no CPU free,\na run this short fits in one time slice.\n",
-               racy->interleaved_pct);
-    else
-        printf("the processes ran at\nthe same time (at %u%% of the checkpoints the others had "
-               "moved on).\n",
-               racy->interleaved_pct);
-    uint64_t each = pre->taken_per_yield / (procs - 1); /* per other process */
-    printf("With a yield between its read and its write, it handed out %" PRIu64 " of %" PRIu64
-           " twice:\nwhile one process yielded, each other one took %" PRIu64 " blocks (of the %d\n"
-           "between two yields): ",
-           pre->overlaps, total, each, PREEMPT_EVERY);
-    if (pre->taken_per_yield == 0)
-        printf("nobody else was at work\nthen: the processes ran one after the other.\n");
-    else if (2 * each >= PREEMPT_EVERY)
-        printf("the processes took turns, and each stale store gave a\nwhole turn's blocks out "
-               "again.\n");
-    else
-        printf("they ran side by side on CPUs of their own,\nand only the blocks taken during a "
-               "yield were given out again.\n");
-    if (out[ATOMIC].overlaps == 0)
-        printf("fetch-add, interrupted the same way, handed out none twice: it reads and writes\n"
-               "in one indivisible step.\n");
-    else
-        printf("fetch-add handed out %" PRIu64 " blocks twice: a bug in this program.\n",
-               out[ATOMIC].overlaps);
 }
 
 int run_race(const struct options *o)
@@ -415,7 +343,7 @@ int run_race(const struct options *o)
     unmap(r.seen, sizeof *r.seen);
     unmap(r.progress, o->procs * sizeof *r.progress);
     unmap((void *)r.arrived, sizeof *r.arrived);
-    conclude(out, o->procs, o->procs * o->ops);
+    race_conclude(out, o->procs, o->procs * o->ops);
     fact_word("command", "race");
     fact_uint("racy_overlaps", out[RACY].overlaps);
     fact_uint("preempted_overlaps", out[RACY_PREEMPTED].overlaps);
