@@ -189,6 +189,30 @@ void lab_on_crash(void (*describe)(struct lab_text *t))
             die_errno("sigaction");
 }
 
+/* ------------------------------------------------------ a driver's tests */
+
+void lab_list_tests(const struct lab_test tests[], size_t count, int width)
+{
+    for (size_t i = 0; i < count; i++)
+        printf("%-*s %s\n", width, tests[i].id, tests[i].claim);
+}
+
+void lab_run_test(const struct lab_test tests[], size_t count, int argc, char *argv[],
+                  void (*describe)(struct lab_text *t))
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(argv[1], tests[i].id) != 0)
+            continue;
+        for (int a = 2; a < argc; a++)
+            if (strchr(argv[a], '=') == NULL)
+                usage_error("unexpected argument '%s' (expected KEY=VALUE)", argv[a]);
+        lab_on_crash(describe);
+        tests[i].run(argc - 2, argv + 2); /* ends with a verdict */
+        lab_fail("the test ended without a verdict (a bug in the driver)");
+    }
+    usage_error("unknown test '%s'; --list shows the tests", argv[1]);
+}
+
 /* ------------------------------------------------- seed and arguments */
 
 uint64_t lab_seed(void)

@@ -27,6 +27,8 @@
 #ifndef ASYM_LAB_SCENARIO_H
 #define ASYM_LAB_SCENARIO_H
 
+#include "lab.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,21 +78,14 @@ struct scn_lab {
     bool (*predict)(const struct scn_script *script, struct scn_answers *mine);
 };
 
-/* One test of a lab's driver besides smoke_quiz and predict_LEVEL: it ends
- * with a verdict (lab.h). */
-struct scn_test {
-    const char *id;
-    const char *claim; /* for --list */
-    void (*run)(int argc, char *argv[]);
-};
-
-/* What quiz_main.c and driver_main.c run: each lab defines these. */
+/* What quiz_main.c and driver_main.c run: each lab defines these
+ * (lab_tests: its driver's tests besides smoke_quiz and predict_LEVEL). */
 extern const struct scn_lab lab_scenarios;
-extern const struct scn_test lab_tests[];
+extern const struct lab_test lab_tests[];
 extern const size_t lab_test_count;
 
 int scn_quiz_main(const struct scn_lab *lab, int argc, char *argv[]);
-int scn_driver_main(const struct scn_lab *lab, const struct scn_test tests[], size_t count,
+int scn_driver_main(const struct scn_lab *lab, const struct lab_test tests[], size_t count,
                     int argc, char *argv[]);
 
 /* Building a script: add a step in words (its index), and ask a fact. */
