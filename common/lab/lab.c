@@ -5,6 +5,7 @@
 #include "lab.h"
 
 #include "cli.h"
+#include "procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -309,24 +310,6 @@ size_t lab_check(const void *p, size_t n, uint64_t stamp)
 
 /* -------------------------------------------------------------- machine */
 
-/* Read a small file into buf (NUL-terminated); false if it cannot be read. */
-static bool read_small_file(const char *path, char *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return false;
-    do
-        n = read(fd, buf, cap - 1);
-    while (n < 0 && errno == EINTR);
-    close(fd);
-    if (n < 0)
-        return false;
-    buf[n] = '\0';
-    return true;
-}
-
 /* The word in [brackets] of /sys/kernel/mm/transparent_hugepage/enabled. */
 static void read_thp_mode(char out[static 16])
 {
@@ -334,7 +317,7 @@ static void read_thp_mode(char out[static 16])
     const char *open_bracket, *close_bracket;
 
     strcpy(out, "none");
-    if (!read_small_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof buf))
+    if (!proc_read_small("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof buf))
         return;
     open_bracket = strchr(buf, '[');
     close_bracket = open_bracket ? strchr(open_bracket, ']') : NULL;
