@@ -103,6 +103,13 @@ void scn_answer_long(const struct scn_script *s, struct scn_answers *a, unsigned
  * 1003, step 4 of 9 (write pages 2-5), running it for real"). */
 void scn_where(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* For a lab's generate(): call try_scenario(rng, level), with rng's state
+ * made from seed and level, until it returns true (a scenario that shows
+ * what its level is about); each try goes on from the state the last one
+ * left, so it draws another scenario. */
+void scn_draw_scenario(uint64_t seed, unsigned level,
+                       bool (*try_scenario)(uint64_t *rng, unsigned level));
+
 /* The seed the grader's scenario i uses. */
 uint64_t scn_seed(uint64_t grader_seed, unsigned i);
 
