@@ -256,14 +256,8 @@ write_impl() {
   [[ -f $LAB_RUNS/solution.status ]] || skip "$SOLUTION_ONLY"
   ((EUID == 0)) || skip "not root: the suite itself runs unprivileged"
   local tree
-  tree=$(mktemp -d /tmp/lab-nobody.XXXXXX)
-  tar -C "$REPO_ROOT" --exclude=./build --exclude='./build*' --exclude=./node_modules --exclude=./.git \
-    -cf - . | tar -C "$tree" -xf -
-  mkdir "$tree/tmp"
-  chown -R nobody:nogroup "$tree"
-  chmod 755 "$tree"
-  run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$tree" TMPDIR="$tree/tmp" \
-    make -C "$tree" -s --no-print-directory grade LAB=05 IMPL=solution
+  tree=$(nobody_tree)
+  as_nobody "$tree" make -C "$tree" -s --no-print-directory grade LAB=05 IMPL=solution
   rm -rf "$tree"
   assert_success
   [[ $output == *" root=0"* && $output == *"frame_numbers_visible=0"* ]] ||

@@ -175,13 +175,8 @@ impl_from_solution() {
   [[ -f $LAB_RUNS/solution06.status && -f $LAB_RUNS/solution07.status ]] || skip "$SOLUTION_ONLY"
   ((EUID == 0)) || skip "not root: the suite itself runs unprivileged"
   local tree
-  tree=$(mktemp -d /tmp/lab-nobody.XXXXXX)
-  tar -C "$REPO_ROOT" --exclude=./build --exclude='./build*' --exclude=./node_modules --exclude=./.git \
-    -cf - . | tar -C "$tree" -xf -
-  mkdir "$tree/tmp"
-  chown -R nobody:nogroup "$tree"
-  chmod 755 "$tree"
-  run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$tree" TMPDIR="$tree/tmp" \
+  tree=$(nobody_tree)
+  as_nobody "$tree" \
     bash -c "make -C '$tree' -s --no-print-directory grade LAB=06 IMPL=solution &&
              make -C '$tree' -s --no-print-directory grade LAB=07 IMPL=solution"
   rm -rf "$tree"

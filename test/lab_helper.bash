@@ -46,3 +46,24 @@ test_lines() {
 rubric_ids() {
   awk -f "$REPO_ROOT/common/lab/rubric.awk" "$REPO_ROOT/$1/lab/rubric" | cut -f1
 }
+
+# nobody_tree: a copy of the repository (no builds, no .git) that nobody
+# owns, with its own tmp/, for a grader run as nobody; prints its path.
+nobody_tree() {
+  local tree
+  tree=$(mktemp -d /tmp/lab-nobody.XXXXXX) &&
+    tar -C "$REPO_ROOT" --exclude=./build --exclude='./build*' --exclude=./node_modules \
+      --exclude=./.git -cf - . | tar -C "$tree" -xf - &&
+    mkdir "$tree/tmp" &&
+    chown -R nobody:nogroup "$tree" &&
+    chmod 755 "$tree" &&
+    printf '%s' "$tree"
+}
+
+# as_nobody TREE COMMAND...: run_cmd COMMAND as nobody, at home in TREE.
+as_nobody() {
+  local tree=$1
+  shift
+  run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$tree" TMPDIR="$tree/tmp" \
+    "$@"
+}

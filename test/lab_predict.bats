@@ -241,15 +241,9 @@ impl_with() {
   [[ -f $LAB_RUNS/solution.01.status ]] || skip "$SOLUTION_ONLY"
   ((EUID == 0)) || skip "not root: the suite itself runs unprivileged"
   local tree nn
-  tree=$(mktemp -d /tmp/lab-nobody.XXXXXX)
-  tar -C "$REPO_ROOT" --exclude=./build --exclude='./build*' --exclude=./node_modules --exclude=./.git \
-    -cf - . | tar -C "$tree" -xf -
-  mkdir "$tree/tmp"
-  chown -R nobody:nogroup "$tree"
-  chmod 755 "$tree"
+  tree=$(nobody_tree)
   for nn in "${LABS[@]}"; do
-    run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$tree" TMPDIR="$tree/tmp" \
-      make -C "$tree" -s --no-print-directory grade LAB="$nn" IMPL=solution
+    as_nobody "$tree" make -C "$tree" -s --no-print-directory grade LAB="$nn" IMPL=solution
     if ((status != 0)) || [[ $output != *" root=0"* || $output != *"frame_numbers_visible=0"* ]] ||
       ! [[ $output =~ Score\ ([0-9]+)/([0-9]+) ]] || ((BASH_REMATCH[1] != BASH_REMATCH[2])); then
       rm -rf "$tree"
