@@ -82,6 +82,11 @@ void scn_draw_scenario(uint64_t seed, unsigned level,
                 (unsigned long long)seed, lab_scenarios.levels[level]);
 }
 
+const char *scn_level_unavailable(const struct scn_lab *lab, unsigned level)
+{
+    return lab->unavailable ? lab->unavailable(level) : NULL;
+}
+
 uint64_t scn_seed(uint64_t grader_seed, unsigned i)
 {
     return grader_seed * SCN_SEED_STRIDE + i; /* wraps for huge seeds: still one seed each */

@@ -31,11 +31,6 @@ static const char *quiz_command(char buf[static 512])
     return buf;
 }
 
-static const char *level_unavailable(const struct scn_lab *lab, unsigned level)
-{
-    return lab->unavailable ? lab->unavailable(level) : NULL;
-}
-
 /* The first asked fact where mine differs from kernel, as (step, fact);
  * false if there is none. */
 static bool first_difference(const struct scn_lab *lab, const struct scn_script *s,
@@ -116,7 +111,7 @@ static unsigned check_prediction(const struct scn_lab *lab, unsigned level,
 static _Noreturn void grade_level(const struct scn_lab *lab, unsigned level, int argc, char *argv[])
 {
     unsigned scenarios = (unsigned)lab_arg(argc, argv, "scenarios", 10), facts = 0;
-    const char *missing = level_unavailable(lab, level);
+    const char *missing = scn_level_unavailable(lab, level);
 
     if (missing != NULL)
         lab_skip("%s", missing);
@@ -145,11 +140,11 @@ static _Noreturn void smoke_quiz(const struct scn_lab *lab)
         levels++;
     for (unsigned level = 0; level < levels; level++) {
         runs[level].seed = scn_seed(lab_seed(), 0);
-        if (level_unavailable(lab, level) == NULL)
+        if (scn_level_unavailable(lab, level) == NULL)
             measure_scenario(lab, level, &runs[level]);
     }
     for (unsigned level = 0; level < levels; level++) {
-        if (level_unavailable(lab, level) != NULL)
+        if (scn_level_unavailable(lab, level) != NULL)
             continue;
         static struct scn_script script;
         bool predicted;
