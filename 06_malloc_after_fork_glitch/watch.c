@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "procfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,45 +23,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Append the decimal digits of n to buf at *len. */
-static void append_uint(char *buf, size_t *len, unsigned long n)
-{
-    char digits[24];
-    size_t count = 0;
-
-    do
-        digits[count++] = (char)('0' + n % 10);
-    while ((n /= 10) != 0);
-    while (count > 0)
-        buf[(*len)++] = digits[--count];
-}
-
-static void append_text(char *buf, size_t *len, const char *text)
-{
-    size_t n = strlen(text);
-
-    memcpy(buf + *len, text, n);
-    *len += n;
-}
-
-/* Read a small /proc file into buf (NUL-terminated); false if we cannot. */
-static bool read_small_file(const char *path, char *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t got;
-
-    if (fd < 0)
-        return false;
-    do
-        got = read(fd, buf, cap - 1);
-    while (got < 0 && errno == EINTR);
-    close(fd);
-    if (got <= 0)
-        return false;
-    buf[got] = '\0';
-    return true;
-}
-
 /* The system call a thread is in, and its first argument: the file reads
  * "nr arg0 arg1 ... sp pc" (arguments in hex), "running", or "-1 sp pc". */
 struct syscall_now {
@@ -71,16 +33,10 @@ struct syscall_now {
 static struct syscall_now syscall_now(pid_t pid, pid_t tid)
 {
     struct syscall_now now = {.nr = SYSCALL_UNKNOWN};
-    char path[64], text[256];
-    size_t len = 0;
+    char path[PROC_TASK_PATH_MAX], text[256];
 
-    append_text(path, &len, "/proc/");
-    append_uint(path, &len, (unsigned long)pid);
-    append_text(path, &len, "/task/");
-    append_uint(path, &len, (unsigned long)tid);
-    append_text(path, &len, "/syscall");
-    path[len] = '\0';
-    if (!read_small_file(path, text, sizeof text))
+    proc_task_path(path, pid, tid, "/syscall");
+    if (!proc_read_small(path, text, sizeof text))
         return now;
     if (strncmp(text, "running", 7) == 0) {
         now.nr = SYSCALL_RUNNING;

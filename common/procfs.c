@@ -99,6 +99,58 @@ void line_reader_close(struct line_reader *r)
     r->fd = -1;
 }
 
+bool proc_read_small(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got;
+
+    if (fd < 0)
+        return false;
+    do
+        got = read(fd, buf, cap - 1);
+    while (got < 0 && errno == EINTR);
+    close(fd);
+    if (got <= 0)
+        return false;
+    buf[got] = '\0';
+    return true;
+}
+
+/* Append the decimal digits of n to buf at *len. */
+static void append_uint(char *buf, size_t *len, unsigned long n)
+{
+    char digits[24];
+    size_t count = 0;
+
+    do
+        digits[count++] = (char)('0' + n % 10);
+    while ((n /= 10) != 0);
+    while (count > 0)
+        buf[(*len)++] = digits[--count];
+}
+
+static void append_text(char *buf, size_t *len, const char *text)
+{
+    size_t n = strlen(text);
+
+    memcpy(buf + *len, text, n);
+    *len += n;
+}
+
+void proc_task_path(char buf[static PROC_TASK_PATH_MAX], pid_t pid, pid_t tid, const char *tail)
+{
+    size_t len = 0;
+
+    append_text(buf, &len, "/proc/");
+    append_uint(buf, &len, (unsigned long)pid);
+    append_text(buf, &len, "/task/");
+    if (tid > 0) {
+        append_uint(buf, &len, (unsigned long)tid);
+        append_text(buf, &len, tail);
+    }
+    buf[len] = '\0';
+}
+
 uint64_t rss_kib(void)
 {
     struct line_reader r;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* The page size, from sysconf(_SC_PAGESIZE). */
 size_t page_size(void);
@@ -36,6 +37,15 @@ uint64_t peak_rss_since_reset_kib(void);
  * from getrusage(RUSAGE_SELF). Dies on error. */
 uint64_t minor_faults(void);
 uint64_t major_faults(void);
+
+/* Read a small file (a /proc or /sys entry) into buf, NUL-terminated, with
+ * open() and read() only; false if it cannot be read or is empty. */
+bool proc_read_small(const char *path, char *buf, size_t cap);
+
+/* "/proc/PID/task/", then TID and tail ("/syscall") when tid > 0, built
+ * without stdio: for a watcher that may be the child of a threaded process. */
+enum { PROC_TASK_PATH_MAX = 96 };
+void proc_task_path(char buf[static PROC_TASK_PATH_MAX], pid_t pid, pid_t tid, const char *tail);
 
 /* The value of the first "Field: N kB" line of a /proc file (e.g.
  * "/proc/self/status", "VmPTE"), or -1 if the file or field is missing. */

@@ -18,4 +18,11 @@ static inline uint64_t rng_next(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* A number in [0, n), n > 0: for picking among n choices (the modulo's
+ * bias is far too small to matter there). */
+static inline unsigned rng_below(uint64_t *state, unsigned n)
+{
+    return (unsigned)(rng_next(state) % n);
+}
+
 #endif

@@ -4,31 +4,10 @@
 # cause, hangs and crashes, the handout, the self-test.  The full self-test
 # (five runs of each solution, every mutant) is `make lab-selftest`.
 
-load helper
+load lab_helper
 
 LAB=05_zone_malloc
-# shellcheck disable=SC2034 # read by run_cmd in helper.bash
-TEST_TIMEOUT=600 # a whole grader run under TSan
 SOLUTION_ONLY="the reference solution is not in this tree (a student handout)"
-
-# The build folder's O (BIN_DIR is O, or O/SAN under a sanitizer).
-O_DIR=${BIN_DIR%/"$SANITIZER"}
-
-# grade ARGS...: the grader itself (its own exit status, not make's).
-grade() {
-  run_cmd env MAKE=make LAB_O="$O_DIR" LAB_BUILD_ROOT="$BIN_DIR" LAB_SANITIZER="$SANITIZER" \
-    "$REPO_ROOT/common/lab/grade.sh" "$@"
-}
-
-# grade_saved NAME ARGS...: run the grader, keeping its output and status
-# in $LAB_RUNS/NAME.out and NAME.status (setup_file runs under set -e).
-grade_saved() {
-  local name=$1 status=0
-  shift
-  env MAKE=make LAB_O="$O_DIR" LAB_BUILD_ROOT="$BIN_DIR" LAB_SANITIZER="$SANITIZER" \
-    "$REPO_ROOT/common/lab/grade.sh" "$@" >"$LAB_RUNS/$name.out" 2>&1 || status=$?
-  echo "$status" >"$LAB_RUNS/$name.status"
-}
 
 setup_file() {
   export LAB_RUNS=$BATS_FILE_TMPDIR
@@ -37,24 +16,6 @@ setup_file() {
   if [[ -d $LAB/lab/solution ]]; then
     grade_saved solution --lab 05 --impl solution --json "$LAB_RUNS/solution.json"
   fi
-}
-
-# saved NAME: the output and status of a grader run made in setup_file.
-saved() {
-  output=$(cat "$LAB_RUNS/$1.out")
-  status=$(cat "$LAB_RUNS/$1.status")
-  stderr=""
-  # shellcheck disable=SC2034 # read by fail() in helper.bash
-  LAST_COMMAND="common/lab/grade.sh --lab 05 --impl $1 (in setup_file)"
-}
-
-# The test lines of a report: "PASS align 5/5".
-test_lines() {
-  printf '%s\n' "$output" | grep -E '^(PASS|FAIL|SKIP) '
-}
-
-rubric_ids() {
-  awk -f "$REPO_ROOT/common/lab/rubric.awk" "$REPO_ROOT/$LAB/lab/rubric" | cut -f1
 }
 
 json_check() {
@@ -81,7 +42,7 @@ write_impl() {
   header=$(printf '%s\n' "$output" | head -1)
   [[ $header =~ ^lab=05_zone_malloc\ impl=starter\ seed=1\ cpus=[0-9]+\ thp=[a-z]+\ frame_numbers_visible=[01]\ root=[01] ]] ||
     fail "the first line is the header with the lab, the seed and the machine's facts"
-  diff <(test_lines | awk '{ print $2 }') <(rubric_ids) >/dev/null ||
+  diff <(test_lines | awk '{ print $2 }') <(rubric_ids "$LAB") >/dev/null ||
     fail "one line per rubric test, in the rubric's order"
   local bad
   bad=$(test_lines | grep -vE '^(PASS|FAIL|SKIP) [a-z0-9_]+ [0-9]+/[0-9]+$' || true)
@@ -154,6 +115,7 @@ write_impl() {
   printf '{"score": 1, "tests": [{"name": "a", "score": 1, "max_score": 1, "status": "ok", "output": "", "visibility": "visible"}]}' >"$f"
   json_check "$f"
   assert_status 1
+  # shellcheck disable=SC2154 # $stderr is set by run_cmd (bats's run --separate-stderr)
   [[ $stderr == *"not passed or failed"* ]] || fail "it names the bad status"
   printf '{"score": 1, "tests": [{"name": "a\\u0041", "score": 1, "max_score": 2, "status": "failed", "output": "x\\ny", "visibility": "hidden"}]}' >"$f"
   json_check "$f"
@@ -294,14 +256,8 @@ write_impl() {
   [[ -f $LAB_RUNS/solution.status ]] || skip "$SOLUTION_ONLY"
   ((EUID == 0)) || skip "not root: the suite itself runs unprivileged"
   local tree
-  tree=$(mktemp -d /tmp/lab-nobody.XXXXXX)
-  tar -C "$REPO_ROOT" --exclude=./build --exclude='./build*' --exclude=./node_modules --exclude=./.git \
-    -cf - . | tar -C "$tree" -xf -
-  mkdir "$tree/tmp"
-  chown -R nobody:nogroup "$tree"
-  chmod 755 "$tree"
-  run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$tree" TMPDIR="$tree/tmp" \
-    make -C "$tree" -s --no-print-directory grade LAB=05 IMPL=solution
+  tree=$(nobody_tree)
+  as_nobody "$tree" make -C "$tree" -s --no-print-directory grade LAB=05 IMPL=solution
   rm -rf "$tree"
   assert_success
   [[ $output == *" root=0"* && $output == *"frame_numbers_visible=0"* ]] ||
@@ -370,7 +326,7 @@ write_impl() {
   local mutant test count=0
   for mutant in "$REPO_ROOT/$LAB"/lab/mutants/*.mut; do
     test=$(awk '$1 == "test" { print $2 }' "$mutant")
-    rubric_ids | grep -qx "$test" || fail "$(basename "$mutant") names a test of the rubric ($test)"
+    rubric_ids "$LAB" | grep -qx "$test" || fail "$(basename "$mutant") names a test of the rubric ($test)"
     run_cmd awk -f "$REPO_ROOT/common/lab/mutate.awk" "$mutant" "$REPO_ROOT/$LAB/lab/solution/mm.c"
     assert_success
     [[ $output != "$(cat "$REPO_ROOT/$LAB/lab/solution/mm.c")" ]] || fail "$(basename "$mutant") changes the solution"

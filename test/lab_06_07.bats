@@ -5,30 +5,11 @@
 # nothing in /dev/shm, no process.  The full proof of each grader (the
 # solution in repeated runs, every mutant) is `make lab-selftest`.
 
-load helper
+load lab_helper
 
-# shellcheck disable=SC2034 # read by run_cmd in helper.bash
-TEST_TIMEOUT=600 # a whole grader run under TSan
 SOLUTION_ONLY="the reference solution is not in this tree (a student handout)"
 LAB06=06_malloc_after_fork_glitch
 LAB07=07_shared_mmap_allocator
-
-# The build folder's O (BIN_DIR is O, or O/SAN under a sanitizer).
-O_DIR=${BIN_DIR%/"$SANITIZER"}
-
-grade() {
-  run_cmd env MAKE=make LAB_O="$O_DIR" LAB_BUILD_ROOT="$BIN_DIR" LAB_SANITIZER="$SANITIZER" \
-    "$REPO_ROOT/common/lab/grade.sh" "$@"
-}
-
-# grade_saved NAME ARGS...: the grader's output and status in $LAB_RUNS.
-grade_saved() {
-  local name=$1 status=0
-  shift
-  env MAKE=make LAB_O="$O_DIR" LAB_BUILD_ROOT="$BIN_DIR" LAB_SANITIZER="$SANITIZER" \
-    "$REPO_ROOT/common/lab/grade.sh" "$@" >"$LAB_RUNS/$name.out" 2>&1 || status=$?
-  echo "$status" >"$LAB_RUNS/$name.status"
-}
 
 # The objects a run may leave in /dev/shm, and the processes, by name.
 shm_objects() {
@@ -51,22 +32,6 @@ setup_file() {
       grade_saved "solution$lab" --lab "$lab" --impl solution --json "$LAB_RUNS/solution$lab.json"
     fi
   done
-}
-
-# saved NAME: a grader run of setup_file as the last command.
-saved() {
-  output=$(cat "$LAB_RUNS/$1.out")
-  status=$(cat "$LAB_RUNS/$1.status")
-  # shellcheck disable=SC2034 # both read by fail() in helper.bash
-  stderr="" LAST_COMMAND="common/lab/grade.sh ($1, in setup_file)"
-}
-
-test_lines() {
-  printf '%s\n' "$output" | grep -E '^(PASS|FAIL|SKIP) '
-}
-
-rubric_ids() {
-  awk -f "$REPO_ROOT/common/lab/rubric.awk" "$REPO_ROOT/$1/lab/rubric" | cut -f1
 }
 
 # impl_from_solution NAME LAB: a folder with the lab's solution files, for
@@ -210,13 +175,8 @@ impl_from_solution() {
   [[ -f $LAB_RUNS/solution06.status && -f $LAB_RUNS/solution07.status ]] || skip "$SOLUTION_ONLY"
   ((EUID == 0)) || skip "not root: the suite itself runs unprivileged"
   local tree
-  tree=$(mktemp -d /tmp/lab-nobody.XXXXXX)
-  tar -C "$REPO_ROOT" --exclude=./build --exclude='./build*' --exclude=./node_modules --exclude=./.git \
-    -cf - . | tar -C "$tree" -xf -
-  mkdir "$tree/tmp"
-  chown -R nobody:nogroup "$tree"
-  chmod 755 "$tree"
-  run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$tree" TMPDIR="$tree/tmp" \
+  tree=$(nobody_tree)
+  as_nobody "$tree" \
     bash -c "make -C '$tree' -s --no-print-directory grade LAB=06 IMPL=solution &&
              make -C '$tree' -s --no-print-directory grade LAB=07 IMPL=solution"
   rm -rf "$tree"

@@ -7,15 +7,10 @@
 # nobody.  The full self-test (every mutant, five runs of each solution)
 # is `make lab-selftest`.
 
-load helper
+load lab_helper
 
 LABS=(01 02 03 04)
-# shellcheck disable=SC2034 # read by run_cmd in helper.bash
-TEST_TIMEOUT=600 # a whole grader run under TSan
 SOLUTION_ONLY="the reference solutions are not in this tree (a student handout)"
-
-# The build folder's O (BIN_DIR is O, or O/SAN under a sanitizer).
-O_DIR=${BIN_DIR%/"$SANITIZER"}
 
 # lab_dir NN: the lab's folder, relative to the repository.
 lab_dir() {
@@ -24,22 +19,6 @@ lab_dir() {
     printf '%s' "${dir#"$REPO_ROOT"/}"
     return
   done
-}
-
-# grade ARGS...: the grader itself (its own exit status, not make's).
-grade() {
-  run_cmd env MAKE=make LAB_O="$O_DIR" LAB_BUILD_ROOT="$BIN_DIR" LAB_SANITIZER="$SANITIZER" \
-    "$REPO_ROOT/common/lab/grade.sh" "$@"
-}
-
-# grade_saved NAME ARGS...: a grader run made in setup_file, kept in
-# $LAB_RUNS/NAME.out and NAME.status (setup_file runs under set -e).
-grade_saved() {
-  local name=$1 status=0
-  shift
-  env MAKE=make LAB_O="$O_DIR" LAB_BUILD_ROOT="$BIN_DIR" LAB_SANITIZER="$SANITIZER" \
-    "$REPO_ROOT/common/lab/grade.sh" "$@" >"$LAB_RUNS/$name.out" 2>&1 || status=$?
-  echo "$status" >"$LAB_RUNS/$name.status"
 }
 
 setup_file() {
@@ -52,18 +31,6 @@ setup_file() {
       grade_saved "solution.$nn" --lab "$nn" --impl solution
     fi
   done
-}
-
-# saved NAME: the output and status of a run made in setup_file.
-saved() {
-  output=$(cat "$LAB_RUNS/$1.out")
-  status=$(cat "$LAB_RUNS/$1.status")
-  # shellcheck disable=SC2034 # both read by fail() in helper.bash
-  stderr="" LAST_COMMAND="common/lab/grade.sh (in setup_file: $1)"
-}
-
-test_lines() {
-  printf '%s\n' "$output" | grep -E '^(PASS|FAIL|SKIP) '
 }
 
 # quiz NN IMPL ARGS...: lab NN's quiz, as the grader built it for IMPL.
@@ -274,15 +241,9 @@ impl_with() {
   [[ -f $LAB_RUNS/solution.01.status ]] || skip "$SOLUTION_ONLY"
   ((EUID == 0)) || skip "not root: the suite itself runs unprivileged"
   local tree nn
-  tree=$(mktemp -d /tmp/lab-nobody.XXXXXX)
-  tar -C "$REPO_ROOT" --exclude=./build --exclude='./build*' --exclude=./node_modules --exclude=./.git \
-    -cf - . | tar -C "$tree" -xf -
-  mkdir "$tree/tmp"
-  chown -R nobody:nogroup "$tree"
-  chmod 755 "$tree"
+  tree=$(nobody_tree)
   for nn in "${LABS[@]}"; do
-    run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$tree" TMPDIR="$tree/tmp" \
-      make -C "$tree" -s --no-print-directory grade LAB="$nn" IMPL=solution
+    as_nobody "$tree" make -C "$tree" -s --no-print-directory grade LAB="$nn" IMPL=solution
     if ((status != 0)) || [[ $output != *" root=0"* || $output != *"frame_numbers_visible=0"* ]] ||
       ! [[ $output =~ Score\ ([0-9]+)/([0-9]+) ]] || ((BASH_REMATCH[1] != BASH_REMATCH[2])); then
       rm -rf "$tree"

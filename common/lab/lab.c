@@ -5,6 +5,7 @@
 #include "lab.h"
 
 #include "cli.h"
+#include "procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -189,6 +190,30 @@ void lab_on_crash(void (*describe)(struct lab_text *t))
             die_errno("sigaction");
 }
 
+/* ------------------------------------------------------ a driver's tests */
+
+void lab_list_tests(const struct lab_test tests[], size_t count, int width)
+{
+    for (size_t i = 0; i < count; i++)
+        printf("%-*s %s\n", width, tests[i].id, tests[i].claim);
+}
+
+void lab_run_test(const struct lab_test tests[], size_t count, int argc, char *argv[],
+                  void (*describe)(struct lab_text *t))
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(argv[1], tests[i].id) != 0)
+            continue;
+        for (int a = 2; a < argc; a++)
+            if (strchr(argv[a], '=') == NULL)
+                usage_error("unexpected argument '%s' (expected KEY=VALUE)", argv[a]);
+        lab_on_crash(describe);
+        tests[i].run(argc - 2, argv + 2); /* ends with a verdict */
+        lab_fail("the test ended without a verdict (a bug in the driver)");
+    }
+    usage_error("unknown test '%s'; --list shows the tests", argv[1]);
+}
+
 /* ------------------------------------------------- seed and arguments */
 
 uint64_t lab_seed(void)
@@ -285,24 +310,6 @@ size_t lab_check(const void *p, size_t n, uint64_t stamp)
 
 /* -------------------------------------------------------------- machine */
 
-/* Read a small file into buf (NUL-terminated); false if it cannot be read. */
-static bool read_small_file(const char *path, char *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return false;
-    do
-        n = read(fd, buf, cap - 1);
-    while (n < 0 && errno == EINTR);
-    close(fd);
-    if (n < 0)
-        return false;
-    buf[n] = '\0';
-    return true;
-}
-
 /* The word in [brackets] of /sys/kernel/mm/transparent_hugepage/enabled. */
 static void read_thp_mode(char out[static 16])
 {
@@ -310,7 +317,7 @@ static void read_thp_mode(char out[static 16])
     const char *open_bracket, *close_bracket;
 
     strcpy(out, "none");
-    if (!read_small_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof buf))
+    if (!proc_read_small("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof buf))
         return;
     open_bracket = strchr(buf, '[');
     close_bracket = open_bracket ? strchr(open_bracket, ']') : NULL;

@@ -58,6 +58,27 @@ void lab_text_hex(struct lab_text *t, uintptr_t value);
  */
 void lab_on_crash(void (*describe)(struct lab_text *t));
 
+/* --- a driver's tests --------------------------------------------------- */
+
+/* One test a driver runs as DRIVER ID [KEY=VALUE...]: run gets the
+ * KEY=VALUE words and ends with a verdict. */
+struct lab_test {
+    const char *id;
+    const char *claim; /* one line, for --list */
+    void (*run)(int argc, char *argv[]);
+};
+
+/* --list: a line per test, its id padded to width, then its claim. */
+void lab_list_tests(const struct lab_test tests[], size_t count, int width);
+
+/*
+ * Run the test main's argv[1] names among tests, with the words after it,
+ * which must all be KEY=VALUE (else exit 2), and describe() installed for a
+ * crash or hang report (lab_on_crash).  An unknown name is bad usage.
+ */
+_Noreturn void lab_run_test(const struct lab_test tests[], size_t count, int argc, char *argv[],
+                            void (*describe)(struct lab_text *t)) __attribute__((noreturn));
+
 /* --- seed and arguments ------------------------------------------------- */
 
 /* LAB_SEED from the environment (default 1); a malformed one is fatal. */

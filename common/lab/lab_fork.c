@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "procfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -135,61 +136,16 @@ int lab_stop_wait(struct lab_stop *s, pid_t pid, int timeout_ms)
 
 /* ---------------------------------------------------- reading /proc by hand */
 
-/* Append the decimal digits of n to buf at *len. */
-static void append_uint(char *buf, size_t *len, unsigned long n)
-{
-    char digits[24];
-    size_t count = 0;
-
-    do
-        digits[count++] = (char)('0' + n % 10);
-    while ((n /= 10) != 0);
-    while (count > 0)
-        buf[(*len)++] = digits[--count];
-}
-
-static void append_text(char *buf, size_t *len, const char *text)
-{
-    size_t n = strlen(text);
-
-    memcpy(buf + *len, text, n);
-    *len += n;
-}
-
-/* "/proc/PID/task/" then TID and tail when tid > 0; buf holds 96 bytes. */
-static void task_path(char buf[static 96], pid_t pid, pid_t tid, const char *tail)
-{
-    size_t len = 0;
-
-    append_text(buf, &len, "/proc/");
-    append_uint(buf, &len, (unsigned long)pid);
-    append_text(buf, &len, "/task/");
-    if (tid > 0) {
-        append_uint(buf, &len, (unsigned long)tid);
-        append_text(buf, &len, tail);
-    }
-    buf[len] = '\0';
-}
-
 /* The first words of /proc/PID/task/TID/syscall: "nr arg0 ... arg5 sp pc"
  * (the arguments in hex), or "running", or "-1 sp pc" (asleep, not in a
  * call).  False unless the thread is in a system call. */
 static bool syscall_words(pid_t pid, pid_t tid, unsigned long words[5])
 {
-    char path[96], text[256];
-    int fd;
-    ssize_t got;
+    char path[PROC_TASK_PATH_MAX], text[256];
 
-    task_path(path, pid, tid, "/syscall");
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    proc_task_path(path, pid, tid, "/syscall");
+    if (!proc_read_small(path, text, sizeof text) || text[0] < '0' || text[0] > '9')
         return false;
-    do
-        got = read(fd, text, sizeof text - 1);
-    while (got < 0 && errno == EINTR);
-    close(fd);
-    if (got <= 0 || text[0] < '0' || text[0] > '9')
-        return false;
-    text[got] = '\0';
     char *at = text;
     for (int i = 0; i < 5; i++)
         words[i] = strtoul(at, &at, i == 0 ? 10 : 16); /* nr, then the arguments */
@@ -230,11 +186,11 @@ static bool sleeping_on_timer(pid_t pid, pid_t tid)
  * release none of the child's locks.  Reads /proc by hand, like the rest. */
 static bool others_asleep(pid_t pid, pid_t main)
 {
-    char path[96], buf[4096];
+    char path[PROC_TASK_PATH_MAX], buf[4096];
     long got;
     bool asleep = true;
 
-    task_path(path, pid, 0, "");
+    proc_task_path(path, pid, 0, "");
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return false;
@@ -259,7 +215,7 @@ static bool others_asleep(pid_t pid, pid_t main)
 
 enum { WATCH_LOOK_MS = 2 }; /* how often a watched child's state is read */
 
-static struct lab_child_end reap(pid_t pid)
+struct lab_child_end lab_reap(pid_t pid)
 {
     int status;
 
@@ -271,12 +227,17 @@ static struct lab_child_end reap(pid_t pid)
     return (struct lab_child_end){LAB_CHILD_EXITED, WEXITSTATUS(status), 0};
 }
 
-static struct lab_child_end kill_and_reap(pid_t pid, enum lab_child_how how, int code,
-                                          uintptr_t lock_word)
+void lab_kill_and_reap(pid_t pid)
 {
     kill(-pid, SIGKILL); /* its group: what it started goes too */
     kill(pid, SIGKILL);  /* in case it left its group */
-    reap(pid);
+    lab_reap(pid);
+}
+
+static struct lab_child_end kill_and_reap(pid_t pid, enum lab_child_how how, int code,
+                                          uintptr_t lock_word)
+{
+    lab_kill_and_reap(pid);
     return (struct lab_child_end){how, code, lock_word};
 }
 
@@ -294,7 +255,7 @@ struct lab_child_end lab_watch_child(pid_t pid, int timeout_ms, bool lock_wait_i
         if (ready < 0)
             die_errno("poll pidfd");
         if (ready > 0) {
-            end = reap(pid);
+            end = lab_reap(pid);
             break;
         }
         uintptr_t word;

@@ -87,6 +87,10 @@ struct lab_child_end {
  * called setpgid(0, 0), leads its own).  The child is always reaped.
  */
 struct lab_child_end lab_watch_child(pid_t pid, int timeout_ms, bool lock_wait_is_deadlock);
+/* Wait for a child to end (it is reaped): how it ended. */
+struct lab_child_end lab_reap(pid_t pid);
+/* Kill a child and its process group with SIGKILL, and reap it. */
+void lab_kill_and_reap(pid_t pid);
 /* True if the child exited with status 0. */
 bool lab_child_ok(const struct lab_child_end *e);
 /* "exit 3", "killed by SIGSEGV", "asleep on a lock (deadlock)", "still

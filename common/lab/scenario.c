@@ -71,6 +71,22 @@ void scn_answer_long(const struct scn_script *s, struct scn_answers *a, unsigned
     scn_answer(s, a, step, fact, "%ld", value);
 }
 
+void scn_draw_scenario(uint64_t seed, unsigned level,
+                       bool (*try_scenario)(uint64_t *rng, unsigned level))
+{
+    uint64_t rng = seed * 4 + level;
+
+    for (unsigned tries = 0; !try_scenario(&rng, level); tries++)
+        if (tries == 100000)
+            die("no scenario of seed %llu shows level %s (a bug in the generator)",
+                (unsigned long long)seed, lab_scenarios.levels[level]);
+}
+
+const char *scn_level_unavailable(const struct scn_lab *lab, unsigned level)
+{
+    return lab->unavailable ? lab->unavailable(level) : NULL;
+}
+
 uint64_t scn_seed(uint64_t grader_seed, unsigned i)
 {
     return grader_seed * SCN_SEED_STRIDE + i; /* wraps for huge seeds: still one seed each */

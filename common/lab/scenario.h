@@ -27,6 +27,8 @@
 #ifndef ASYM_LAB_SCENARIO_H
 #define ASYM_LAB_SCENARIO_H
 
+#include "lab.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,21 +78,14 @@ struct scn_lab {
     bool (*predict)(const struct scn_script *script, struct scn_answers *mine);
 };
 
-/* One test of a lab's driver besides smoke_quiz and predict_LEVEL: it ends
- * with a verdict (lab.h). */
-struct scn_test {
-    const char *id;
-    const char *claim; /* for --list */
-    void (*run)(int argc, char *argv[]);
-};
-
-/* What quiz_main.c and driver_main.c run: each lab defines these. */
+/* What quiz_main.c and driver_main.c run: each lab defines these
+ * (lab_tests: its driver's tests besides smoke_quiz and predict_LEVEL). */
 extern const struct scn_lab lab_scenarios;
-extern const struct scn_test lab_tests[];
+extern const struct lab_test lab_tests[];
 extern const size_t lab_test_count;
 
 int scn_quiz_main(const struct scn_lab *lab, int argc, char *argv[]);
-int scn_driver_main(const struct scn_lab *lab, const struct scn_test tests[], size_t count,
+int scn_driver_main(const struct scn_lab *lab, const struct lab_test tests[], size_t count,
                     int argc, char *argv[]);
 
 /* Building a script: add a step in words (its index), and ask a fact. */
@@ -107,6 +102,13 @@ void scn_answer_long(const struct scn_script *s, struct scn_answers *a, unsigned
 /* What a driver is doing now, named by a crash or hang report ("scenario
  * 1003, step 4 of 9 (write pages 2-5), running it for real"). */
 void scn_where(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* For a lab's generate(): call try_scenario(rng, level), with rng's state
+ * made from seed and level, until it returns true (a scenario that shows
+ * what its level is about); each try goes on from the state the last one
+ * left, so it draws another scenario. */
+void scn_draw_scenario(uint64_t seed, unsigned level,
+                       bool (*try_scenario)(uint64_t *rng, unsigned level));
 
 /* The seed the grader's scenario i uses. */
 uint64_t scn_seed(uint64_t grader_seed, unsigned i);

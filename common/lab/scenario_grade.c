@@ -31,11 +31,6 @@ static const char *quiz_command(char buf[static 512])
     return buf;
 }
 
-static const char *level_unavailable(const struct scn_lab *lab, unsigned level)
-{
-    return lab->unavailable ? lab->unavailable(level) : NULL;
-}
-
 /* The first asked fact where mine differs from kernel, as (step, fact);
  * false if there is none. */
 static bool first_difference(const struct scn_lab *lab, const struct scn_script *s,
@@ -116,7 +111,7 @@ static unsigned check_prediction(const struct scn_lab *lab, unsigned level,
 static _Noreturn void grade_level(const struct scn_lab *lab, unsigned level, int argc, char *argv[])
 {
     unsigned scenarios = (unsigned)lab_arg(argc, argv, "scenarios", 10), facts = 0;
-    const char *missing = level_unavailable(lab, level);
+    const char *missing = scn_level_unavailable(lab, level);
 
     if (missing != NULL)
         lab_skip("%s", missing);
@@ -145,11 +140,11 @@ static _Noreturn void smoke_quiz(const struct scn_lab *lab)
         levels++;
     for (unsigned level = 0; level < levels; level++) {
         runs[level].seed = scn_seed(lab_seed(), 0);
-        if (level_unavailable(lab, level) == NULL)
+        if (scn_level_unavailable(lab, level) == NULL)
             measure_scenario(lab, level, &runs[level]);
     }
     for (unsigned level = 0; level < levels; level++) {
-        if (level_unavailable(lab, level) != NULL)
+        if (scn_level_unavailable(lab, level) != NULL)
             continue;
         static struct scn_script script;
         bool predicted;
@@ -180,17 +175,16 @@ static void driver_usage(const struct scn_lab *lab)
            prog_name(), prog_name(), lab->levels[0]);
 }
 
-static void list_tests(const struct scn_lab *lab, const struct scn_test tests[], size_t count)
+static void list_tests(const struct scn_lab *lab, const struct lab_test tests[], size_t count)
 {
     printf("%-18s %s\n", "smoke_quiz", "the scenarios run here and the predictor returns");
     for (unsigned level = 0; lab->levels[level] != NULL; level++)
         printf("predict_%-10s %s predicts the %s scenarios, fact by fact\n", lab->levels[level],
                lab->predictor, lab->levels[level]);
-    for (size_t i = 0; i < count; i++)
-        printf("%-18s %s\n", tests[i].id, tests[i].claim);
+    lab_list_tests(tests, count, 18);
 }
 
-int scn_driver_main(const struct scn_lab *lab, const struct scn_test tests[], size_t count,
+int scn_driver_main(const struct scn_lab *lab, const struct lab_test tests[], size_t count,
                     int argc, char *argv[])
 {
     if (argc < 2)
@@ -213,12 +207,6 @@ int scn_driver_main(const struct scn_lab *lab, const struct scn_test tests[], si
         for (unsigned level = 0; lab->levels[level] != NULL; level++)
             if (strcmp(argv[1] + 8, lab->levels[level]) == 0)
                 grade_level(lab, level, argc - 2, argv + 2);
-    for (size_t i = 0; i < count; i++) {
-        if (strcmp(argv[1], tests[i].id) != 0)
-            continue;
-        scn_where("%s", tests[i].id);
-        tests[i].run(argc - 2, argv + 2); /* ends with a verdict */
-        lab_fail("the test ended without a verdict (a bug in the driver)");
-    }
-    usage_error("unknown test '%s'; --list shows the tests", argv[1]);
+    scn_where("%s", argv[1]);
+    lab_run_test(tests, count, argc, argv, scn_describe_where);
 }

@@ -15,6 +15,10 @@
  * TIMEOUT). */
 int scn_predict_timeout_ms(void);
 
+/* Why this machine cannot run level's scenarios (lab->unavailable, which a
+ * lab may leave NULL), or NULL if it can. */
+const char *scn_level_unavailable(const struct scn_lab *lab, unsigned level);
+
 /* For lab_on_crash: what scn_where() said last. */
 void scn_describe_where(struct lab_text *t);
 

@@ -83,7 +83,7 @@ int scn_quiz_main(const struct scn_lab *lab, int argc, char *argv[])
     memset(&script, 0, sizeof script);
     lab->generate(o.seed, (unsigned)o.level, &script);
     printf("scenario %" PRIu64 ", level %s: %s\n", o.seed, lab->levels[o.level], script.title);
-    const char *missing = lab->unavailable ? lab->unavailable((unsigned)o.level) : NULL;
+    const char *missing = scn_level_unavailable(lab, (unsigned)o.level);
     if (missing != NULL && (o.answers || o.compare))
         printf("note: %s, so some answers here are not what the grader expects\n", missing);
     printf("after each step:\n");

@@ -64,11 +64,6 @@ struct features {
     bool protect, unmap;
 };
 
-static unsigned below(uint64_t *rng, unsigned n)
-{
-    return (unsigned)(rng_next(rng) % n);
-}
-
 static bool allows(enum anon_op op, const struct page_model *p)
 {
     if (!p->mapped)
@@ -86,7 +81,7 @@ static bool pick_range(uint64_t *rng, const struct page_model model[], unsigned 
                        enum anon_op op, unsigned max, struct anon_step *step)
 {
     unsigned lo = op == ANON_MUNMAP ? 1 : 0, hi = op == ANON_MUNMAP ? pages - 1 : pages;
-    unsigned start = lo + below(rng, hi - lo), want = 1 + below(rng, max);
+    unsigned start = lo + rng_below(rng, hi - lo), want = 1 + rng_below(rng, max);
 
     for (unsigned tries = 0; tries < hi - lo; tries++, start = start + 1 < hi ? start + 1 : lo) {
         if (!allows(op, &model[start]))
@@ -109,7 +104,7 @@ static enum anon_op pick_op(uint64_t *rng, unsigned level, bool unmapped_once)
         [LEVEL_ALL] = {ANON_WRITE, ANON_WRITE, ANON_READ, ANON_DONTNEED, ANON_PROTECT, ANON_MUNMAP},
     };
     static const unsigned choices[] = {2, 3, 4, 6};
-    enum anon_op op = by_level[level][below(rng, choices[level])];
+    enum anon_op op = by_level[level][rng_below(rng, choices[level])];
 
     return op == ANON_MUNMAP && unmapped_once ? ANON_WRITE : op;
 }
@@ -165,9 +160,9 @@ static bool try_scenario(uint64_t *rng, unsigned level)
 {
     struct page_model model[ANON_MAX_PAGES];
     struct features f = {.rewrite = false};
-    unsigned steps = 5 + level + below(rng, 3);
+    unsigned steps = 5 + level + rng_below(rng, 3);
 
-    current.pages = 8 + below(rng, 17);
+    current.pages = 8 + rng_below(rng, 17);
     current.count = 0;
     current.steps[current.count++] = (struct anon_step){ANON_MMAP, 0, current.pages, 0};
     for (unsigned i = 0; i < current.pages; i++)
@@ -180,7 +175,7 @@ static bool try_scenario(uint64_t *rng, unsigned level)
         if (!pick_range(rng, model, current.pages, op, current.pages / 2, &s))
             continue;
         if (op == ANON_PROTECT)
-            s.prot = below(rng, 2) ? PROT_READ : PROT_NONE;
+            s.prot = rng_below(rng, 2) ? PROT_READ : PROT_NONE;
         apply(model, &s, &f);
         current.steps[current.count++] = s;
     }
@@ -211,12 +206,7 @@ static void describe_step(const struct anon_step *s, char *buf, size_t cap)
 
 static void generate(uint64_t seed, unsigned level, struct scn_script *script)
 {
-    uint64_t rng = seed * 4 + level;
-
-    for (unsigned tries = 0; !try_scenario(&rng, level); tries++)
-        if (tries == 100000) /* the next state makes another scenario */
-            die("no scenario of seed %llu shows level %s (a bug in the generator)",
-                (unsigned long long)seed, levels[level]);
+    scn_draw_scenario(seed, level, try_scenario);
     snprintf(script->title, sizeof script->title,
              "%u pages of private anonymous memory (MADV_NOHUGEPAGE)", current.pages);
     for (unsigned i = 0; i < current.count; i++) {

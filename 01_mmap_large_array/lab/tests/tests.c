@@ -190,7 +190,7 @@ static void test_count_faults(int argc, char *argv[])
              PAGES, joined - after, THREAD_PAGES);
 }
 
-const struct scn_test lab_tests[] = {
+const struct lab_test lab_tests[] = {
     {"count_resident", "count_resident counts as mincore does, any range", test_count_resident},
     {"count_faults", "count_minor_faults counts every thread's minor faults", test_count_faults},
 };

@@ -48,11 +48,6 @@ struct model {
     unsigned drops;
 };
 
-static unsigned below(uint64_t *rng, unsigned n)
-{
-    return (unsigned)(rng_next(rng) % n);
-}
-
 static unsigned pages_now(const struct model *m)
 {
     return (unsigned)((m->size + page_size() - 1) / page_size());
@@ -86,10 +81,10 @@ static bool draw_step(uint64_t *rng, unsigned level, const struct model *m, stru
                          FILE_DROP, FILE_DROP, FILE_MUNMAP, FILE_MUNMAP},
     };
     static const unsigned choices[] = {5, 6, 7, 10};
-    enum file_map map = level == LEVEL_SHARED ? MAP_S : (enum file_map)below(rng, 2);
+    enum file_map map = level == LEVEL_SHARED ? MAP_S : (enum file_map)rng_below(rng, 2);
 
-    *s = (struct file_step){.op = by_level[level][below(rng, choices[level])], .map = map};
-    s->page = below(rng, m->created);
+    *s = (struct file_step){.op = by_level[level][rng_below(rng, choices[level])], .map = map};
+    s->page = rng_below(rng, m->created);
     switch (s->op) {
     case FILE_MAP: return !m->live[map];
     case FILE_MUNMAP: return m->live[map];
@@ -100,7 +95,8 @@ static bool draw_step(uint64_t *rng, unsigned level, const struct model *m, stru
         unsigned now = pages_now(m);
         if (m->truncations == 2 || now < 2)
             return false;
-        s->size = (uint64_t)(1 + below(rng, now - 1)) * page_size() + (below(rng, 2) ? 100 : 0);
+        s->size =
+            (uint64_t)(1 + rng_below(rng, now - 1)) * page_size() + (rng_below(rng, 2) ? 100 : 0);
         return s->size < m->size;
     }
     case FILE_DROP: return m->drops < 2 && may_drop(m);
@@ -184,10 +180,10 @@ static bool shows_its_level(const struct model *m, unsigned level)
 static bool try_scenario(uint64_t *rng, unsigned level)
 {
     struct model m = {.exact = true};
-    unsigned steps = 7 + level + below(rng, 4);
+    unsigned steps = 7 + level + rng_below(rng, 4);
     char letter = 'P';
 
-    m.created = 4 + below(rng, 7);
+    m.created = 4 + rng_below(rng, 7);
     m.size = (uint64_t)m.created * page_size();
     for (unsigned i = 0; i < m.created; i++)
         m.cached[i] = true;
@@ -242,12 +238,8 @@ static void describe_step(const struct file_step *s, char *buf, size_t cap)
 
 void generate_scenario(uint64_t seed, unsigned level, struct scn_script *script)
 {
-    uint64_t rng = seed * 4 + level;
 
-    for (unsigned tries = 0; !try_scenario(&rng, level); tries++)
-        if (tries == 100000)
-            die("no scenario of seed %llu shows level %u (a bug in the generator)",
-                (unsigned long long)seed, level);
+    scn_draw_scenario(seed, level, try_scenario);
     snprintf(script->title, sizeof script->title, "a file of %u pages; S maps it MAP_SHARED%s",
              scenario_now.steps[0].pages, level == LEVEL_SHARED ? "" : ", P MAP_PRIVATE");
     for (unsigned i = 0; i < scenario_now.count; i++) {

@@ -375,7 +375,7 @@ static void test_sigbus_error(int argc, char *argv[])
              "were, the rest of the file copied");
 }
 
-const struct scn_test lab_tests[] = {
+const struct lab_test lab_tests[] = {
     {"count_edges", "count_lines exact from 0 bytes to 1 MiB + 1, through mmap", test_count_edges},
     {"count_4gib", "count_lines exact on a sparse file over 4 GiB, a window at a time",
      test_count_4gib},

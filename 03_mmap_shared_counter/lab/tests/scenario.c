@@ -46,11 +46,6 @@ static struct counter_scenario current;
 
 /* ---------------------------------------------------------- generating */
 
-static unsigned below(uint64_t *rng, unsigned n)
-{
-    return (unsigned)(rng_next(rng) % n);
-}
-
 /* One child's steps: increments adds, each a load/add/store or one atomic
  * add as the level allows. */
 static unsigned plan_child(uint64_t *rng, unsigned level, unsigned increments,
@@ -59,7 +54,7 @@ static unsigned plan_child(uint64_t *rng, unsigned level, unsigned increments,
     unsigned n = 0;
 
     for (unsigned i = 0; i < increments; i++) {
-        if (level != LEVEL_RACY && below(rng, 2)) {
+        if (level != LEVEL_RACY && rng_below(rng, 2)) {
             ops[n++] = COUNTER_ATOMIC_ADD;
             ++*atomics;
         } else {
@@ -81,7 +76,7 @@ static bool interleave(uint64_t *rng, enum counter_op ops[2][9], const unsigned 
 
     current.count = 0;
     while (next[0] < n[0] || next[1] < n[1]) {
-        unsigned who = next[0] == n[0] ? 1 : next[1] == n[1] ? 0 : below(rng, 2);
+        unsigned who = next[0] == n[0] ? 1 : next[1] == n[1] ? 0 : rng_below(rng, 2);
         enum counter_op op = ops[who][next[who]++];
         if (op == COUNTER_LOAD)
             holding[who] = true;
@@ -100,10 +95,10 @@ static bool try_scenario(uint64_t *rng, unsigned level)
     enum counter_op ops[2][9];
     unsigned n[2], atomics = 0, increments = 0;
 
-    current.initial = below(rng, 6);
+    current.initial = rng_below(rng, 6);
     current.shared = level != LEVEL_PRIVATE;
     for (unsigned who = 0; who < 2; who++) {
-        unsigned k = 1 + below(rng, 3);
+        unsigned k = 1 + rng_below(rng, 3);
         increments += k;
         n[who] = plan_child(rng, level, k, ops[who], &atomics);
     }
@@ -128,13 +123,9 @@ static void describe_step(const struct counter_step *s, char *buf, size_t cap)
 
 static void generate(uint64_t seed, unsigned level, struct scn_script *script)
 {
-    uint64_t rng = seed * 4 + level;
     unsigned adds[2] = {0, 0};
 
-    for (unsigned tries = 0; !try_scenario(&rng, level); tries++)
-        if (tries == 100000)
-            die("no scenario of seed %llu shows level %s (a bug in the generator)",
-                (unsigned long long)seed, levels[level]);
+    scn_draw_scenario(seed, level, try_scenario);
     for (unsigned i = 0; i < current.count; i++)
         if (current.steps[i].op == COUNTER_STORE || current.steps[i].op == COUNTER_ATOMIC_ADD)
             adds[current.steps[i].who]++;

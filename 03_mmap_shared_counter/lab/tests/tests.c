@@ -263,7 +263,7 @@ static void test_mutex_robust(int argc, char *argv[])
              procs, k);
 }
 
-const struct scn_test lab_tests[] = {
+const struct lab_test lab_tests[] = {
     {"atomic_exact", "P processes x K count_atomic: no addition lost", test_atomic_exact},
     {"mutex_exact", "P processes x K count_locked: exact, process-shared, free at the end",
      test_mutex_exact},

@@ -41,11 +41,6 @@ struct features {
     bool knob_read; /* the child reads a MADV_DONTFORK or MADV_WIPEONFORK page */
 };
 
-static unsigned below(uint64_t *rng, unsigned n)
-{
-    return (unsigned)(rng_next(rng) % n);
-}
-
 static void add_step(enum cow_who who, enum cow_op op, unsigned first, unsigned count, char letter)
 {
     scenario_now.steps[scenario_now.count++] = (struct cow_step){who, op, first, count, letter};
@@ -56,7 +51,7 @@ static void add_step(enum cow_who who, enum cow_op op, unsigned first, unsigned 
 static bool pick_range(uint64_t *rng, const struct page_model m[], bool child, unsigned max,
                        unsigned *first, unsigned *count)
 {
-    unsigned start = below(rng, scenario_now.pages), want = 1 + below(rng, max), n = 0;
+    unsigned start = rng_below(rng, scenario_now.pages), want = 1 + rng_below(rng, max), n = 0;
 
     while (n < want && start + n < scenario_now.pages && !(child && m[start + n].dontfork))
         n++;
@@ -75,9 +70,9 @@ static void plan_before_fork(uint64_t *rng, unsigned level, struct page_model m[
     add_step(COW_PARENT, COW_WRITE, first, count, (*letter)++);
     for (unsigned i = first; i < first + count; i++)
         m[i].written_before_fork = m[i].parent_has = true;
-    for (unsigned extra = below(rng, 3); extra > 0; extra--) {
-        if (level >= LEVEL_ZERO && below(rng, 2)) {
-            unsigned p = below(rng, scenario_now.pages);
+    for (unsigned extra = rng_below(rng, 3); extra > 0; extra--) {
+        if (level >= LEVEL_ZERO && rng_below(rng, 2)) {
+            unsigned p = rng_below(rng, scenario_now.pages);
             f->zero_read |= !m[p].parent_has;
             m[p].parent_has = true;
             add_step(COW_PARENT, COW_READ, p, 1, 0);
@@ -89,9 +84,9 @@ static void plan_before_fork(uint64_t *rng, unsigned level, struct page_model m[
     }
     if (level == LEVEL_KNOBS) {
         /* two disjoint ranges inside the mapping, of one or two pages */
-        unsigned a = 1 + below(rng, scenario_now.pages - 4), a_len = 1 + below(rng, 2);
-        unsigned b = a + a_len + below(rng, scenario_now.pages - a - a_len - 1);
-        enum cow_op first_knob = below(rng, 2) ? COW_DONTFORK : COW_WIPEONFORK;
+        unsigned a = 1 + rng_below(rng, scenario_now.pages - 4), a_len = 1 + rng_below(rng, 2);
+        unsigned b = a + a_len + rng_below(rng, scenario_now.pages - a - a_len - 1);
+        enum cow_op first_knob = rng_below(rng, 2) ? COW_DONTFORK : COW_WIPEONFORK;
         enum cow_op second_knob = first_knob == COW_DONTFORK ? COW_WIPEONFORK : COW_DONTFORK;
         add_step(COW_PARENT, first_knob, a, a_len, 0);
         add_step(COW_PARENT, second_knob, b, 1, 0);
@@ -112,14 +107,14 @@ static void plan_before_fork(uint64_t *rng, unsigned level, struct page_model m[
 static void plan_after_fork(uint64_t *rng, unsigned level, struct page_model m[], char *letter,
                             struct features *f)
 {
-    bool child = !f->exited && below(rng, 2);
-    unsigned roll = below(rng, 8), first, count;
+    bool child = !f->exited && rng_below(rng, 2);
+    unsigned roll = rng_below(rng, 8), first, count;
 
     if (level >= LEVEL_ZERO && !f->exited && roll == 0 && scenario_now.count > 3) {
         add_step(COW_CHILD, COW_EXIT, 0, 0, 0);
         f->exited = true;
     } else if (level >= LEVEL_ZERO && roll < 4) {
-        unsigned p = below(rng, scenario_now.pages);
+        unsigned p = rng_below(rng, scenario_now.pages);
         bool *has = child ? &m[p].child_has : &m[p].parent_has;
         f->zero_read |= !*has && !(child && m[p].dontfork);
         f->knob_read |= child && (m[p].dontfork || m[p].wipeonfork);
@@ -156,12 +151,12 @@ static bool try_scenario(uint64_t *rng, unsigned level)
     struct features f = {.child_copies = false};
     char letter = 'a';
 
-    scenario_now.pages = (level == LEVEL_KNOBS ? 6 : 4) + below(rng, 5);
+    scenario_now.pages = (level == LEVEL_KNOBS ? 6 : 4) + rng_below(rng, 5);
     scenario_now.count = 0;
     memset(m, 0, sizeof m);
     add_step(COW_PARENT, COW_MMAP, 0, scenario_now.pages, 0);
     plan_before_fork(rng, level, m, &letter, &f);
-    for (unsigned after = 3 + below(rng, 4); after > 0 && scenario_now.count < COW_MAX_STEPS;
+    for (unsigned after = 3 + rng_below(rng, 4); after > 0 && scenario_now.count < COW_MAX_STEPS;
          after--)
         plan_after_fork(rng, level, m, &letter, &f);
     return shows_its_level(&f, level);
@@ -189,13 +184,9 @@ static void describe_step(const struct cow_step *s, char *buf, size_t cap)
 
 void generate_scenario(uint64_t seed, unsigned level, struct scn_script *script)
 {
-    uint64_t rng = seed * 4 + level;
     bool child_alive = false;
 
-    for (unsigned tries = 0; !try_scenario(&rng, level); tries++)
-        if (tries == 100000)
-            die("no scenario of seed %llu shows level %u (a bug in the generator)",
-                (unsigned long long)seed, level);
+    scn_draw_scenario(seed, level, try_scenario);
     snprintf(script->title, sizeof script->title,
              "%u pages of private anonymous memory (MADV_NOHUGEPAGE), then fork()",
              scenario_now.pages);

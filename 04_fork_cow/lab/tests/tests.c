@@ -359,7 +359,7 @@ static void test_probe_frames(int argc, char *argv[])
              "exclusive bits cannot");
 }
 
-const struct scn_test lab_tests[] = {
+const struct lab_test lab_tests[] = {
     {"probe_bits", "probe_page and same_page, in a parent and its child", test_probe_bits},
     {"probe_unprivileged", "the same without root: frame numbers hidden (0)",
      test_probe_unprivileged},

@@ -82,29 +82,25 @@ void allocator_start(void)
     progress.step = NULL;
 }
 
-static const struct test {
-    const char *id;
-    test_fn *run;
-    const char *claim;
-} tests[] = {
-    {"smoke_init", test_smoke_init, "mm_init() returns 0"},
-    {"rules_mmap_only", test_rules_mmap_only, "memory comes from mmap: no malloc, no brk"},
-    {"align", test_align, "every block is 16-byte aligned, whatever its size"},
-    {"edge_cases", test_edge_cases, "malloc(0), free(NULL), realloc(NULL, n), realloc(p, 0)"},
-    {"enomem", test_enomem, "impossible sizes and overflowing calloc give NULL and ENOMEM"},
-    {"calloc_zero", test_calloc_zero, "calloc zeroes, also a block it reuses"},
-    {"realloc_keep", test_realloc_keep, "realloc keeps the first min(old, new) bytes"},
-    {"trace_small", test_trace_small, "a trace of small blocks"},
-    {"trace_realloc", test_trace_realloc, "a trace of growing buffers"},
-    {"trace_mixed", test_trace_mixed, "a program-like trace, small and large blocks"},
-    {"trace_large", test_trace_large, "a trace of blocks from 4 KiB to 4 MiB"},
-    {"trace_files", test_trace_files, "the traces in tests/traces/"},
-    {"threads_2", test_threads_2, "2 threads at once, each frozen now and then"},
-    {"threads_4", test_threads_4, "4 threads at once, each frozen now and then"},
-    {"util_small", test_util_small, "peak live over peak mapped bytes, small trace"},
-    {"util_realloc", test_util_realloc, "peak live over peak mapped bytes, realloc trace"},
-    {"util_mixed", test_util_mixed, "peak live over peak mapped bytes, mixed trace"},
-    {"speed", test_speed, "calls per second against glibc's malloc, same traces"},
+static const struct lab_test tests[] = {
+    {"smoke_init", "mm_init() returns 0", test_smoke_init},
+    {"rules_mmap_only", "memory comes from mmap: no malloc, no brk", test_rules_mmap_only},
+    {"align", "every block is 16-byte aligned, whatever its size", test_align},
+    {"edge_cases", "malloc(0), free(NULL), realloc(NULL, n), realloc(p, 0)", test_edge_cases},
+    {"enomem", "impossible sizes and overflowing calloc give NULL and ENOMEM", test_enomem},
+    {"calloc_zero", "calloc zeroes, also a block it reuses", test_calloc_zero},
+    {"realloc_keep", "realloc keeps the first min(old, new) bytes", test_realloc_keep},
+    {"trace_small", "a trace of small blocks", test_trace_small},
+    {"trace_realloc", "a trace of growing buffers", test_trace_realloc},
+    {"trace_mixed", "a program-like trace, small and large blocks", test_trace_mixed},
+    {"trace_large", "a trace of blocks from 4 KiB to 4 MiB", test_trace_large},
+    {"trace_files", "the traces in tests/traces/", test_trace_files},
+    {"threads_2", "2 threads at once, each frozen now and then", test_threads_2},
+    {"threads_4", "4 threads at once, each frozen now and then", test_threads_4},
+    {"util_small", "peak live over peak mapped bytes, small trace", test_util_small},
+    {"util_realloc", "peak live over peak mapped bytes, realloc trace", test_util_realloc},
+    {"util_mixed", "peak live over peak mapped bytes, mixed trace", test_util_mixed},
+    {"speed", "calls per second against glibc's malloc, same traces", test_speed},
 };
 
 static void usage(void)
@@ -178,23 +174,12 @@ int main(int argc, char *argv[])
         return 0;
     }
     if (strcmp(argv[1], "--list") == 0) {
-        for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-            printf("%-16s %s\n", tests[i].id, tests[i].claim);
+        lab_list_tests(tests, sizeof tests / sizeof tests[0], 16);
         return 0;
     }
     if (strcmp(argv[1], "gen") == 0)
         return command_gen(argc - 1, argv + 1);
     if (strcmp(argv[1], "replay") == 0)
         return command_replay(argc - 1, argv + 1);
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (strcmp(argv[1], tests[i].id) != 0)
-            continue;
-        for (int a = 2; a < argc; a++)
-            if (strchr(argv[a], '=') == NULL)
-                usage_error("unexpected argument '%s' (expected KEY=VALUE)", argv[a]);
-        lab_on_crash(describe_progress);
-        tests[i].run(argc - 2, argv + 2); /* ends with a verdict */
-        lab_fail("the test ended without a verdict (a bug in the driver)");
-    }
-    usage_error("unknown test '%s'; --list shows the tests", argv[1]);
+    lab_run_test(tests, sizeof tests / sizeof tests[0], argc, argv, describe_progress);
 }

@@ -32,20 +32,16 @@ void describe_step(struct lab_text *t)
     lab_text_str(t, test_step != NULL ? test_step : "starting");
 }
 
-static const struct test {
-    const char *id;
-    test_fn *run;
-    const char *claim;
-} tests[] = {
-    {"smoke_single", test_smoke_single, "three threads log, no fork: each record written once"},
-    {"held_journal", test_held_journal, "fork while a thread is inside journal_flush"},
-    {"held_stats", test_held_stats, "fork while a thread is half-way through stats_count"},
-    {"child_state", test_child_state, "a child writes only its own records, the parent all"},
-    {"handler_order", test_handler_order, "prepare handlers take the locks in the code's order"},
-    {"fork_storm", test_fork_storm, "forks among threads logging without pause"},
-    {"signal_report", test_signal_report, "_Fork in a signal handler; the child runs the reporter"},
-    {"signal_malloc", test_signal_malloc, "the same while another thread is inside malloc"},
-    {"signal_exec_fails", test_signal_exec_fails, "a reporter that cannot run: _exit(127)"},
+static const struct lab_test tests[] = {
+    {"smoke_single", "three threads log, no fork: each record written once", test_smoke_single},
+    {"held_journal", "fork while a thread is inside journal_flush", test_held_journal},
+    {"held_stats", "fork while a thread is half-way through stats_count", test_held_stats},
+    {"child_state", "a child writes only its own records, the parent all", test_child_state},
+    {"handler_order", "prepare handlers take the locks in the code's order", test_handler_order},
+    {"fork_storm", "forks among threads logging without pause", test_fork_storm},
+    {"signal_report", "_Fork in a signal handler; the child runs the reporter", test_signal_report},
+    {"signal_malloc", "the same while another thread is inside malloc", test_signal_malloc},
+    {"signal_exec_fails", "a reporter that cannot run: _exit(127)", test_signal_exec_fails},
 };
 
 static void usage(void)
@@ -105,22 +101,11 @@ int main(int argc, char *argv[])
         return 0;
     }
     if (strcmp(argv[1], "--list") == 0) {
-        for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-            printf("%-18s %s\n", tests[i].id, tests[i].claim);
+        lab_list_tests(tests, sizeof tests / sizeof tests[0], 18);
         return 0;
     }
     notes_init();
     if (strcmp(argv[1], "demo") == 0)
         return command_demo(argc - 1, argv + 1);
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (strcmp(argv[1], tests[i].id) != 0)
-            continue;
-        for (int a = 2; a < argc; a++)
-            if (strchr(argv[a], '=') == NULL)
-                usage_error("unexpected argument '%s' (expected KEY=VALUE)", argv[a]);
-        lab_on_crash(describe_step);
-        tests[i].run(argc - 2, argv + 2); /* ends with a verdict */
-        lab_fail("the test ended without a verdict (a bug in the driver)");
-    }
-    usage_error("unknown test '%s'; --list shows the tests", argv[1]);
+    lab_run_test(tests, sizeof tests / sizeof tests[0], argc, argv, describe_step);
 }

@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /*
@@ -101,25 +100,10 @@ static void crowd_kill(struct crowd *c)
     for (unsigned k = 0; k < c->n; k++) {
         if (c->pidfd[k] < 0)
             continue;
-        kill(-c->pid[k], SIGKILL);
-        kill(c->pid[k], SIGKILL);
-        while (waitpid(c->pid[k], NULL, 0) < 0 && errno == EINTR)
-            ;
+        lab_kill_and_reap(c->pid[k]);
         close(c->pidfd[k]);
         c->pidfd[k] = -1;
     }
-}
-
-static struct lab_child_end reap(pid_t pid)
-{
-    int status;
-
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            die_errno("waitpid");
-    if (WIFSIGNALED(status))
-        return (struct lab_child_end){.how = LAB_CHILD_SIGNALED, .code = WTERMSIG(status)};
-    return (struct lab_child_end){.how = LAB_CHILD_EXITED, .code = WEXITSTATUS(status)};
 }
 
 /* Every process still running is asleep on a lock. */
@@ -180,7 +164,7 @@ static void crowd_wait(struct crowd *c, ended_fn *ended, void *ctx, const char *
             if (fds[i].revents == 0)
                 continue;
             unsigned k = which[i];
-            struct lab_child_end e = reap(c->pid[k]);
+            struct lab_child_end e = lab_reap(c->pid[k]);
             close(c->pidfd[k]);
             c->pidfd[k] = -1;
             ended(c, k, &e, ctx);

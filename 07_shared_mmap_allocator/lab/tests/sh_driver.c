@@ -29,22 +29,18 @@ void describe_step(struct lab_text *t)
     lab_text_str(t, test_step != NULL ? test_step : "setting up");
 }
 
-static const struct test {
-    const char *id;
-    test_fn *run;
-    const char *claim;
-} tests[] = {
-    {"smoke_init", test_smoke_init, "sh_init formats a fresh region"},
-    {"hooks", test_hooks, "sh_alloc and sh_free call sh_hook where sh.h says"},
-    {"single", test_single, "one process: sizes, alignment, no overlap, EINVAL, ENOMEM"},
-    {"walk_tiles", test_walk_tiles, "the walk tiles the region and lists every block held"},
-    {"coalesce", test_coalesce, "freed blocks merge; a full region has no free space left"},
-    {"two_views", test_two_views, "blocks made through one view, freed through another"},
-    {"procs_fill", test_procs_fill, "several processes at once, each at its own address"},
-    {"forced_race", test_forced_race, "a second sh_alloc while one is stopped at a hook"},
-    {"kill_locked", test_kill_locked, "a process killed holding the lock; the next recovers"},
-    {"kill_updating", test_kill_updating, "killed half-way through an update; the next repairs"},
-    {"kill_storm", test_kill_storm, "processes killed at random hooks among others"},
+static const struct lab_test tests[] = {
+    {"smoke_init", "sh_init formats a fresh region", test_smoke_init},
+    {"hooks", "sh_alloc and sh_free call sh_hook where sh.h says", test_hooks},
+    {"single", "one process: sizes, alignment, no overlap, EINVAL, ENOMEM", test_single},
+    {"walk_tiles", "the walk tiles the region and lists every block held", test_walk_tiles},
+    {"coalesce", "freed blocks merge; a full region has no free space left", test_coalesce},
+    {"two_views", "blocks made through one view, freed through another", test_two_views},
+    {"procs_fill", "several processes at once, each at its own address", test_procs_fill},
+    {"forced_race", "a second sh_alloc while one is stopped at a hook", test_forced_race},
+    {"kill_locked", "a process killed holding the lock; the next recovers", test_kill_locked},
+    {"kill_updating", "killed half-way through an update; the next repairs", test_kill_updating},
+    {"kill_storm", "processes killed at random hooks among others", test_kill_storm},
 };
 
 static void usage(void)
@@ -69,20 +65,9 @@ int main(int argc, char *argv[])
         return 0;
     }
     if (strcmp(argv[1], "--list") == 0) {
-        for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-            printf("%-14s %s\n", tests[i].id, tests[i].claim);
+        lab_list_tests(tests, sizeof tests / sizeof tests[0], 14);
         return 0;
     }
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (strcmp(argv[1], tests[i].id) != 0)
-            continue;
-        for (int a = 2; a < argc; a++)
-            if (strchr(argv[a], '=') == NULL)
-                usage_error("unexpected argument '%s' (expected KEY=VALUE)", argv[a]);
-        lab_on_crash(describe_step);
-        setvbuf(stdout, NULL, _IOLBF, 0); /* the log in order with the children's */
-        tests[i].run(argc - 2, argv + 2); /* ends with a verdict */
-        lab_fail("the test ended without a verdict (a bug in the driver)");
-    }
-    usage_error("unknown test '%s'; --list shows the tests", argv[1]);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* the log in order with the children's */
+    lab_run_test(tests, sizeof tests / sizeof tests[0], argc, argv, describe_step);
 }
