@@ -73,10 +73,14 @@ void remote_send(struct remote_chain *chain)
  */
 uint32_t remote_take_locked(struct arena *a, unsigned size_class, uint32_t most, void **list)
 {
-    void *p = atomic_exchange(&a->remote[size_class], NULL);
+    void *p = NULL;
     uint32_t taken = 0;
 
     zm_assert_held(a);
+    /* Look before taking: an exchange writes the line even when the list
+     * is empty, and takes it away from the threads sending to it. */
+    if (atomic_load_explicit(&a->remote[size_class], memory_order_relaxed) != NULL)
+        p = atomic_exchange(&a->remote[size_class], NULL);
     while (p != NULL) {
         void *next = *(void **)p;
         zm_assert(block_of(p)->magic == BLOCK_MAGIC && block_of(p)->size_class == size_class);

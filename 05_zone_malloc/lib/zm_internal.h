@@ -148,6 +148,7 @@
 
 enum {
     ALIGNMENT = 16,                /* alignof(max_align_t) on x86-64 */
+    CACHE_LINE = 64,               /* what two CPUs' caches pass back and forth */
     BLOCK_HEADER = 16,             /* sizeof(struct block) */
     TINY_MAX = 1024,               /* largest TINY request; glibc's tcache stops near here */
     TINY_CLASSES = 20,             /* 16, 32, ... 128, then four classes per power of two */
@@ -236,9 +237,12 @@ struct zone_list {
 };
 
 /* A set of zones with one lock: each thread gets its own while there are
- * fewer than ARENA_MAX, so threads do not wait for each other. */
+ * fewer than ARENA_MAX, so threads do not wait for each other.  Each arena
+ * starts on a cache line of its own (and remote[] happens to start on a
+ * line boundary too): else one thread taking its arena's lock would take
+ * the line from the thread next door, whose remote lists others write. */
 struct arena {
-    pthread_mutex_t lock;
+    _Alignas(CACHE_LINE) pthread_mutex_t lock;
     const void *owner;                     /* ASYM_ASSERT: the thread holding lock (zm_self) */
     atomic_uint threads;                   /* threads attached (changed under zm.lock) */
     atomic_uint_fast64_t locks;            /* times lock was taken (changed under lock) */
