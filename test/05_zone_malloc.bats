@@ -369,14 +369,18 @@ assert_diagnosis() {
   assert_fact check_problems -eq 0
 }
 
-@test "freed LARGE mappings are reused as they are, grown or shrunk, and calloc zeroes them" {
+@test "freed LARGE mappings are reused as they are, grown or split, and calloc zeroes them" {
   run_prog $T large-cache
   assert_success
   assert_fact cached_after_free -eq 1
   assert_fact reused -eq 1
   assert_fact calloc_reused_zeroed -eq 1
   assert_fact grown_reused -eq 1
-  assert_fact shrunk_mapping_bytes -lt $((2 << 20))
+  assert_fact split_mapping_bytes -lt $((2 << 20))
+  # the rest of the 8 MiB mapping stays cached, its pages with it
+  assert_fact split_rest_cached -eq 1
+  assert_fact split_rest_bytes -gt $((6 << 20))
+  assert_fact split_check_problems -eq 0
 }
 
 @test "the large cache keeps at most 8 mappings and 64 MiB, none above its limit, and trim empties it" {

@@ -30,7 +30,7 @@ static unsigned char *large_filled(size_t size, unsigned char tag)
     return p;
 }
 
-/* Freed LARGE mappings are reused (as they are, grown or shrunk), zeroed by
+/* Freed LARGE mappings are reused (as they are, grown or split), zeroed by
  * calloc, kept within their limits, and given back above them or by trim. */
 int test_large_cache(const struct test_options *o)
 {
@@ -56,12 +56,16 @@ int test_large_cache(const struct test_options *o)
     fact_int("grown_reused", stats_now().large_reused == reused + 1);
     zm_free(grown);
     zm_trim();
-    zm_free(large_filled(8 * MIB, 5)); /* four times the next request or more: shrunk */
+    zm_free(large_filled(8 * MIB, 5)); /* four times the next request or more: split */
     struct zm_block_info info;
-    unsigned char *shrunk = large_filled(MIB, 6);
-    expect(zm_block_info(shrunk, &info) == 0, "block_info knows a LARGE block");
-    fact_uint("shrunk_mapping_bytes", info.zone_bytes);
-    zm_free(shrunk);
+    unsigned char *front = large_filled(MIB, 6);
+    expect(zm_block_info(front, &info) == 0, "block_info knows a LARGE block");
+    fact_uint("split_mapping_bytes", info.zone_bytes);
+    struct zm_stats split = stats_now(); /* the rest of the 8 MiB, still cached */
+    fact_uint("split_rest_cached", split.large_cached);
+    fact_uint("split_rest_bytes", split.large_cached_bytes);
+    fact_int("split_check_problems", zm_check_heap());
+    zm_free(front);
     facts_end();
 
     zm_trim(); /* else the huge block would grow the mapping just cached */
