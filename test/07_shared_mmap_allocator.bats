@@ -138,6 +138,24 @@ assert_line_matches() {
 # overwritten once, and every update lost is either a block handed out twice
 # or one below the highest block handed out that the offset's last, stale
 # store gave back.
+# start_share_holding SUFFIX: `share --hold` in the background, its stdin a
+# FIFO this shell keeps open (so it waits), until it says it is holding.
+# Sets pid (the share), writer (the FIFO's fd: write a line to let it go on,
+# close it after) and out (its output file).
+start_share_holding() {
+  local fifo=$BATS_TEST_TMPDIR/in$1
+  out=$BATS_TEST_TMPDIR/out$1
+  mkfifo "$fifo"
+  "$(prog $P)" share --hold <"$fifo" >"$out" 2>&1 &
+  pid=$!
+  exec {writer}>"$fifo" # fd 3 is bats's
+  for _ in $(seq 200); do
+    grep -q holding "$out" && break
+    sleep 0.05
+  done
+  grep -q holding "$out" || fail "share reached its hold${1:+ ($1)}"
+}
+
 assert_race_accounts() {
   local kind overlaps
   for kind in racy racy_preempted atomic; do
@@ -407,16 +425,7 @@ assert_race_accounts() {
 }
 
 @test "share --hold with an attach by hand: notes= counts the list as it is listed at the end" {
-  fifo=$BATS_TEST_TMPDIR/in out=$BATS_TEST_TMPDIR/out
-  mkfifo "$fifo"
-  "$(prog $P)" share --hold <"$fifo" >"$out" 2>&1 &
-  pid=$!
-  exec {writer}>"$fifo"
-  for _ in $(seq 200); do
-    grep -q holding "$out" && break
-    sleep 0.05
-  done
-  grep -q holding "$out" || fail "share reached its hold"
+  start_share_holding ""
   run_prog $P attach "asym07-share-$pid"
   assert_success
   assert_fact notes_before -eq 2 command=attach
@@ -434,17 +443,7 @@ assert_race_accounts() {
 
 @test "an interrupted share removes its region, for SIGINT and SIGTERM" {
   for sig in INT TERM; do
-    fifo=$BATS_TEST_TMPDIR/in.$sig
-    out=$BATS_TEST_TMPDIR/out.$sig
-    mkfifo "$fifo"
-    "$(prog $P)" share --hold <"$fifo" >"$out" 2>&1 &
-    pid=$!
-    exec {writer}>"$fifo" # the writer that keeps share waiting (fd 3 is bats's)
-    for _ in $(seq 200); do
-      grep -q holding "$out" && break
-      sleep 0.05
-    done
-    grep -q holding "$out" || fail "share reached its hold ($sig)"
+    start_share_holding "$sig"
     [[ -e $SHM/asym07-share-$pid ]] || fail "the region exists while share holds it"
     kill -s "$sig" "$pid"
     code=0
@@ -456,16 +455,7 @@ assert_race_accounts() {
 }
 
 @test "a share killed by SIGKILL leaves its name; the next share removes it" {
-  fifo=$BATS_TEST_TMPDIR/in out=$BATS_TEST_TMPDIR/out
-  mkfifo "$fifo"
-  "$(prog $P)" share --hold <"$fifo" >"$out" 2>&1 &
-  pid=$!
-  exec {writer}>"$fifo"
-  for _ in $(seq 200); do
-    grep -q holding "$out" && break
-    sleep 0.05
-  done
-  grep -q holding "$out" || fail "share reached its hold"
+  start_share_holding ""
   kill -s KILL "$pid"
   wait "$pid" || true
   exec {writer}>&-
