@@ -650,7 +650,20 @@ assert_race_accounts() {
     assert_output_contains "boost_bench is not built"
   fi
   rows=$(grep -c '"bench":"shm"' "$results")
-  ((rows == 4 * allocators)) || fail "the results file has $((4 * allocators)) shm rows (it has $rows)"
+  # and per size mix one row of two processes on a region each
+  ((rows == 4 * allocators + 2)) ||
+    fail "the results file has $((4 * allocators + 2)) shm rows (it has $rows)"
+  grep -q '"sizes":"small","allocator":"apart","workers":2,' "$results" ||
+    fail "a row for two processes apart, small sizes"
+}
+
+@test "alloc_bench shared_apart: each process on a region of its own, nothing left behind" {
+  for sizes in small mixed; do
+    run_prog alloc_bench --allocator shared_apart --sizes $sizes --workers 2 --ops 20000
+    assert_success
+    assert_fact ops -eq 40000 allocator=shared_apart
+    assert_fact ops_per_sec -gt 0 allocator=shared_apart
+  done
 }
 
 @test "unknown commands, missing and extra words are usage errors" {
