@@ -11,9 +11,10 @@
 #              are (e.g. an older build of lesson 05's, to compare)
 #
 # Every comparison is a ratio against a reference measured in the same run,
-# with the contenders alternating inside each repetition.  Results go to
-# stdout as tables and to $BIN_DIR/bench-results.jsonl (or $BENCH_RESULTS),
-# one JSON object per row.  BIN_DIR defaults to build/.
+# with the contenders alternating inside each repetition, in reverse order
+# on every other one.  Results go to stdout as tables and to
+# $BIN_DIR/bench-results.jsonl (or $BENCH_RESULTS), one JSON object per row.
+# BIN_DIR defaults to build/.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,7 +25,7 @@ quick=0
 sections=()
 
 usage() {
-  sed -n '3,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  sed -n '3,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 while (($#)); do
