@@ -52,44 +52,62 @@ static bool cached_run_at(const struct shalloc *h, uint64_t off, uint64_t want)
            span_of(h, off) < spans_claimed(h) && span_load(h, span_of(h, off)) == want;
 }
 
-int shalloc_run_cache_take(struct shalloc *h, uint64_t n, uint64_t *span)
+/* Link the run of n spans at span, its word CACHED by us already, at the
+ * head of our list of that length. */
+static void push_run(struct shalloc *h, uint64_t span, uint64_t n)
 {
-    uint64_t cached = run_word(KIND_CACHED, h->slot_no, n);
+    struct cache *k = run_list(h, n);
 
-    if (n > RUN_CACHE_LENGTHS)
-        return 0;
+    *(uint64_t *)at_offset(h, span_offset(h, span)) = k->head;
+    k->head = span_offset(h, span);
+    k->count++;
+    h->slot->run_spans += (uint32_t)n;
+}
+
+/* Unlink the first run of our list of runs of n spans, checked first.  1
+ * and *span (its word still CACHED by us); 0: the list is empty; -1:
+ * corrupt (reported). */
+static int pop_run(struct shalloc *h, uint64_t n, uint64_t *span)
+{
     struct cache *k = run_list(h, n);
     uint64_t off = k->head;
-    if (off == 0)
+
+    if (off == 0 && k->count == 0)
         return 0;
-    if (!cached_run_at(h, off, cached))
+    if (off == 0 || k->count == 0)
+        return shalloc_corrupt(h, "R9: a run cache's length differs from its count",
+                               offset_in(h, &k->count));
+    if (!cached_run_at(h, off, run_word(KIND_CACHED, h->slot_no, n)))
         return shalloc_corrupt(h, "R9: a run cache's link is not a run it caches",
                                offset_in(h, &k->head));
-    *span = span_of(h, off);
     k->head = *(const uint64_t *)at_offset(h, off);
     k->count--;
     h->slot->run_spans -= (uint32_t)n;
-    /* Killed before this store, the run is CACHED by a dead slot: reclaimed. */
-    atomic_store_explicit(&span_table(h)[*span], run_word(KIND_USED, h->slot_no, n),
-                          memory_order_release);
+    *span = span_of(h, off);
     return 1;
+}
+
+int shalloc_run_cache_take(struct shalloc *h, uint64_t n, uint64_t *span)
+{
+    if (n > RUN_CACHE_LENGTHS)
+        return 0;
+    int took = pop_run(h, n, span);
+    if (took == 1) /* killed before this store, the run is CACHED by a dead slot: reclaimed */
+        atomic_store_explicit(&span_table(h)[*span], run_word(KIND_USED, h->slot_no, n),
+                              memory_order_release);
+    return took;
 }
 
 bool shalloc_run_cache_put(struct shalloc *h, uint64_t span, uint64_t n)
 {
-    if (n > RUN_CACHE_LENGTHS)
-        return false;
-    struct cache *k = run_list(h, n);
-    if (k->count >= RUN_CACHE_PER_LENGTH || h->slot->run_spans + n > h->run_cache_spans)
+    if (n > RUN_CACHE_LENGTHS || run_list(h, n)->count >= RUN_CACHE_PER_LENGTH ||
+        h->slot->run_spans + n > h->run_cache_spans)
         return false;
     /* The word first: killed after it, the run is CACHED by a dead slot and
      * on no list, and the reclaim finds it by its word. */
     atomic_store_explicit(&span_table(h)[span], run_word(KIND_CACHED, h->slot_no, n),
                           memory_order_release);
-    *(uint64_t *)at_offset(h, span_offset(h, span)) = k->head;
-    k->head = span_offset(h, span);
-    k->count++;
-    h->slot->run_spans += (uint32_t)n;
+    push_run(h, span, n);
     return true;
 }
 
@@ -101,42 +119,31 @@ int shalloc_run_cache_refill_locked(struct shalloc *h, uint64_t n)
     shalloc_assert(shalloc_region_lock_held(h));
     if (n > RUN_CACHE_LENGTHS)
         return 0;
-    for (struct cache *k = run_list(h, n);
-         added < RUN_CACHE_REFILL - 1 && k->count < RUN_CACHE_PER_LENGTH / 2 &&
-         h->slot->run_spans + n <= h->run_cache_spans;
-         added++) {
+    while (added < RUN_CACHE_REFILL - 1 && run_list(h, n)->count < RUN_CACHE_PER_LENGTH / 2 &&
+           h->slot->run_spans + n <= h->run_cache_spans) {
         /* Born CACHED: killed before it is on the list, it is reclaimed. */
         int took = shalloc_take_spans_locked(h, n, run_word(KIND_CACHED, h->slot_no, n), &span);
         if (took != 1)
             return took < 0 ? -1 : added;
-        *(uint64_t *)at_offset(h, span_offset(h, span)) = k->head;
-        k->head = span_offset(h, span);
-        k->count++;
-        h->slot->run_spans += (uint32_t)n;
+        push_run(h, span, n);
+        added++;
     }
     return added;
 }
 
 int shalloc_run_cache_trim_locked(struct shalloc *h, uint64_t n, uint32_t keep)
 {
-    struct cache *k = run_list(h, n);
+    uint64_t span;
 
     shalloc_assert(shalloc_region_lock_held(h));
-    while (k->count > keep && k->head != 0) {
-        uint64_t off = k->head;
-        if (!cached_run_at(h, off, run_word(KIND_CACHED, h->slot_no, n)))
-            return shalloc_corrupt(h, "R9: a run cache's link is not a run it caches",
-                                   offset_in(h, &k->head));
-        k->head = *(const uint64_t *)at_offset(h, off);
-        k->count--;
-        h->slot->run_spans -= (uint32_t)n;
+    while (run_list(h, n)->count > keep) {
+        int popped = pop_run(h, n, &span);
+        if (popped <= 0)
+            return popped;
         /* Killed here, the run is CACHED by a dead slot: reclaimed. */
-        if (shalloc_free_run_locked(h, span_of(h, off)) != 0)
+        if (shalloc_free_run_locked(h, span) != 0)
             return -1;
     }
-    if (k->count > keep)
-        return shalloc_corrupt(h, "R9: a run cache's length differs from its count",
-                               offset_in(h, &k->count));
     return 0;
 }
 
