@@ -38,7 +38,9 @@ static uint64_t run_round(enum contender who, const struct options *o, uint64_t 
     if (who == GLIBC) {
         w.api = workload_libc_api; /* each process's own heap */
         workload_run_processes(&w, results);
-    } else if (shalloc_workload_run(&w, who == SHARED_NOCACHE, results, NULL, &why) != 0) {
+    } else if (shalloc_workload_run(
+                   &w, who == SHARED_NOCACHE ? SHALLOC_RUN_NO_CACHE : SHALLOC_RUN_SHARED, results,
+                   NULL, &why) != 0) {
         die_errno(why);
     }
     for (unsigned i = 0; i < o->procs; i++)

@@ -172,11 +172,13 @@ int run_crash(const struct options *o)
            "spans a dead lock holder was taking, given back by the repair: %" PRIu64
            "; lost: %" PRIu64 "\n"
            "lock repairs: %" PRIu64 " (1 from the holder killed on purpose), dead slots "
-           "reclaimed: %" PRIu64 ", cached blocks they held: %" PRIu64 "\n"
+           "reclaimed: %" PRIu64 ", cached blocks they held: %" PRIu64 ", cached runs: %" PRIu64
+           "\n"
            "waits for the lock that timed out and looked again: %" PRIu64 "\n"
            "%" PRIu64 " of the blocks were runs of spans, the largest %" PRIu64 " bytes\n",
            kills, dead, leaked, st.spans_recovered, st.spans_lost, st.repairs, st.slots_reclaimed,
-           st.blocks_reclaimed, st.lock_timeouts, sum.large_blocks, sum.largest_bytes);
+           st.blocks_reclaimed, st.runs_reclaimed, st.lock_timeouts, sum.large_blocks,
+           sum.largest_bytes);
     bool ok = report_check(&s.region) && st.blocks_used == 0 && st.runs_used == 0;
     unmap((void *)s.progress, MAX_PROCS * sizeof *s.progress);
     fact_word("command", "crash");
@@ -185,6 +187,7 @@ int run_crash(const struct options *o)
     fact_uint("lock_repairs", st.repairs);
     fact_uint("slots_reclaimed", st.slots_reclaimed);
     fact_uint("blocks_reclaimed", st.blocks_reclaimed);
+    fact_uint("runs_reclaimed", st.runs_reclaimed);
     fact_uint("leaked_blocks", leaked);
     fact_uint("leak_bound", (uint64_t)kills * (HELD_BLOCKS + 2)); /* held, plus one in each hand */
     fact_uint("lost_spans", st.spans_lost);

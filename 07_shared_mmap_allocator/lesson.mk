@@ -21,7 +21,7 @@ SHALLOC_INC := 07_shared_mmap_allocator/lib
 # The library's files in layer order, bottom first: each calls only files
 # before it in this list (see lib/README.md; test/layers.bats checks it).
 SHALLOC_LAYERS := shalloc_report shalloc_layout shalloc_lock shalloc_span shalloc_bins shalloc_run \
-  shalloc_repair shalloc_cache shalloc_region shalloc shalloc_check shalloc_stats shalloc_workload
+  shalloc_repair shalloc_run_cache shalloc_cache shalloc_region shalloc shalloc_check shalloc_stats shalloc_workload
 LIBRARIES += SHALLOC
 SHALLOC_SRCS := $(patsubst %,$(SHALLOC_INC)/%.c,$(SHALLOC_LAYERS))
 SHALLOC_LIB := $(BUILD)/libshalloc.a

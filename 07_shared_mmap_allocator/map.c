@@ -3,7 +3,7 @@
  * per 256 bytes, drawn while worker processes allocate and free in it.
  *
  *   A B C ...   in use, allocated by the process in slot 0, 1, 2 ...
- *   a b c ...   free, waiting in that process's cache
+ *   a b c ...   free, waiting in that process's cache (a block, or a run)
  *   .           free, on the region-wide list of its class
  *   =           a free run of spans
  *   ?           a span without a head (taken by a lock holder that died)

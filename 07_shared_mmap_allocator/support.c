@@ -62,9 +62,11 @@ void print_class_table(struct shalloc *h)
            ", cached %" PRIu64 ", free %" PRIu64 "\n",
            st.spans_claimed, st.span_count, st.spans_lost, st.bytes_used, st.bytes_cached,
            st.bytes_free);
-    printf("  runs of spans: %" PRIu64 " in use (%" PRIu64 " bytes), %" PRIu64 " free (%" PRIu64
-           " bytes); the largest block possible now: %" PRIu64 " bytes\n",
-           st.runs_used, st.run_bytes_used, st.runs_free, st.run_bytes_free, st.largest_free_bytes);
+    printf("  runs of spans: %" PRIu64 " in use (%" PRIu64 " bytes), %" PRIu64 " cached (%" PRIu64
+           " bytes), %" PRIu64 " free (%" PRIu64 " bytes); the largest block possible now: %" PRIu64
+           " bytes\n",
+           st.runs_used, st.run_bytes_used, st.runs_cached, st.run_bytes_cached, st.runs_free,
+           st.run_bytes_free, st.largest_free_bytes);
 }
 
 void list_start(struct list_cursor *c, struct shalloc *h, unsigned root, size_t entry_bytes,

@@ -6,12 +6,15 @@
  * and prints the aggregate throughput and what the allocator cost in
  * memory.  Workers are threads for glibc and zone (lesson 05), and
  * processes sharing one region for shared and shared_nocache (lesson 07,
- * measured by its lib/shalloc_workload.c).  Compare allocators
+ * measured by its lib/shalloc_workload.c); for shared_apart, processes on
+ * a region each, sharing nothing: what the machine gives that many
+ * processes running lesson 07's code at once, the most shared can scale
+ * to here.  Compare allocators
  * by running them alternately, several times, and taking medians: one run
  * on a shared machine proves little (bench/run.sh does that).
  *
- * Usage: alloc_bench [--allocator glibc|zone|shared|shared_nocache] [--workers N] [--ops N]
- *                    [--seed S] [--sizes small|mixed]
+ * Usage: alloc_bench [--allocator glibc|zone|shared|shared_nocache|shared_apart]
+ *                    [--workers N] [--ops N] [--seed S] [--sizes small|mixed]
  *
  * Look for: ops_per_sec (aggregate over workers); peak_requested_bytes
  * (the workload's own count); for zone and shared*, peak_mapped_bytes and
@@ -102,7 +105,7 @@ static void run_zone(struct run *r)
 
 /* Lesson 07's measurement (lib/shalloc_workload.c), the one its bench
  * command makes too. */
-static void run_shalloc(struct run *r, bool cache_off)
+static void run_shalloc(struct run *r, enum shalloc_run how)
 {
     struct workload_procs w = {.workers = r->workers,
                                .ops = r->ops,
@@ -111,18 +114,23 @@ static void run_shalloc(struct run *r, bool cache_off)
                                .deadline_ms = WORKER_DEADLINE_MS};
     const char *why;
 
-    if (shalloc_workload_run(&w, cache_off, r->results, &r->peak_mapped_bytes, &why) != 0)
+    if (shalloc_workload_run(&w, how, r->results, &r->peak_mapped_bytes, &why) != 0)
         die_errno(why);
 }
 
 static void run_shared(struct run *r)
 {
-    run_shalloc(r, false);
+    run_shalloc(r, SHALLOC_RUN_SHARED);
 }
 
 static void run_shared_nocache(struct run *r)
 {
-    run_shalloc(r, true);
+    run_shalloc(r, SHALLOC_RUN_NO_CACHE);
+}
+
+static void run_shared_apart(struct run *r)
+{
+    run_shalloc(r, SHALLOC_RUN_APART);
 }
 
 /* The allocators this program can measure: add one here. */
@@ -135,6 +143,7 @@ static const struct contender {
     {"zone", run_zone, 0},
     {"shared", run_shared, 1},
     {"shared_nocache", run_shared_nocache, 1},
+    {"shared_apart", run_shared_apart, 1},
 };
 enum { CONTENDERS = sizeof contenders / sizeof contenders[0] };
 
@@ -179,16 +188,18 @@ static void report(const struct contender *c, const struct run *r, uint64_t rss_
 
 static void usage(void)
 {
-    printf("Usage: %s [--allocator glibc|zone|shared|shared_nocache] [--workers N] [--ops N]\n"
-           "       [--seed S] [--sizes small|mixed]\n"
+    printf("Usage: %s [--allocator glibc|zone|shared|shared_nocache|shared_apart]\n"
+           "       [--workers N] [--ops N] [--seed S] [--sizes small|mixed]\n"
            "\n"
            "Run the project's random alloc/free workload (16..527-byte blocks, 4096 slots\n"
            "per worker) in N workers against one allocator; print the throughput.\n"
            "\n"
            "  -a, --allocator NAME  glibc (the C library's malloc), zone (lesson 05),\n"
-           "                        shared (lesson 07: processes sharing a region) or\n"
+           "                        shared (lesson 07: processes sharing a region),\n"
            "                        shared_nocache (the same, every operation under the\n"
-           "                        region lock); default zone\n"
+           "                        region lock) or shared_apart (lesson 07's code in\n"
+           "                        processes on a region each: the machine's ceiling\n"
+           "                        for shared's scaling); default zone\n"
            "  -w, --workers N       threads, or processes for shared* (1..%d, default 1)\n"
            "  -n, --ops N           steps per worker (1..10^12, default 5000000)\n"
            "  -s, --seed S          seed of worker 0; worker i uses S + i (default 1)\n"

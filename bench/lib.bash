@@ -43,8 +43,8 @@ elapsed_ns() {
 
 # --- the skeleton every benchmark follows -------------------------------
 # 1. alternate REPS MEASURE VARIANT...: for each repetition, MEASURE VARIANT
-#    REP for every variant in turn, so that the machine's noise hits all of
-#    them alike.  MEASURE runs one program and keeps what it printed with
+#    REP for every variant in turn (backwards on odd repetitions), so that
+#    the machine's noise hits all of them alike.  MEASURE runs one program and keeps what it printed with
 #    add_sample.
 # 2. summary KEY: "median min max" of the samples kept under KEY.
 # 3. emit_row FORMAT VALUE... -- KEY=VALUE...: the table row for people
@@ -71,12 +71,22 @@ has_samples() {
   [[ -n ${kept// /} ]]
 }
 
+# alternate REPS MEASURE VARIANT...: MEASURE VARIANT REP for every variant,
+# REPS times, the variants in their order on even repetitions and in reverse
+# on odd ones, so that no contender always runs right after the same other
+# one, nor always first (a machine warming up or slowing down would favour
+# it), and the medians see both orders.
 alternate() {
-  local reps=$1 measure=$2 rep variant
+  local reps=$1 measure=$2 rep i
   shift 2
+  local -a variants=("$@")
   for ((rep = 0; rep < reps; rep++)); do
-    for variant in "$@"; do
-      "$measure" "$variant" "$rep"
+    for ((i = 0; i < ${#variants[@]}; i++)); do
+      if ((rep % 2 == 0)); then
+        "$measure" "${variants[i]}" "$rep"
+      else
+        "$measure" "${variants[${#variants[@]} - 1 - i]}" "$rep"
+      fi
     done
   done
 }

@@ -6,11 +6,15 @@
 #   --reps N   repetitions of every measurement (default 5; the median is
 #              reported with the spread, min..max)
 #   --quick    smaller sizes, for a smoke test (not for the README)
+#   BENCH_PRELOAD='NAME=PATH ...' (environment): more allocators for the
+#              malloc section, each a shared library preloaded as the peers
+#              are (e.g. an older build of lesson 05's, to compare)
 #
 # Every comparison is a ratio against a reference measured in the same run,
-# with the contenders alternating inside each repetition.  Results go to
-# stdout as tables and to $BIN_DIR/bench-results.jsonl (or $BENCH_RESULTS),
-# one JSON object per row.  BIN_DIR defaults to build/.
+# with the contenders alternating inside each repetition, in reverse order
+# on every other one.  Results go to stdout as tables and to
+# $BIN_DIR/bench-results.jsonl (or $BENCH_RESULTS), one JSON object per row.
+# BIN_DIR defaults to build/.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +25,7 @@ quick=0
 sections=()
 
 usage() {
-  sed -n '3,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  sed -n '3,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 while (($#)); do
@@ -48,6 +52,20 @@ while (($#)); do
   shift
 done
 ((${#sections[@]})) || sections=(alloc malloc traces shm file faults fork)
+
+# BENCH_PRELOAD, checked before anything runs.
+extra_names=()
+declare -A extra_preload=()
+for word in ${BENCH_PRELOAD:-}; do
+  name=${word%%=*}
+  if [[ $word != *=* || ! $name =~ ^[a-z][a-z0-9_-]{0,11}$ || ! -f ${word#*=} ||
+    -n ${extra_preload[$name]+set} || $name =~ ^(glibc|zone|mimalloc|jemalloc|tcmalloc)$ ]]; then
+    echo "bench/run.sh: BENCH_PRELOAD: '$word' is not NAME=PATH with a new name and a file" >&2
+    exit 2
+  fi
+  extra_names+=("$name")
+  extra_preload[$name]=${word#*=}
+done
 
 # shellcheck source=bench/lib.bash
 . "$root/bench/lib.bash"
@@ -198,6 +216,10 @@ bench_malloc() {
       missing+=("$name")
     fi
   done < <(malloc_peers)
+  for name in "${extra_names[@]}"; do
+    allocators+=("$name")
+    preload[$name]=${extra_preload[$name]}
+  done
   trace_dir=$bin/bench-traces
   mkdir -p "$trace_dir"
   for name in small realloc mixed; do
@@ -313,6 +335,8 @@ shm_once() { # VARIANT=allocator/sizes/workers REP
     --seed $(($2 + 1))) ;;
   glibc) out=$("$bin/alloc_bench" --allocator glibc --sizes "$sizes" --workers "$w" --ops "$ops" \
     --seed $(($2 + 1))) ;;
+  apart) out=$("$bin/alloc_bench" --allocator shared_apart --sizes "$sizes" --workers "$w" \
+    --ops "$ops" --seed $(($2 + 1))) ;;
   esac
   add_sample "$1 rate" "$(fact ops_per_sec <<<"$out")"
 }
@@ -322,17 +346,17 @@ times() {
   if [[ $1 == - ]]; then echo -; else echo "${1}x"; fi
 }
 
-# shm_goal WHAT VALUE GOAL: one line, "met" or "NOT met".
+# shm_goal WHAT VALUE GOAL [NOTE]: one line, "met" or "NOT met", then NOTE.
 shm_goal() {
   local verdict=met
   awk -v v="$2" -v g="$3" 'BEGIN { exit !(v >= g) }' || verdict="NOT met"
-  printf '  %-44s %6sx (goal %sx): %s\n' "$1" "$2" "$3" "$verdict"
+  printf '  %-44s %6sx (goal %sx): %s%s\n' "$1" "$2" "$3" "$verdict" "${4:+; $4}"
 }
 
 bench_shm() {
   need alloc_bench
   local allocators=(shalloc glibc) variants=() a s w v r lo hi boost_rate glibc_rate one vs_boost
-  local vs_glibc scaling boost=0
+  local vs_glibc scaling apart boost=0
   # Runs of a fifth of a second or more: shorter ones time the forks and the
   # region's first faults more than the allocator (2 million small ops took
   # 40 ms, and two processes then looked no faster than one).  Boost, ten
@@ -346,19 +370,24 @@ bench_shm() {
     echo "note: $bin/boost_bench is not built (it needs a C++ compiler and the Boost headers:"
     echo "      apt-get install g++ libboost-dev, then make); the Boost rows are skipped"
   fi
+  # apart: shalloc's code in two processes on a region each, sharing
+  # nothing, so its "2 vs 1" is the most this machine lets two processes
+  # gain over one; shalloc's own is read against it.
   for s in small mixed; do
     for w in 1 2; do
       for a in "${allocators[@]}"; do variants+=("$a/$s/$w"); done
     done
+    variants+=("apart/$s/2")
   done
   alternate "$reps" shm_once "${variants[@]}"
+  echo "apart: shalloc in two processes on a region each, sharing nothing (the ceiling of its 2 vs 1)"
   printf '%-6s %-8s %7s %10s %20s %9s %9s %9s\n' sizes allocator workers "M ops/s" spread \
     "vs Boost" "vs glibc" "2 vs 1"
   for v in "${variants[@]}"; do
     a=${v%%/*} s=${v#*/} s=${s%/*} w=${v##*/}
     read -r r lo hi < <(summary "$v rate")
     read -r glibc_rate _ _ < <(summary "glibc/$s/$w rate")
-    read -r one _ _ < <(summary "$a/$s/1 rate")
+    read -r one _ _ < <(summary "${a/#apart/shalloc}/$s/1 rate") # apart/1 is shalloc/1
     vs_boost=- scaling=-
     if ((boost)); then
       read -r boost_rate _ _ < <(summary "boost/$s/$w rate")
@@ -379,7 +408,9 @@ bench_shm() {
   read -r boost_rate _ _ < <(summary "boost/small/1 rate")
   shm_goal "small blocks, 1 process, shalloc vs Boost" "$(ratio "$r" "$boost_rate")" 8
   read -r one _ _ < <(summary "shalloc/small/2 rate")
-  shm_goal "small blocks, shalloc, 2 processes vs 1" "$(ratio "$one" "$r")" 1.8
+  read -r apart _ _ < <(summary "apart/small/2 rate")
+  shm_goal "small blocks, shalloc, 2 processes vs 1" "$(ratio "$one" "$r")" 1.8 \
+    "two on a region each, sharing nothing: $(ratio "$apart" "$r")x"
   for w in 1 2; do
     read -r r _ _ < <(summary "shalloc/mixed/$w rate")
     read -r boost_rate _ _ < <(summary "boost/mixed/$w rate")

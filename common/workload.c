@@ -128,8 +128,8 @@ static int process_worker(void *ctx, unsigned index)
     struct procs_run *run = ctx;
     const struct workload_procs *w = run->w;
 
-    if (w->begin != NULL)
-        w->begin(w->api.ctx);
+    if (w->begin != NULL && w->begin(w->api.ctx) != 0)
+        return 1;
     workload_run_mix(&w->api, w->ops, w->seed + index, w->mix, &run->results[index]);
     return w->end != NULL ? w->end(w->api.ctx) : 0;
 }

@@ -61,13 +61,14 @@ size_t workload_max_size(enum workload_mix mix);
  * share, or each process's own malloc.
  */
 struct workload_procs {
-    struct alloc_api api;     /* what every worker allocates with */
-    void (*begin)(void *ctx); /* in each worker before its steps, given api.ctx (or NULL) */
-    int (*end)(void *ctx);    /* after them; nonzero fails the worker (or NULL) */
-    unsigned workers;         /* 1 to CREW_MAX */
-    uint64_t ops, seed;       /* per worker */
-    enum workload_mix mix;    /* the sizes (WORKLOAD_SMALL unless set) */
-    int deadline_ms;          /* for all the workers together */
+    struct alloc_api api;    /* what every worker allocates with */
+    int (*begin)(void *ctx); /* in each worker before its steps, given api.ctx; nonzero
+                                fails the worker (or NULL) */
+    int (*end)(void *ctx);   /* after them; nonzero fails the worker (or NULL) */
+    unsigned workers;        /* 1 to CREW_MAX */
+    uint64_t ops, seed;      /* per worker */
+    enum workload_mix mix;   /* the sizes (WORKLOAD_SMALL unless set) */
+    int deadline_ms;         /* for all the workers together */
 };
 
 /* Run w and fill results[0 .. w->workers).  Dies if a worker fails or

@@ -280,6 +280,17 @@ assert_race_accounts() {
   assert_fact check == ok
 }
 
+@test "a freed run waits in its process's run cache and comes back while another thread holds the lock" {
+  run_prog $T run-cache
+  assert_success
+  assert_fact cached_after_free -eq 1
+  assert_fact taken_while_locked -eq 1
+  assert_fact same_run -eq 1
+  assert_fact cached_after_flush -eq 0
+  assert_fact runs_used_after_flush -eq 0
+  assert_fact check == ok
+}
+
 @test "demo --size 1G: one block of half a 1 GiB region, and only what is touched is resident" {
   run_prog $P demo --size 1G
   assert_success
@@ -557,7 +568,7 @@ assert_race_accounts() {
   assert_fact check == ok command=crash
 }
 
-@test "SIGKILL at instructions spread over run alloc, split, merge, carve and refill: repaired, nothing lost" {
+@test "SIGKILL at instructions spread over run alloc, split, merge, the run cache, carve and refill: repaired, nothing lost" {
   # Every access of a sanitizer build is instrumented, so an operation is 3
   # (ASan) to 30 (TSan) times as many instructions to step through; the
   # kills land in the same code.  (shalloc_kill --every: every instruction.)
@@ -566,13 +577,14 @@ assert_race_accounts() {
   [[ -n $SANITIZER ]] && points=10
   run_prog $K --points $points all
   assert_success
-  for op in run-alloc run-split run-merge run-to-wilderness carve carve-from-run refill; do
+  for op in run-alloc run-split run-merge run-to-wilderness carve carve-from-run refill run-cache; do
     assert_fact failures -eq 0 op=$op
     assert_fact kill_points -ge $points op=$op
   done
   assert_fact lock_repairs -gt 0 op=run-merge
+  assert_fact lock_repairs -gt 0 op=run-cache
   assert_fact spans_recovered -gt 0 op=carve
-  assert_fact failures -eq 0 ops=7
+  assert_fact failures -eq 0 ops=8
 }
 
 @test "stress: blocks travel between processes and are freed by others" {
@@ -650,7 +662,20 @@ assert_race_accounts() {
     assert_output_contains "boost_bench is not built"
   fi
   rows=$(grep -c '"bench":"shm"' "$results")
-  ((rows == 4 * allocators)) || fail "the results file has $((4 * allocators)) shm rows (it has $rows)"
+  # and per size mix one row of two processes on a region each
+  ((rows == 4 * allocators + 2)) ||
+    fail "the results file has $((4 * allocators + 2)) shm rows (it has $rows)"
+  grep -q '"sizes":"small","allocator":"apart","workers":2,' "$results" ||
+    fail "a row for two processes apart, small sizes"
+}
+
+@test "alloc_bench shared_apart: each process on a region of its own, nothing left behind" {
+  for sizes in small mixed; do
+    run_prog alloc_bench --allocator shared_apart --sizes $sizes --workers 2 --ops 20000
+    assert_success
+    assert_fact ops -eq 40000 allocator=shared_apart
+    assert_fact ops_per_sec -gt 0 allocator=shared_apart
+  done
 }
 
 @test "unknown commands, missing and extra words are usage errors" {

@@ -5,7 +5,7 @@
 load helper
 
 @test "alloc_bench runs the workload on every allocator with no failed allocation" {
-  for allocator in glibc zone shared shared_nocache; do
+  for allocator in glibc zone shared shared_nocache shared_apart; do
     for workers in 1 2; do
       run_prog alloc_bench --allocator $allocator --workers $workers --ops 200000
       assert_success
@@ -198,4 +198,20 @@ pattern_ops() {
       fail "a JSON row for $workload on the zone allocator"
   done
   ! grep -q '"failed":1' "$results" || fail "no allocator failed a workload"
+}
+
+@test "bench/run.sh BENCH_PRELOAD adds an allocator to the malloc section, and rejects a bad one" {
+  SKIP_REASON="the benchmarks measure the plain build" skip_under_sanitizer asan ubsan tsan
+  results=$BATS_TEST_TMPDIR/results.jsonl
+  run_cmd env BIN_DIR="$BIN_DIR" BENCH_RESULTS="$results" \
+    BENCH_PRELOAD="again=$BIN_DIR/libzone_malloc.so" "$REPO_ROOT/bench/run.sh" --quick --reps 1 malloc
+  assert_success
+  assert_output_contains "again"
+  rows=$(grep -c '"allocator":"again"' "$results")
+  ((rows == 12)) || fail "a JSON row for each of the 11 workloads and the mean on 'again' (there are $rows)"
+  ! grep -q '"failed":1' "$results" || fail "no allocator failed a workload"
+  for word in nopath zone="$BIN_DIR/libzone_malloc.so" x=/nonexistent/lib.so "Bad=$BIN_DIR/libzone_malloc.so"; do
+    run_cmd env BENCH_PRELOAD="$word" "$REPO_ROOT/bench/run.sh" --quick malloc
+    assert_usage_error "BENCH_PRELOAD"
+  done
 }

@@ -7,10 +7,13 @@
  * alloc_slow asks shalloc_cache.c to bind a slot and fill the cache.
  * free: push on our own cache list, whichever process allocated the block;
  * past a limit, free_slow gives half of it back to the region list.
- * Requests above 4096 bytes take a run of whole spans under the region
- * lock (shalloc_run.c), and their free gives it back, merged with its free
- * neighbours: free tells one from the other by where the pointer is (a
- * run's payload starts a span; no block's does).
+ * Requests above 4096 bytes take a run of whole spans (shalloc_run.c):
+ * up to 4 spans from the process's cache of runs, without a lock, when it
+ * holds one of that length (shalloc_run_cache.c); else under the region
+ * lock.  Their free puts the run in that cache if it has room, else gives
+ * it back under the lock, merged with its free neighbours.  free tells a
+ * run from a block by where the pointer is (a run's payload starts a
+ * span; no block's does).
  *
  * The fast paths are the few lines of shalloc_alloc and shalloc_free;
  * everything else is out of line and cold (SHALLOC_COLD).  Layout and
@@ -65,7 +68,28 @@ static inline void put_block(struct shalloc *h, struct cache *k, struct block *b
     count_op(&h->slot->frees);
 }
 
-/* A run of whole spans for a request above the largest class. */
+/* A run of n spans under the region lock, and while it is held a few more
+ * of that length for our run cache; if the region has no run that long,
+ * our own cached runs go back to it first (merged with their free
+ * neighbours, they may make one), then it is asked again.  As
+ * shalloc_alloc_run_locked. */
+static int alloc_run_under_lock(struct shalloc *h, uint64_t n, uint64_t *span)
+{
+    if (shalloc_lock_region(h) != 0)
+        return -1;
+    int took = shalloc_alloc_run_locked(h, n, h->slot_no, span);
+    if (took == 0 && h->slot->run_spans > 0)
+        took = shalloc_flush_run_cache_locked(h) != 0
+                   ? -1
+                   : shalloc_alloc_run_locked(h, n, h->slot_no, span);
+    if (took == 1 && shalloc_run_cache_refill_locked(h, n) < 0)
+        took = -1; /* the run is ours; the region is corrupt (reported) */
+    shalloc_unlock_region(h);
+    return took;
+}
+
+/* A run of whole spans for a request above the largest class: from our
+ * run cache, else under the lock. */
 static SHALLOC_COLD void *alloc_run(struct shalloc *h, size_t size)
 {
     uint64_t spans = size / SHALLOC_SPAN_BYTES + (size % SHALLOC_SPAN_BYTES != 0), span;
@@ -74,10 +98,9 @@ static SHALLOC_COLD void *alloc_run(struct shalloc *h, size_t size)
         set_error(h, ENOMEM, "request larger than the region's spans");
         return NULL;
     }
-    if (shalloc_lock_region(h) != 0)
-        return NULL;
-    int took = shalloc_alloc_run_locked(h, spans, h->slot_no, &span);
-    shalloc_unlock_region(h);
+    int took = shalloc_run_cache_take(h, spans, &span);
+    if (took == 0)
+        took = alloc_run_under_lock(h, spans, &span);
     if (took == 0)
         set_error(h, ENOMEM, "region full: no free run of spans that long");
     if (took != 1)
@@ -135,16 +158,26 @@ static SHALLOC_COLD void free_slow(struct shalloc *h, struct block *b, unsigned 
         shalloc_trim_cache(h, cls, h->cache_max[cls] / 2);
 }
 
-/* Free a run: p starts a span; is it a run in use? */
+/* Free a run: p starts a span; is it a run in use?  Into our run cache if
+ * we hold a slot and it has room; else, under the lock, into it after half
+ * of every list went back to the region (a full cache), or back to the
+ * region itself (too long, or no run cache). */
 static SHALLOC_COLD void free_run(struct shalloc *h, void *p)
 {
-    uint64_t span = shalloc_live_run(h, p);
+    uint64_t span = shalloc_live_run(h, p), n = word_spans(span_load(h, span));
+    bool ours = slot_current(h); /* we hold a slot: we may cache it */
 
+    if (ours && shalloc_run_cache_put(h, span, n)) {
+        count_op(&h->slot->frees);
+        return;
+    }
     if (shalloc_lock_region(h) != 0)
         return; /* a corrupt region: the run stays in use (the error says why) */
-    int freed = shalloc_free_run_locked(h, span);
+    int done = ours ? shalloc_run_cache_put_locked(h, span, n) : 0; /* 1: cached; -1: corrupt */
+    if (done == 0)
+        done = shalloc_free_run_locked(h, span) == 0 ? 1 : -1;
     shalloc_unlock_region(h);
-    if (freed == 0 && slot_current(h))
+    if (done == 1 && ours)
         count_op(&h->slot->frees);
 }
 

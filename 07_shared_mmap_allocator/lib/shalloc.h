@@ -70,6 +70,9 @@ struct shalloc {
     pid_t pid;                           /* our pid when the slot was taken */
     const char *error;                   /* why the last call failed */
     uint32_t cache_max[SHALLOC_CLASSES]; /* blocks a cache may hold per class */
+    uint32_t run_cache_spans;            /* spans of runs the run caches may hold, all
+                                            lengths (set with the slot; 0: no run cache) */
+    bool caches_off;                     /* shalloc_set_cache_off */
     bool unmap_on_detach;                /* the library mapped it (not attach_memory) */
     bool private_copy;                   /* a copy-on-write view: never wait for its locks */
     char error_text[200];                /* a reason built at run time (corruption) */
@@ -91,9 +94,9 @@ struct shalloc_block_info {
     uint64_t span;            /* span index (a run: its first) */
     uint64_t spans;           /* a run: its length in spans; otherwise 0 */
     uint64_t bytes;           /* payload bytes (the class size, or the run's); lost: the span's */
-    enum shalloc_state state; /* FREE, CACHED or USED (a run: FREE or USED), or LOST */
+    enum shalloc_state state; /* FREE, CACHED or USED, or LOST */
     unsigned slot;            /* cached: whose cache; used: the allocator's slot */
-    pid_t owner;              /* used block: pid that allocated it; cached, or a used run:
+    pid_t owner;              /* used block: pid that allocated it; cached, or a run:
                                  the pid holding that slot now */
 };
 
@@ -103,10 +106,10 @@ struct shalloc_stats {
     uint64_t spans_claimed;   /* below the bump offset: the rest is the wilderness */
     uint64_t spans_formatted; /* claimed and holding blocks of a class */
     uint64_t spans_lost;      /* claimed, without a head (see SHALLOC_LOST) */
-    uint64_t blocks_free, blocks_cached, blocks_used; /* blocks of the size classes */
-    uint64_t bytes_free, bytes_cached, bytes_used;    /* their payload bytes */
-    uint64_t runs_used, runs_free;                    /* runs of spans */
-    uint64_t run_bytes_used, run_bytes_free;          /* their bytes */
+    uint64_t blocks_free, blocks_cached, blocks_used;          /* blocks of the size classes */
+    uint64_t bytes_free, bytes_cached, bytes_used;             /* their payload bytes */
+    uint64_t runs_used, runs_free, runs_cached;                /* runs of spans */
+    uint64_t run_bytes_used, run_bytes_free, run_bytes_cached; /* their bytes */
     uint64_t largest_free_bytes; /* the longest free run or the wilderness: the largest
                                     block the region can give now */
     uint64_t allocs, frees;      /* operations so far, all processes (one off per crash at most) */
@@ -114,6 +117,7 @@ struct shalloc_stats {
     uint64_t lock_timeouts;      /* waits for the lock that timed out and looked again */
     uint64_t slots_reclaimed;    /* slots taken back from dead processes */
     uint64_t blocks_reclaimed;   /* free blocks found in their caches */
+    uint64_t runs_reclaimed;     /* and free runs */
     uint64_t spans_recovered;    /* spans dead lock holders were taking, given back */
     unsigned slots_live;         /* slots in use (some owners may have died, not yet reclaimed) */
     struct {
@@ -174,8 +178,10 @@ int shalloc_unlink(const char *name, const char **why);
  * and a reason.  Up to SHALLOC_MAX_SMALL bytes: a block of a size class,
  * from this process's cache when it has one (no lock).  Larger: a run of
  * whole spans (ceil(size / SHALLOC_SPAN_BYTES) of them, 16 KiB aligned from
- * the first span), under the region lock, in time that does not grow with
- * the region; any size up to the longest free run succeeds. */
+ * the first span): up to 4 spans (64 KiB) from this process's cache of
+ * runs when it has one (no lock), else under the region lock, in time that
+ * does not grow with the region; any size up to the longest free run
+ * succeeds (this process's cached runs are given back first if need be). */
 void *shalloc_alloc(struct shalloc *h, size_t size);
 /* Free a block from any process.  NULL is ignored; a pointer that is not
  * a live block of this region aborts with a message. */
@@ -196,7 +202,8 @@ _Atomic uint64_t *shalloc_root(struct shalloc *h, unsigned index);
 
 /* true: every operation takes the region lock (no per-process cache). */
 void shalloc_set_cache_off(struct shalloc *h, bool off);
-/* Give this process's cached blocks back to the region lists. */
+/* Give this process's cached blocks back to the region lists, and its
+ * cached runs to the free runs (merged with their free neighbours). */
 void shalloc_flush(struct shalloc *h);
 /* Hold the region-wide lock (the lists and counters in the header).  For
  * demonstrations; allocation takes it itself when it needs it.  0, or -1
@@ -205,7 +212,8 @@ int shalloc_lock(struct shalloc *h);
 void shalloc_unlock(struct shalloc *h);
 
 /* Take back the slots of dead processes (their cached blocks go to the
- * region lists).  Returns the number of slots reclaimed, or -1. */
+ * region lists, their cached runs to the free runs).  Returns the number
+ * of slots reclaimed, or -1. */
 int shalloc_recover(struct shalloc *h);
 /* Reclaim dead slots, then walk the region and verify every invariant
  * (see shalloc_layout.h).  Call when no other process is allocating. */

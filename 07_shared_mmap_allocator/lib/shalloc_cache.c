@@ -10,7 +10,7 @@
  * child after fork), filling an empty cache from the region list or a new
  * span (taken, under the region lock, from the free runs or the wilderness
  * by shalloc_run.c), and giving blocks back when a cache grows past its
- * limit or the process leaves.
+ * limit or the process leaves (and its cached runs: shalloc_run_cache.c).
  *
  * Crash safety comes from the order of stores: a block's tag is written
  * before the links that move it, so a process killed in between leaves a
@@ -41,7 +41,7 @@ static void init_library(void)
     /* A cache holds up to two spans' worth of a class before it gives half
      * back: enough that a steady mix of allocs and frees never locks. */
     for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
-        lib.cache_max[c] = 2 * blocks_per_span(c);
+        lib.cache_max[c] = 2 * blocks_per_span(c) < 16 ? 16 : 2 * blocks_per_span(c);
 }
 
 void shalloc_init_handle(struct shalloc *h)
@@ -55,6 +55,8 @@ void shalloc_set_cache_limits(struct shalloc *h, bool off)
 {
     for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
         h->cache_max[c] = off ? 0 : lib.cache_max[c];
+    h->caches_off = off;
+    h->run_cache_spans = h->slot != NULL ? shalloc_run_cache_limit(h) : 0;
 }
 
 /* ---- the slot ---------------------------------------------------------- */
@@ -86,7 +88,7 @@ static bool slot_holder_believable(const struct shalloc *h, unsigned s)
     return tid < 0 || shalloc_thread_exists(tid);
 }
 
-/* A slot nobody held has empty caches (R5): the fast path trusts that. */
+/* A slot nobody held has empty caches (R5): the fast paths trust that. */
 static bool caches_empty(const struct shalloc *h, unsigned s)
 {
     const struct shalloc_slot *slot = slot_at(h, s);
@@ -94,7 +96,10 @@ static bool caches_empty(const struct shalloc *h, unsigned s)
     for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
         if (slot->cache[c].head != 0 || slot->cache[c].count != 0)
             return false;
-    return true;
+    for (unsigned n = 0; n < RUN_CACHE_LENGTHS; n++)
+        if (slot->runs[n].head != 0 || slot->runs[n].count != 0)
+            return false;
+    return slot->run_spans == 0;
 }
 
 /* Find a slot whose lock nobody holds, or whose holder died, and hold it
@@ -125,6 +130,7 @@ bool shalloc_bind_slot(struct shalloc *h)
         h->slot_no = s;
         h->pid = getpid();
         h->epoch = shalloc_fork_epoch;
+        h->run_cache_spans = shalloc_run_cache_limit(h);
         atomic_store_explicit(&slot->pid, h->pid, memory_order_relaxed);
         return true;
     }
@@ -222,7 +228,7 @@ static int flush_all_locked(struct shalloc *h)
     for (unsigned c = 0; c < SHALLOC_CLASSES; c++)
         if (flush_cache_locked(h, c, 0) != 0)
             return -1;
-    return 0;
+    return shalloc_flush_run_cache_locked(h);
 }
 
 void shalloc_flush(struct shalloc *h)
@@ -309,14 +315,30 @@ static int carve_into_cache_locked(struct shalloc *h, unsigned cls)
     return 1;
 }
 
-/* Reclaim dead processes' slots; true if that freed any block. */
+/* Blocks and runs taken back from dead processes so far. */
+static uint64_t reclaimed_so_far(const struct shalloc *h)
+{
+    return region_of(h)->blocks_reclaimed + region_of(h)->runs_reclaimed;
+}
+
+/* Reclaim dead processes' slots; true if that freed any block or run. */
 static bool reclaim_dead_locked(struct shalloc *h)
 {
-    uint64_t before = region_of(h)->blocks_reclaimed;
+    uint64_t before = reclaimed_so_far(h);
 
     shalloc_assert(shalloc_region_lock_held(h));
     shalloc_reclaim_dead_slots_locked(h);
-    return region_of(h)->blocks_reclaimed != before;
+    return reclaimed_so_far(h) != before;
+}
+
+/* When the region has no block of a class and no span: our own cached
+ * runs back to it first (one of them may become a span), then dead
+ * processes' slots; true if that freed any block or run (-1: corrupt). */
+static int give_back_for_room_locked(struct shalloc *h)
+{
+    if (h->slot->run_spans > 0)
+        return shalloc_flush_run_cache_locked(h) == 0 ? 1 : -1;
+    return reclaim_dead_locked(h);
 }
 
 int shalloc_fill_cache(struct shalloc *h, unsigned cls)
@@ -325,10 +347,17 @@ int shalloc_fill_cache(struct shalloc *h, unsigned cls)
 
     if (shalloc_lock_region(h) != 0)
         return -1;
-    do
+    for (;;) {
         if ((filled = refill_from_region_locked(h, cls)) == 0)
             filled = carve_into_cache_locked(h, cls);
-    while (filled == 0 && reclaim_dead_locked(h));
+        if (filled != 0)
+            break;
+        int freed = give_back_for_room_locked(h);
+        if (freed <= 0) {
+            filled = freed; /* 0: the region is full; -1: corrupt */
+            break;
+        }
+    }
     shalloc_unlock_region(h);
     return filled;
 }

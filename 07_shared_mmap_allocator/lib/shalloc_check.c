@@ -14,6 +14,8 @@ struct census {
     uint64_t blocks[SHALLOC_CLASSES]; /* in spans of blocks */
     uint64_t free[SHALLOC_CLASSES];
     uint32_t cached[SHALLOC_SLOTS][SHALLOC_CLASSES];
+    uint32_t cached_runs[SHALLOC_SLOTS][RUN_CACHE_LENGTHS]; /* by length - 1 */
+    uint32_t cached_run_spans[SHALLOC_SLOTS];
     uint64_t free_runs, free_run_spans;
     bool bad;         /* a tag broke R3 */
     uint64_t bad_off; /* where */
@@ -72,12 +74,15 @@ static bool check_run_words(struct shalloc *h, uint64_t span, uint64_t n,
     return true;
 }
 
-/* A run's head word: kind FREE (slot 0) or USED, and nothing in the spare bits. */
+/* A run's head word: kind FREE (slot 0), CACHED (no longer than a run
+ * cache takes) or USED, and nothing in the spare bits. */
 static bool run_word_valid(uint64_t w)
 {
     unsigned kind = word_kind(w);
 
-    return (kind == KIND_FREE || kind == KIND_USED) && word_spans(w) >= 1 &&
+    return (kind == KIND_FREE || kind == KIND_USED ||
+            (kind == KIND_CACHED && word_spans(w) <= RUN_CACHE_LENGTHS)) &&
+           word_spans(w) >= 1 &&
            w == run_word(kind, kind == KIND_FREE ? 0 : word_slot(w), word_spans(w));
 }
 
@@ -115,6 +120,9 @@ static bool check_span_table(struct shalloc *h, struct census *c, struct shalloc
                 return broken(rep, "R7", "a free run ends at the bump", word_offset(span));
             c->free_runs++;
             c->free_run_spans += n;
+        } else if (word_kind(w) == KIND_CACHED) {
+            c->cached_runs[word_slot(w)][n - 1]++;
+            c->cached_run_spans[word_slot(w)] += (uint32_t)n;
         }
         after_free = word_kind(w) == KIND_FREE;
         span += n;
@@ -174,6 +182,45 @@ static bool check_lists(struct shalloc *h, const struct census *c, struct shallo
                 return broken(rep, "R5", "CACHED blocks are missing from their slot's cache",
                               offset_in(h, &k->count));
         }
+    }
+    return true;
+}
+
+/* R9 for the run cache (s, n): every link the first span of a run CACHED
+ * by s of n spans, as many as its count and as the walk found. */
+static bool check_run_list(struct shalloc *h, const struct census *c, unsigned s, uint64_t n,
+                           struct shalloc_report *rep)
+{
+    const struct cache *k = &slot_at(h, s)->runs[n - 1];
+    uint64_t where = offset_in(h, &k->head), len = 0;
+
+    for (uint64_t off = k->head; off != 0; len++) {
+        uint64_t span = span_of(h, off);
+        if (off < h->data_off || off >= h->data_end || (off - h->data_off) % SHALLOC_SPAN_BYTES ||
+            span >= spans_claimed(h) || span_load(h, span) != run_word(KIND_CACHED, s, n))
+            return broken(rep, "R9", "a run cache's link is not a run it caches", where);
+        if (len == c->cached_runs[s][n - 1])
+            return broken(rep, "R9", "a run cache is longer than the runs it caches (a cycle?)",
+                          where);
+        where = off;
+        off = *(const uint64_t *)at_offset(h, off);
+    }
+    if (len != k->count || len != c->cached_runs[s][n - 1])
+        return broken(rep, "R9", "cached runs are missing from their slot's list, or miscounted",
+                      offset_in(h, &k->count));
+    return true;
+}
+
+static bool check_run_caches(struct shalloc *h, const struct census *c, struct shalloc_report *rep)
+{
+    for (unsigned s = 0; s < SHALLOC_SLOTS; s++) {
+        for (uint64_t n = 1; n <= RUN_CACHE_LENGTHS; n++)
+            if (!check_run_list(h, c, s, n, rep))
+                return false;
+        const struct shalloc_slot *slot = slot_at(h, s);
+        if (slot->run_spans != c->cached_run_spans[s] || slot->run_spans > RUN_CACHE_MOST_SPANS)
+            return broken(rep, "R9", "a slot's cached run spans do not add up",
+                          offset_in(h, &slot->run_spans));
     }
     return true;
 }
@@ -271,8 +318,8 @@ static void check_locked(struct shalloc *h, struct shalloc_report *rep)
     rep->runs = c.free_runs;
     if (c.bad)
         broken(rep, "R3", "a block's tag is not valid for its span", c.bad_off);
-    else if (check_lists(h, &c, rep))
-        check_bins(h, &c, rep);
+    else if (check_lists(h, &c, rep) && check_bins(h, &c, rep))
+        check_run_caches(h, &c, rep);
 }
 
 bool shalloc_check(struct shalloc *h, struct shalloc_report *rep)

@@ -15,6 +15,8 @@
  *                          offsets, roots (public)
  *   7  shalloc_cache.c     a process's slot and caches: binding a slot (also
  *                          after fork), refilling, carving a span, flushing
+ *      shalloc_run_cache.c its cache of runs of 1 to 4 spans: taken and
+ *                          put back without the lock, flushed under it
  *   6  shalloc_repair.c    the region lock as the library takes it, and the
  *                          repairs after a death: rebuilt runs and lists,
  *                          dead slots
@@ -316,7 +318,7 @@ int shalloc_take_spans_locked(struct shalloc *h, uint64_t n, uint64_t head,
  * shalloc_take_spans_locked). */
 int shalloc_alloc_run_locked(struct shalloc *h, uint64_t n, unsigned slot,
                              uint64_t *span) SHALLOC_COLD;
-/* Region lock held: free the run in use at span, merged with its free
+/* Region lock held: free the run in use (or cached) at span, merged with its free
  * neighbours (or given back to the wilderness).  0, or -1 if what it would
  * read is corrupt (reported; nothing written). */
 int shalloc_free_run_locked(struct shalloc *h, uint64_t span) SHALLOC_COLD;
@@ -334,13 +336,39 @@ int shalloc_rebuild_runs_locked(struct shalloc *h) SHALLOC_COLD;
 int shalloc_lock_region(struct shalloc *h);
 void shalloc_unlock_region(struct shalloc *h);
 /* Region lock held, slot s's lock held by us after its owner died: give
- * its cached blocks to the region lists and empty it.  Returns blocks. */
+ * its cached blocks to the region lists, its cached runs to the free runs,
+ * and empty it.  Returns the blocks and runs. */
 uint64_t shalloc_reclaim_slot_locked(struct shalloc *h, unsigned s);
 /* Region lock held: hand a slot's counters to the header, empty its
  * caches (their blocks must already be elsewhere) and mark it free. */
 void shalloc_retire_slot_locked(struct shalloc *h, unsigned s);
 /* Region lock held: reclaim every slot whose owner died.  Returns how many. */
 unsigned shalloc_reclaim_dead_slots_locked(struct shalloc *h);
+
+/* ---- 7: a process's cache of runs (shalloc_run_cache.c) ---------------- */
+
+/* The spans of runs a process may cache in h's region (0: caches off). */
+uint32_t shalloc_run_cache_limit(const struct shalloc *h);
+/* Our slot bound: take a run of n spans from our run cache.  1 and *span
+ * (its word is USED by us now); 0: none cached (or n too long); -1: the
+ * list is corrupt (reported). */
+int shalloc_run_cache_take(struct shalloc *h, uint64_t n, uint64_t *span);
+/* Our slot bound, the run of n spans at span in use: cache it if it is
+ * short enough and there is room.  false: not cached, nothing changed. */
+bool shalloc_run_cache_put(struct shalloc *h, uint64_t span, uint64_t n);
+/* Region lock held, a run of n spans just taken for a request: add up to
+ * RUN_CACHE_REFILL - 1 more to our list of that length (to half its room),
+ * born CACHED.  Returns how many, or -1 (corrupt, reported). */
+int shalloc_run_cache_refill_locked(struct shalloc *h, uint64_t n);
+/* Region lock held: give all but keep runs of our list of n spans back to
+ * the free runs (merged with their free neighbours); the same for every
+ * length with nothing kept.  0, or -1 (corrupt, reported). */
+int shalloc_run_cache_trim_locked(struct shalloc *h, uint64_t n, uint32_t keep);
+int shalloc_flush_run_cache_locked(struct shalloc *h);
+/* Region lock held, our run cache full: give half of every list back, then
+ * put the run of n spans at span in.  1: cached; 0: not (too long, or no
+ * run cache), nothing changed; -1: corrupt (reported). */
+int shalloc_run_cache_put_locked(struct shalloc *h, uint64_t span, uint64_t n);
 
 /* ---- 7: slots and caches (shalloc_cache.c) ----------------------------- */
 

@@ -15,8 +15,9 @@
  *  4096                   +------------------------------------------+
  *                         | slot 0 | slot 1 | ...          | slot 63  |  1 KiB each
  *                         |   lock held by the owner while it lives, |
- *                         |   owner pid, op counters, and its cache: |
- *                         |   a free list head and count per class   |
+ *                         |   owner pid, op counters, and its caches:|
+ *                         |   a free list head and count per class,  |
+ *                         |   and one per run length of 1 to 4 spans |
  *  69632 = table_offset   +------------------------------------------+
  *                         | span table: one 64-bit word per span     |
  *                         |   (what the span is: see below)          |
@@ -47,7 +48,8 @@
  *  first byte of the first span (16 KiB aligned from data_offset, so no
  *  block of a class ever starts its payload there); no header in the
  *  run: the span table says what it is.  A free run keeps its links in
- *  its first 24 bytes (struct free_run).
+ *  its first 16 bytes (struct free_run); a cached one, its first 8 (the
+ *  next run on its slot's list of that length).
  *
  *  span table word (one per span; struct span_word below):
  *    bits 63..62   0 NONE    no head: inside a run, past the bump, or a
@@ -55,20 +57,27 @@
  *                            holder while it formats it
  *                  1 SMALL   bits 7..0: the class of its blocks
  *                  2 RUN     the first span of a run: bits 61..60 its
- *                            kind (FREE or USED), bits 59..54 the slot
- *                            that allocated it, bits 31..0 its spans
+ *                            kind (FREE, CACHED or USED), bits 59..54 the
+ *                            slot that allocated it (USED) or caches it
+ *                            (CACHED), 0 for FREE; bits 31..0 its spans
  *                  3 TAIL    the last span of a run of 2 or more spans:
  *                            bits 31..0 its spans (so that a free run
  *                            finds the run before it in one step)
  *
  * Who may write what:
  *   header lists, runs, counters, bump, the span table
- *                            the holder of header.lock
+ *                            the holder of header.lock, but for:
+ *   a run's head word, USED or CACHED(s)
+ *                            USED -> CACHED(s): the process in slot s,
+ *                            freeing the run into its cache; CACHED(s) ->
+ *                            USED: the same process, taking it out (no
+ *                            lock: the lock holder only ever changes FREE
+ *                            runs, and reads these as "not free")
  *   lock_owner               the holder of header.lock: its thread id just
  *                            after taking the lock, 0 just before releasing
  *                            it (a holder that dies leaves its id; the next
  *                            one overwrites it)
- *   slot s and its cache     the process holding slot s's lock; after its
+ *   slot s and its caches    the process holding slot s's lock; after its
  *                            death, whoever takes the lock (EOWNERDEAD)
  *   block tag/next           FREE: the lock holder; CACHED(s): slot s's
  *                            owner; USED: the process freeing it
@@ -90,8 +99,9 @@
  *       of class c is on it
  *   R5  cache list (s, c): the same with CACHED(s) and count; every
  *       CACHED(s) block is on it; a slot nobody holds has empty caches
+ *       (of blocks and of runs)
  *   R6  blocks never overlap: spans are disjoint, blocks tile them, runs
- *       tile theirs (R2), and R4, R5 and R7 accept only block and run
+ *       tile theirs (R2), and R4, R5, R7 and R9 accept only block and run
  *       starts, so a block or run is on one list at most
  *   R7  free runs: no two are neighbours and none ends at the bump (they
  *       would have merged); each is on the bin of its length, a list
@@ -99,9 +109,15 @@
  *       bins hold runs; free_runs and free_run_spans count them
  *   R8  the region lock and every slot lock are robust shared mutexes of
  *       the kind shalloc makes, and a held one names a thread that exists
+ *   R9  run cache (s, n) (runs of n spans, n = 1 .. RUN_CACHE_LENGTHS):
+ *       each link is the first span of a run whose word is CACHED(s) of n
+ *       spans; the list ends; its length is its count; every CACHED(s)
+ *       run of n spans is on it; the slot's run_spans adds them up, at
+ *       most RUN_CACHE_MOST_SPANS
  *   In words: every block of a span of blocks is free, cached by one live
- *   process or in use, every run is free or in use, and a crash loses
- *   nothing but the blocks and runs the dead process had allocated.
+ *   process or in use, every run is free, cached by one live process or in
+ *   use, and a crash loses nothing but the blocks and runs the dead
+ *   process had allocated.
  */
 #ifndef SHALLOC_LAYOUT_H
 #define SHALLOC_LAYOUT_H
@@ -113,7 +129,7 @@
 #include <stdint.h>
 
 #define SHALLOC_MAGIC   UINT64_C(0x636f6c6c61687307) /* "\x07shalloc" read little-endian */
-#define SHALLOC_VERSION 3u /* 2: lock_owner; 3: runs, a 64-bit span table word */
+#define SHALLOC_VERSION 4u /* 2: lock_owner; 3: runs, a 64-bit span table word; 4: run caches */
 
 enum {
     HEADER_BYTES = 4096,
@@ -125,6 +141,16 @@ enum {
     RUN_SL = 1 << RUN_SL_BITS, /* exact below 8 spans (see shalloc_run.c) */
     RUN_FL = 25,               /* rows of bins: lengths up to 2^27 spans */
     RUN_BINS = RUN_FL * RUN_SL,
+    /* A slot caches freed runs of 1 to RUN_CACHE_LENGTHS spans (blocks of
+     * 4097 bytes to 64 KiB), RUN_CACHE_PER_LENGTH of each length at most,
+     * RUN_CACHE_MOST_SPANS spans (2 MiB) in all, and no more than a
+     * RUN_CACHE_REGION_SHARE-th of the region's spans; a full list gives
+     * half back, an empty one takes RUN_CACHE_REFILL runs at once. */
+    RUN_CACHE_LENGTHS = 4,
+    RUN_CACHE_PER_LENGTH = 16,
+    RUN_CACHE_REFILL = 4, /* an empty list takes this many runs under one lock */
+    RUN_CACHE_MOST_SPANS = 128,
+    RUN_CACHE_REGION_SHARE = 32,
 };
 
 enum block_kind {
@@ -156,6 +182,8 @@ struct shalloc_slot {
     _Atomic uint64_t allocs; /* operations by the owner (written by it alone) */
     _Atomic uint64_t frees;
     struct cache cache[SHALLOC_CLASSES];
+    struct cache runs[RUN_CACHE_LENGTHS]; /* runs[n - 1]: cached runs of n spans (R9) */
+    uint32_t run_spans;                   /* their spans, all lengths */
 };
 
 struct region {
@@ -183,6 +211,7 @@ struct region {
     uint64_t lock_timeouts;       /* waits for lock that ran out (see wait_for_lock) */
     uint64_t slots_reclaimed;     /* slots of dead processes taken back */
     uint64_t blocks_reclaimed;    /* blocks found in their caches */
+    uint64_t runs_reclaimed;      /* and runs */
     uint64_t spans_recovered;     /* spans a dead lock holder was taking, given back */
     uint64_t retired_allocs;      /* counters of slots given up */
     uint64_t retired_frees;

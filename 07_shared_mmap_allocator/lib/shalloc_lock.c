@@ -33,6 +33,7 @@ enum {
     LOCK_RETRY_NS = 20000000, /* 20 ms: far longer than any normal hold */
     TSAN_SPINS = 100000,      /* under TSan: yields that count as one wait */
     ODD_WAITS = 3,            /* waits in a row with an unbelievable holder: garbage */
+    SPIN_LOOKS = 1000,        /* looks at a held lock before sleeping on it */
 };
 
 /* ThreadSanitizer's pthread_mutex_timedlock does not record a lock it took
@@ -49,6 +50,16 @@ enum {
 #ifndef UNDER_TSAN
 #define UNDER_TSAN 0
 #endif
+
+/* A pause in a spin: tells the processor (and a hypervisor) we are waiting. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
 
 int shalloc_mutex_init(pthread_mutex_t *m)
 {
@@ -201,6 +212,25 @@ static SHALLOC_COLD int spin_until_deadline(pthread_mutex_t *lock)
     return err == EBUSY ? ETIMEDOUT : err;
 }
 
+/* A holder keeps the lock for a microsecond or so: watch the lock word a
+ * while (SPIN_LOOKS pauses, some microseconds to some tens of them, by the
+ * processor's pause) before sleeping in the kernel, which costs a system
+ * call on each side and a wake-up.  On the 2-core machine of the README, two
+ * processes on mixed sizes went from 25 to 31-35 million operations a
+ * second with it.  EBUSY: still held after SPIN_LOOKS looks. */
+static int spin_for_lock(pthread_mutex_t *lock)
+{
+    for (int i = 0; i < SPIN_LOOKS; i++) {
+        cpu_relax();
+        if (shalloc_mutex_holder(lock) <= 0) { /* free, or not glibc: try */
+            int err = pthread_mutex_trylock(lock);
+            if (err != EBUSY)
+                return err;
+        }
+    }
+    return EBUSY;
+}
+
 /* After a wait ran out: could the thread the lock word names hold it?  Not
  * if it is this thread, or no thread on this system; and not if the word
  * names no thread, or another than lock_owner says, ODD_WAITS times in a
@@ -239,6 +269,8 @@ static int wait_for_lock(const struct shalloc *h, unsigned *timeouts)
     while ((err = pthread_mutex_trylock(&r->lock)) == EBUSY) {
         if (h->private_copy)
             return EBUSY;
+        if ((err = spin_for_lock(&r->lock)) != EBUSY)
+            return err;
         err = UNDER_TSAN ? spin_until_deadline(&r->lock) : wait_until_deadline(&r->lock);
         if (err != ETIMEDOUT)
             return err;

@@ -16,7 +16,8 @@
  *                               list from the FREE tags; then dead slots
  *                               reclaimed
  *   slot lock:   EOWNERDEAD  -> every block CACHED by that slot becomes
- *                               FREE (its owner cannot use it any more)
+ *                               FREE (its owner cannot use it any more),
+ *                               every run CACHED by it is freed (merged)
  */
 #include "shalloc_internal.h"
 
@@ -108,6 +109,8 @@ void shalloc_retire_slot_locked(struct shalloc *h, unsigned s)
 
     shalloc_assert(shalloc_region_lock_held(h));
     memset(slot->cache, 0, sizeof slot->cache);
+    memset(slot->runs, 0, sizeof slot->runs);
+    slot->run_spans = 0;
     r->retired_allocs += atomic_load_explicit(&slot->allocs, memory_order_relaxed);
     r->retired_frees += atomic_load_explicit(&slot->frees, memory_order_relaxed);
     atomic_store_explicit(&slot->allocs, 0, memory_order_relaxed);
@@ -115,8 +118,31 @@ void shalloc_retire_slot_locked(struct shalloc *h, unsigned s)
     atomic_store_explicit(&slot->pid, 0, memory_order_relaxed);
 }
 
-/* The tags, not the dead slot's lists, say which blocks it cached: it may
- * have died between a tag store and a link store. */
+/* Free every run whose word says slot s caches it, walking the table (a
+ * freed run may merge with its neighbours or go back to the wilderness,
+ * so the walk looks again where it freed).  Returns how many, or stops at
+ * the first the free finds corrupt. */
+static uint64_t free_runs_cached_by(struct shalloc *h, unsigned s)
+{
+    uint64_t freed = 0;
+
+    for (uint64_t span = 0; span < spans_claimed(h);) {
+        uint64_t w = span_load(h, span), n = word_spans(w);
+        if (word_type(w) == SPAN_RUN && n >= 1 && n <= RUN_CACHE_LENGTHS &&
+            n <= spans_claimed(h) - span && w == run_word(KIND_CACHED, s, n)) {
+            if (shalloc_free_run_locked(h, span) != 0)
+                break;
+            freed++;
+            continue;
+        }
+        span += shalloc_step_spans(span, w, spans_claimed(h));
+    }
+    return freed;
+}
+
+/* The tags and the span table, not the dead slot's lists, say which blocks
+ * and runs it cached: it may have died between the store that makes one
+ * cached (or in use) and the store that links (or unlinks) it. */
 uint64_t shalloc_reclaim_slot_locked(struct shalloc *h, unsigned s)
 {
     struct region *r = region_of(h);
@@ -124,10 +150,12 @@ uint64_t shalloc_reclaim_slot_locked(struct shalloc *h, unsigned s)
 
     shalloc_assert(shalloc_region_lock_held(h));
     shalloc_for_each_block(h, free_if_cached_by, &rc);
+    uint64_t runs = free_runs_cached_by(h, s);
     shalloc_retire_slot_locked(h, s);
     r->slots_reclaimed++;
     r->blocks_reclaimed += rc.blocks;
-    return rc.blocks;
+    r->runs_reclaimed += runs;
+    return rc.blocks + runs;
 }
 
 /* trylock never waits, so this cannot deadlock against a process that

@@ -205,7 +205,7 @@ int shalloc_free_run_locked(struct shalloc *h, uint64_t span)
 
     shalloc_assert(shalloc_region_lock_held(h));
     shalloc_assert(word_type(span_load(h, span)) == SPAN_RUN &&
-                   word_kind(span_load(h, span)) == KIND_USED);
+                   word_kind(span_load(h, span)) != KIND_FREE);
     if (!free_is_sound(h, span, n, after, k_after, before, k_before))
         return -1;
     set_word(h, span, run_word(KIND_FREE, 0, n)); /* the free itself */
@@ -250,8 +250,8 @@ static void close_stretch(struct shalloc *h, struct stretch *s)
 }
 
 /* What a walk position may hold after a crash: a span of blocks, a run's
- * head, or nothing (a span a dead lock holder had taken).  0: the spans
- * it covers, garbage otherwise. */
+ * head (free, cached or in use), or nothing (a span a dead lock holder had
+ * taken).  The spans it covers; 0: garbage. */
 static uint64_t headed_spans(uint64_t w, uint64_t span, uint64_t claimed)
 {
     uint64_t n = word_spans(w);
@@ -261,9 +261,9 @@ static uint64_t headed_spans(uint64_t w, uint64_t span, uint64_t claimed)
         return 1;
     if (word_type(w) != SPAN_RUN || n < 1 || n > claimed - span)
         return 0;
-    if (word_kind(w) == KIND_FREE
-            ? w == run_word(KIND_FREE, 0, n)
-            : word_kind(w) == KIND_USED && w == run_word(KIND_USED, word_slot(w), n))
+    if (word_kind(w) == KIND_FREE ? w == run_word(KIND_FREE, 0, n)
+                                  : (word_kind(w) == KIND_USED || word_kind(w) == KIND_CACHED) &&
+                                        w == run_word(word_kind(w), word_slot(w), n))
         return n;
     return 0;
 }

@@ -43,6 +43,9 @@ static void tally_span(struct shalloc *h, uint64_t span, uint64_t w, uint64_t n,
     } else if (word_type(w) == SPAN_RUN && word_kind(w) == KIND_USED && n == word_spans(w)) {
         st->runs_used++;
         st->run_bytes_used += bytes;
+    } else if (word_type(w) == SPAN_RUN && word_kind(w) == KIND_CACHED && n == word_spans(w)) {
+        st->runs_cached++;
+        st->run_bytes_cached += bytes;
     } else if (word_type(w) == SPAN_RUN && word_kind(w) == KIND_FREE && n == word_spans(w)) {
         st->runs_free++;
         st->run_bytes_free += bytes;
@@ -79,6 +82,7 @@ void shalloc_stats(struct shalloc *h, struct shalloc_stats *st)
     st->lock_timeouts = r->lock_timeouts;
     st->slots_reclaimed = r->slots_reclaimed;
     st->blocks_reclaimed = r->blocks_reclaimed;
+    st->runs_reclaimed = r->runs_reclaimed;
     st->spans_recovered = r->spans_recovered;
 }
 
@@ -111,8 +115,8 @@ static void describe_block(struct shalloc *h, uint64_t off, struct block *b, uns
 static void describe_span(struct shalloc *h, uint64_t span, uint64_t w, uint64_t n, void *ctx)
 {
     struct visitor *v = ctx;
-    bool run = word_type(w) == SPAN_RUN && n == word_spans(w) &&
-               (word_kind(w) == KIND_FREE || word_kind(w) == KIND_USED);
+    bool run = word_type(w) == SPAN_RUN && n == word_spans(w) && word_kind(w) >= KIND_FREE &&
+               word_kind(w) <= KIND_USED;
     struct shalloc_block_info info = {
         .offset = span_offset(h, span),
         .span = span,
@@ -126,7 +130,7 @@ static void describe_span(struct shalloc *h, uint64_t span, uint64_t w, uint64_t
         shalloc_for_each_block_in_span(h, span, word_class(w), describe_block, v);
         return;
     }
-    if (info.state == SHALLOC_USED)
+    if (info.state == SHALLOC_USED || info.state == SHALLOC_CACHED)
         info.owner = atomic_load_explicit(&slot_at(h, info.slot)->pid, memory_order_relaxed);
     v->visit(v->ctx, &info);
 }

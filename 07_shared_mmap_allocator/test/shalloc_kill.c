@@ -127,6 +127,19 @@ static void setup_carve_from_run(struct scene *s)
     shalloc_free(&s->h, s->block[s->blocks / 2]);
 }
 
+/* Runs of one span through the child's run cache (in this 1 MiB region it
+ * holds one span): a run taken under the lock with one more for the cache,
+ * that one taken without the lock, a run put back without it, then a full
+ * cache giving its run back to make room, and a run taken from it again. */
+static void act_run_cache(struct scene *s)
+{
+    void *a = must_alloc(s, SPAN), *b = must_alloc(s, SPAN);
+
+    shalloc_free(&s->h, a);
+    shalloc_free(&s->h, b);
+    must_alloc(s, SPAN);
+}
+
 /* Blocks of 100 bytes on the region's free list: the act refills a cache. */
 static void setup_refill(struct scene *s)
 {
@@ -150,6 +163,7 @@ static const struct op {
     {"carve", no_setup, act_alloc_small},
     {"carve-from-run", setup_carve_from_run, act_alloc_small},
     {"refill", setup_refill, act_alloc_refill},
+    {"run-cache", no_setup, act_run_cache},
 };
 enum { OPS = sizeof ops / sizeof ops[0] };
 
@@ -220,6 +234,7 @@ static uint64_t kill_at(struct scene *s, const struct op *op, uint64_t limit)
     if (s->warm_up == NULL)
         die_errno(shalloc_error(&s->h));
     op->setup(s);
+    shalloc_flush(&s->h); /* what the set-up freed is free, not in this process's caches */
     uint64_t started = now_ns();
     pid_t pid = child_start(child_act, &st);
     int status = wait_stop(pid);

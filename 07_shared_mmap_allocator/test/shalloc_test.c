@@ -10,7 +10,9 @@
  * calls the library's internal functions (shalloc_internal.h) the way a
  * bug inside the library would.  `layout` prints where things are in a
  * region, for the tests that damage one on purpose; `die-holding-lock
- * NAME` attaches a named region, takes its lock and dies by SIGKILL.
+ * NAME` attaches a named region, takes its lock and dies by SIGKILL;
+ * `enomem` and `run-cache` print facts about a request too long for the
+ * region and about the cache of runs, which the lesson's commands do not.
  *
  * Usage: shalloc_test TEST [NAME]       (--list names the tests)
  */
@@ -20,6 +22,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -84,6 +87,71 @@ static int test_enomem(struct shalloc *h)
     fact_int("region_unchanged", same);
     fact_int("largest_served", largest != NULL);
     shalloc_free(h, largest);
+    fact_word("check", shalloc_check(h, &rep) ? "ok" : "fail");
+    facts_end();
+    return 0;
+}
+
+/* The region lock held by another thread until a byte arrives on release
+ * (or five seconds pass: then the test fails, it does not hang). */
+struct lock_hold {
+    struct shalloc *h;
+    atomic_int held;
+    int release[2];
+};
+
+static void *hold_lock_until_released(void *arg)
+{
+    struct lock_hold *l = arg;
+    struct pollfd wait = {.fd = l->release[0], .events = POLLIN};
+
+    if (shalloc_lock(l->h) != 0)
+        die_errno(shalloc_error(l->h));
+    atomic_store(&l->held, 1);
+    if (poll(&wait, 1, 5000) < 0)
+        die_errno("poll");
+    shalloc_unlock(l->h);
+    return NULL;
+}
+
+/* A run of one span (all this 1 MiB region lets a process cache), freed,
+ * waits in the process's run cache; taken again while another thread
+ * holds the region lock, it comes back without that lock; flushed, it is
+ * free. */
+static int test_run_cache(struct shalloc *h)
+{
+    struct shalloc_stats st;
+    struct shalloc_report rep;
+    struct lock_hold l = {.h = h};
+    pthread_t holder;
+    int err;
+
+    if (pipe(l.release) != 0)
+        die_errno("pipe");
+    void *p = shalloc_alloc(h, 10000);
+    if (p == NULL)
+        die_errno(shalloc_error(h));
+    shalloc_free(h, p);
+    shalloc_stats(h, &st);
+    fact_uint("cached_after_free", st.runs_cached);
+    if ((err = pthread_create(&holder, NULL, hold_lock_until_released, &l)) != 0)
+        die_err("pthread_create", err);
+    while (!atomic_load(&l.held))
+        sched_yield();
+    void *again = shalloc_alloc(h, 10000);
+    fact_int("taken_while_locked", atomic_load(&region_of(h)->lock_owner) != 0);
+    if (write(l.release[1], "", 1) != 1)
+        die_errno("write");
+    if ((err = pthread_join(holder, NULL)) != 0)
+        die_err("pthread_join", err);
+    close(l.release[0]);
+    close(l.release[1]);
+    fact_int("same_run", again == p);
+    shalloc_free(h, again);
+    shalloc_flush(h);
+    shalloc_stats(h, &st);
+    fact_uint("cached_after_flush", st.runs_cached);
+    fact_uint("runs_used_after_flush", st.runs_used);
     fact_word("check", shalloc_check(h, &rep) ? "ok" : "fail");
     facts_end();
     return 0;
@@ -173,6 +241,7 @@ static const struct test {
     {"asserts", test_asserts, false},
     {"layout", test_layout, false},
     {"enomem", test_enomem, false},
+    {"run-cache", test_run_cache, false},
     {"die-holding-lock", test_die_holding_lock, true},
     {"double-free", test_double_free, false},
     {"free-interior", test_free_interior, false},
