@@ -151,9 +151,9 @@ enum {
     CACHE_LINE = 64,               /* what two CPUs' caches pass back and forth */
     BLOCK_HEADER = 16,             /* sizeof(struct block) */
     TINY_MAX = 1024,               /* largest TINY request; glibc's tcache stops near here */
-    TINY_CLASSES = 32,             /* 16, 32, ... 128, then four classes per power of two */
+    TINY_CLASSES = 20,             /* 16, 32, ... 128, then four classes per power of two */
     SMALL_CACHE_MAX = 16384,       /* largest SMALL request a thread cache keeps */
-    CACHE_CLASSES = 48,            /* the TINY classes, then 16 SMALL ones (1280 .. 16384) */
+    CACHE_CLASSES = 36,            /* the TINY classes, then 16 SMALL ones (1280 .. 16384) */
     NO_CLASS = 0xff,               /* size_class of a SMALL block of another size */
     MIN_BLOCKS_PER_ZONE = 100,     /* every TINY or SMALL zone holds this many of its largest */
     TINY_ZONE_MIN = 64 * 1024,     /* smallest TINY zone (fewer mmaps, fewer mappings) */
