@@ -8,11 +8,12 @@
  *     f ID          free(id's block)
  * after a first line "# alloc-trace v1 kind=K seed=S ops=N ids=M".
  *
- * Usage: alloc_trace gen --kind small|realloc|mixed [--ops N] [--seed S]
+ * Usage: alloc_trace gen --kind small|realloc|mixed [--ops N] [--seed S] [--ids N]
  *        alloc_trace replay --allocator glibc|zone [--measure time|space] [--repeat N] FILE
  *
- * gen writes a trace to stdout; the same kind, ops and seed always give the
- * same trace.  replay reads FILE whole, then runs it:
+ * gen writes a trace to stdout; the same kind, ops, seed and ids always give
+ * the same trace.  --ids sets how many blocks the program can hold at once
+ * (about half of them are live): the size of its working set.  replay reads FILE whole, then runs it:
  *   --measure time   (default) as fast as it can: ops_per_sec=
  *   --measure space  reading the allocator's mapped bytes every 16 calls:
  *                    peak_live_bytes= peak_mapped_bytes= utilisation_pct=
@@ -38,6 +39,9 @@
 #include <sys/stat.h>
 
 enum kind { KIND_SMALL, KIND_REALLOC, KIND_MIXED };
+/* Ids in a trace: the default, and the bounds of --ids (at least one
+ * realloc buffer, which takes 1 id in 64; replay accepts 2^24 at most). */
+enum { DEFAULT_IDS = 16384, MIN_IDS = 64, MAX_IDS = 1 << 24 };
 static const char *const kind_names[] = {"small", "realloc", "mixed", NULL};
 
 /* ------------------------------------------------------------ generating */
@@ -129,10 +133,10 @@ static void step_mixed(struct generator *g)
     emit_alloc(g, id, large_id ? skewed_size(g, 64u << 10, 4u << 20) : skewed_size(g, 16, 2048));
 }
 
-static void generate(enum kind kind, uint64_t ops, uint64_t seed)
+static void generate(enum kind kind, uint64_t ops, uint64_t seed, uint32_t ids)
 {
     static void (*const steps[])(struct generator *) = {step_small, step_realloc, step_mixed};
-    struct generator g = {.rng = seed, .ids = 16384};
+    struct generator g = {.rng = seed, .ids = ids};
 
     g.sizes = calloc(g.ids, sizeof *g.sizes);
     if (g.sizes == NULL)
@@ -266,7 +270,7 @@ static void trace_load(const char *path, struct trace *t)
 
     if (!read_line(f, path, line_no, line, sizeof line) ||
         sscanf(line, "# alloc-trace v1 kind=%*s seed=%*s ops=%*s ids=%" SCNu32, &t->ids) != 1 ||
-        t->ids == 0 || t->ids > (1u << 24))
+        t->ids == 0 || t->ids > MAX_IDS)
         die("%s: not an alloc-trace v1 file", path);
     t->count = 0;
     t->calls = malloc(cap * sizeof *t->calls);
@@ -377,7 +381,7 @@ static void replay(const struct allocator *a, const struct trace *t, int measure
 
 static void usage(void)
 {
-    printf("Usage: %s gen --kind small|realloc|mixed [--ops N] [--seed S]\n"
+    printf("Usage: %s gen --kind small|realloc|mixed [--ops N] [--seed S] [--ids N]\n"
            "       %s replay --allocator glibc|zone [--measure time|space] [--repeat N] FILE\n"
            "\n"
            "Make an allocation trace (to stdout), or replay one against an allocator.\n"
@@ -386,6 +390,8 @@ static void usage(void)
            "                     buffers; mixed: small blocks and a few large ones\n"
            "  --ops N            calls to generate, before the final frees (default 1000000)\n"
            "  --seed S           the generator's seed (default 1)\n"
+           "  --ids N            blocks the program can hold at once, about half of them\n"
+           "                     live (64..16777216, default 16384)\n"
            "  --allocator NAME   glibc (the C library's malloc) or zone (lesson 05's)\n"
            "  --measure WHAT     time: ops_per_sec=; space: peak bytes mapped against\n"
            "                     peak bytes live (default time)\n"
@@ -397,14 +403,19 @@ static void usage(void)
 int main(int argc, char *argv[])
 {
     static const struct option options[] = {
-        {"kind", required_argument, NULL, 'k'},    {"ops", required_argument, NULL, 'n'},
-        {"seed", required_argument, NULL, 's'},    {"allocator", required_argument, NULL, 'a'},
-        {"measure", required_argument, NULL, 'm'}, {"repeat", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"kind", required_argument, NULL, 'k'},
+        {"ops", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},
+        {"allocator", required_argument, NULL, 'a'},
+        {"measure", required_argument, NULL, 'm'},
+        {"repeat", required_argument, NULL, 'r'},
+        {"ids", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     static const char *const measures[] = {"time", "space", NULL};
     int kind = -1, allocator = -1, measure_space = 0, opt;
-    uint64_t ops = 1000000, seed = 1, repeat = 1;
+    uint64_t ops = 1000000, seed = 1, repeat = 1, ids = DEFAULT_IDS;
 
     cli_init();
     opterr = 0;
@@ -416,6 +427,7 @@ int main(int argc, char *argv[])
         case 'a': allocator = opt_choice("--allocator", optarg, allocator_names); break;
         case 'm': measure_space = opt_choice("--measure", optarg, measures); break;
         case 'r': repeat = opt_uint("--repeat", optarg, 1, 1000); break;
+        case 'i': ids = opt_uint("--ids", optarg, MIN_IDS, MAX_IDS); break;
         case 'h': usage(); return 0;
         default: bad_option(opt, argv);
         }
@@ -428,7 +440,7 @@ int main(int argc, char *argv[])
             usage_error("gen needs --kind");
         if (optind < argc)
             usage_error("unexpected argument '%s'", argv[optind]);
-        generate((enum kind)kind, ops, seed);
+        generate((enum kind)kind, ops, seed, (uint32_t)ids);
         return 0;
     }
     if (strcmp(command, "replay") != 0)

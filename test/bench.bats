@@ -35,6 +35,22 @@ load helper
   done
 }
 
+@test "alloc_trace gen --ids sets the working set: at most that many blocks live, and the header says so" {
+  trace=$BATS_TEST_TMPDIR/trace
+  for ids in 64 4096; do
+    "$(prog alloc_trace)" gen --kind small --ops 20000 --ids $ids >"$trace"
+    [[ $(head -1 "$trace") == *" ids=$ids" ]] || fail "the header names $ids ids"
+    awk -v ids=$ids '$1 != "#" && $2 >= ids { bad = 1 } END { exit bad }' "$trace" ||
+      fail "every id is below $ids"
+    run_prog alloc_trace replay --allocator zone "$trace"
+    assert_success
+  done
+  for ids in 63 16777217 0 -1 lots; do
+    run_prog alloc_trace gen --kind small --ids "$ids"
+    assert_usage_error "--ids"
+  done
+}
+
 @test "a trace frees every block it allocates" {
   trace=$BATS_TEST_TMPDIR/trace
   "$(prog alloc_trace)" gen --kind mixed --ops 20000 >"$trace"
