@@ -13,7 +13,8 @@
  *
  * gen writes a trace to stdout; the same kind, ops, seed and ids always give
  * the same trace.  --ids sets how many blocks the program can hold at once
- * (about half of them are live): the size of its working set.  replay reads FILE whole, then runs it:
+ * (about half of them are live): the size of its working set.  replay reads
+ * FILE whole, then runs it:
  *   --measure time   (default) as fast as it can: ops_per_sec=
  *   --measure space  reading the allocator's mapped bytes every 16 calls:
  *                    peak_live_bytes= peak_mapped_bytes= utilisation_pct=
