@@ -12,15 +12,21 @@ fact() {
   awk -v key="$key" -v filters="$*" -f "$root/common/fact.awk"
 }
 
-# stats NUMBERS...: print "median min max" (the median of an even count is
-# the mean of the two middle values).
-stats() {
-  printf '%s\n' "$@" | grep . | sort -g | awk '{ v[NR] = $1 }
+# order_stats FORMAT < numbers, one a line: "median min max", each printed
+# with FORMAT ("0 0 0" for no numbers; the median of an even count is the
+# mean of the two middle values).
+order_stats() {
+  sort -g | awk -v f="$1" '{ v[NR] = $1 }
     END {
       if (NR == 0) { print "0 0 0"; exit }
       m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-      printf "%.0f %.0f %.0f\n", m, v[1], v[NR]
+      printf f " " f " " f "\n", m, v[1], v[NR]
     }'
+}
+
+# stats NUMBERS...: print "median min max", as integers.
+stats() {
+  printf '%s\n' "$@" | grep . | order_stats '%.0f'
 }
 
 # ratio A B: A/B with two decimals.
@@ -46,7 +52,9 @@ elapsed_ns() {
 #    REP for every variant in turn (backwards on odd repetitions), so that
 #    the machine's noise hits all of them alike.  MEASURE runs one program and keeps what it printed with
 #    add_sample.
-# 2. summary KEY: "median min max" of the samples kept under KEY.
+# 2. summary KEY: "median min max" of the samples kept under KEY; or
+#    paired_ratio KEY REF_KEY: the median of their ratios, repetition by
+#    repetition.
 # 3. emit_row FORMAT VALUE... -- KEY=VALUE...: the table row for people
 #    (printf FORMAT with the VALUEs) and the same row as one JSON object in
 #    the results file (the KEY=VALUEs; see record).
@@ -63,6 +71,25 @@ summary() {
   local -a values
   read -ra values <<<"${SAMPLES[$1]:-}"
   stats "${values[@]}"
+}
+
+# paired_ratio KEY REF_KEY: the median over the repetitions of KEY's sample
+# divided by REF_KEY's sample of the same repetition, two decimals.
+# alternate runs the two close together in every repetition, so each pair
+# sees the machine in one state: a neighbour's load that comes and goes
+# cancels out of every ratio, where it would stay in a ratio of medians
+# taken at different moments.  Without one sample of each per repetition
+# (a run failed), it is the ratio of the medians.
+paired_ratio() {
+  local -a values refs
+  read -ra values <<<"${SAMPLES[$1]:-}"
+  read -ra refs <<<"${SAMPLES[$2]:-}"
+  if ((${#values[@]} == 0 || ${#values[@]} != ${#refs[@]})); then
+    ratio "$(summary "$1" | cut -d' ' -f1)" "$(summary "$2" | cut -d' ' -f1)"
+    return
+  fi
+  paste -d' ' <(printf '%s\n' "${values[@]}") <(printf '%s\n' "${refs[@]}") |
+    awk '{ print ($2 > 0 ? $1 / $2 : 0) }' | order_stats '%.2f' | cut -d' ' -f1
 }
 
 # has_samples KEY: true if anything was kept under KEY.

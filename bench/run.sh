@@ -12,7 +12,8 @@
 #
 # Every comparison is a ratio against a reference measured in the same run,
 # with the contenders alternating inside each repetition, in reverse order
-# on every other one.  Results go to stdout as tables and to
+# on every other one; the malloc table's ratios are medians of the ratios
+# within each repetition.  Results go to stdout as tables and to
 # $BIN_DIR/bench-results.jsonl (or $BENCH_RESULTS), one JSON object per row.
 # BIN_DIR defaults to build/.
 set -euo pipefail
@@ -202,6 +203,7 @@ bench_malloc() {
   local workloads=(large prodcons randsizes server churn tiny workload-1t workload-2t
     trace-small trace-realloc trace-mixed)
   local allocators=(glibc zone) variants=() missing=() w a line name path g_ns g_rss ns rss
+  local time_ratio rss_ratio
   declare -gA preload=([glibc]="" [zone]="$bin/libzone_malloc.so")
   declare -gA quick_ops=() # alloc_patterns' defaults, unless --quick
   ((quick)) && quick_ops=([large]=8 [prodcons]=100000 [randsizes]=30000 [server]=40000
@@ -256,10 +258,12 @@ bench_malloc() {
       fi
       read -r ns _ _ < <(summary "$w/$a ns")
       read -r rss _ _ < <(summary "$w/$a rss")
-      times[$a]+="$(ratio "$ns" "$g_ns") " rsses[$a]+="$(ratio "$rss" "$g_rss") "
-      line+=$(printf ' %7s %5s' "$(ratio "$ns" "$g_ns")" "$(ratio "$rss" "$g_rss")")
+      time_ratio=$(paired_ratio "$w/$a ns" "$w/glibc ns")
+      rss_ratio=$(paired_ratio "$w/$a rss" "$w/glibc rss")
+      times[$a]+="$time_ratio " rsses[$a]+="$rss_ratio "
+      line+=$(printf ' %7s %5s' "$time_ratio" "$rss_ratio")
       record bench=malloc workload="$w" allocator="$a" median_ns="$ns" peak_rss_kib="$rss" \
-        time_vs_glibc="$(ratio "$ns" "$g_ns")" rss_vs_glibc="$(ratio "$rss" "$g_rss")"
+        time_vs_glibc="$time_ratio" rss_vs_glibc="$rss_ratio"
     done
     echo "$line"
   done

@@ -231,3 +231,18 @@ pattern_ops() {
     assert_usage_error "BENCH_PRELOAD"
   done
 }
+
+@test "bench/lib.bash paired_ratio: the median of each repetition's ratio, else the ratio of medians" {
+  # shellcheck disable=SC2034 # read by lib.bash
+  root=$REPO_ROOT
+  # shellcheck disable=SC1091 # bench/lib.bash is linted as a script of its own
+  . "$REPO_ROOT/bench/lib.bash"
+  for value in 10 40 12; do add_sample "zone ns" "$value"; done
+  for value in 20 80 12; do add_sample "glibc ns" "$value"; done
+  # Ratios 0.5, 0.5 and 1: their median is 0.50; the medians' ratio, 12/20, would say 0.60.
+  [[ $(paired_ratio "zone ns" "glibc ns") == 0.50 ]] || fail "paired: $(paired_ratio "zone ns" "glibc ns")"
+  add_sample "short ns" 10
+  add_sample "short ns" 40
+  # Two samples against three: no pairs, so the medians' ratio, 25/20.
+  [[ $(paired_ratio "short ns" "glibc ns") == 1.25 ]] || fail "unpaired: $(paired_ratio "short ns" "glibc ns")"
+}
