@@ -28,54 +28,76 @@ static inline struct thread_cache *enter_slow_path(void)
     return thread_start();
 }
 
+/*
+ * Pop the top block of a cache stack for a request of size bytes, in state
+ * used; NULL if the stack is empty.  zm_malloc calls it once for TINY and
+ * once for SMALL, each with its own constant state, so that neither pays
+ * for telling the two apart again.
+ */
+static inline void *cache_pop(struct cache_bin *bin, uint8_t used, size_t size)
+{
+    void *ptr = bin->head;
+
+    if (likely(ptr != NULL)) {
+        struct block *b = block_of(ptr);
+        bin->head = *(void **)ptr;
+        bin->count--;
+        block_set_state(b, used);
+        b->request = (uint32_t)size;
+    }
+    return ptr;
+}
+
 void *zm_malloc(size_t size)
 {
-    if (likely(size <= SMALL_CACHE_MAX)) {
-        unsigned size_class = class_of(size);
-        struct cache_bin *bin = &zm_thread_cache.bins[size_class];
-        void *ptr = bin->head;
-        if (likely(ptr != NULL)) {
-            struct block *b = block_of(ptr);
-            bin->head = *(void **)ptr;
-            bin->count--;
-            block_set_state(b, used_state(size_class));
-            b->request = (uint32_t)size;
-            return ptr;
-        }
-    }
+    void *ptr = NULL;
+
+    if (likely(size <= TINY_MAX))
+        ptr = cache_pop(&zm_thread_cache.bins[tiny_class_of(size)], TINY_USED, size);
+    else if (size <= SMALL_CACHE_MAX)
+        ptr = cache_pop(&zm_thread_cache.bins[small_class_of(size)], SMALL_USED, size);
+    if (likely(ptr != NULL))
+        return ptr;
     return malloc_slow(size);
 }
 
-/*
- * The checks a free into the cache costs: the header's magic, a state
- * that says in use and agrees with the class, and (T4) a TINY block's
- * stride and zero back, which an overrun of the block before it changes.
- */
-static inline bool cacheable(const struct block *b)
+/* Push ptr, whose header b has been checked, on its class's stack in state
+ * cached; false if the stack is full. */
+static inline bool cache_push(struct cache_bin *bin, struct block *b, void *ptr, uint8_t cached)
 {
-    unsigned size_class = b->size_class;
-
-    if (unlikely(b->magic != BLOCK_MAGIC || size_class >= CACHE_CLASSES ||
-                 block_state(b) != used_state(size_class)))
+    if (unlikely(bin->count >= bin->limit))
         return false;
-    return size_class < TINY_CLASSES ? tiny_header_intact(b, size_class)
-                                     : small_class_fits(b, size_class);
+    block_set_state(b, cached);
+    *(void **)ptr = bin->head;
+    bin->head = ptr;
+    bin->count++;
+    return true;
 }
 
+/*
+ * The checks a free into the cache costs: the header's magic; a state that
+ * says in use, as TINY or as SMALL, and agrees with the class; and a TINY
+ * block's stride and zero back (T4), or a SMALL block's size (S4), which an
+ * overrun of the block before it changes.  The class is read once, into a
+ * local: read again after the state's atomic load, it would be loaded again.
+ */
 void zm_free(void *ptr)
 {
     struct thread_cache *c = &zm_thread_cache;
 
     if (likely(c->state == CACHE_ON && ptr != NULL && ((uintptr_t)ptr & (ALIGNMENT - 1)) == 0)) {
         struct block *b = block_of(ptr);
-        if (likely(cacheable(b))) {
-            struct cache_bin *bin = &c->bins[b->size_class];
-            if (likely(bin->count < bin->limit)) {
-                block_set_state(b, cached_state(b->size_class));
-                *(void **)ptr = bin->head;
-                bin->head = ptr;
-                bin->count++;
-                return;
+        unsigned size_class = b->size_class;
+        uint8_t state = block_state(b);
+        if (likely(b->magic == BLOCK_MAGIC)) {
+            if (likely(size_class < TINY_CLASSES && state == TINY_USED &&
+                       tiny_header_intact(b, size_class))) {
+                if (likely(cache_push(&c->bins[size_class], b, ptr, TINY_CACHED)))
+                    return;
+            } else if (size_class >= TINY_CLASSES && size_class < CACHE_CLASSES &&
+                       state == SMALL_USED && small_class_fits(b, size_class)) {
+                if (likely(cache_push(&c->bins[size_class], b, ptr, SMALL_CACHED)))
+                    return;
             }
         }
     }

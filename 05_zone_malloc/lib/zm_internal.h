@@ -256,11 +256,12 @@ struct arena {
 };
 
 /* A thread's stack of freed blocks of one class. */
+/* 16 bytes, so that the fast paths find a bin with a shift. */
 struct cache_bin {
     void *head;     /* linked through each block's first word */
-    uint32_t count; /* blocks on it */
-    uint32_t limit; /* 0: caching is off (not started, debug mode, or exited) */
-    uint32_t batch; /* blocks the next refill takes: grows from about a page */
+    uint16_t count; /* blocks on it (at most limit, at most 256) */
+    uint16_t limit; /* 0: caching is off (not started, debug mode, or exited) */
+    uint16_t batch; /* blocks the next refill takes: grows from about a page */
 };
 
 enum cache_state { CACHE_NEW = 0, CACHE_ON, CACHE_OFF, CACHE_EXITED };
