@@ -255,8 +255,8 @@ struct arena {
                                               other arenas, by class (R1) */
 };
 
-/* A thread's stack of freed blocks of one class. */
-/* 16 bytes, so that the fast paths find a bin with a shift. */
+/* A thread's stack of freed blocks of one class: 16 bytes, so that the fast
+ * paths find a bin with a shift. */
 struct cache_bin {
     void *head;     /* linked through each block's first word */
     uint16_t count; /* blocks on it (at most limit, at most 256) */
