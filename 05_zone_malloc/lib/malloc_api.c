@@ -28,26 +28,6 @@ static inline struct thread_cache *enter_slow_path(void)
     return thread_start();
 }
 
-/*
- * Pop the top block of a cache stack for a request of size bytes, in state
- * used; NULL if the stack is empty.  zm_malloc calls it once for TINY and
- * once for SMALL, each with its own constant state, so that neither pays
- * for telling the two apart again.
- */
-static inline void *cache_pop(struct cache_bin *bin, uint8_t used, size_t size)
-{
-    void *ptr = bin->head;
-
-    if (likely(ptr != NULL)) {
-        struct block *b = block_of(ptr);
-        bin->head = *(void **)ptr;
-        bin->count--;
-        block_set_state(b, used);
-        b->request = (uint32_t)size;
-    }
-    return ptr;
-}
-
 void *zm_malloc(size_t size)
 {
     void *ptr = NULL;
@@ -59,19 +39,6 @@ void *zm_malloc(size_t size)
     if (likely(ptr != NULL))
         return ptr;
     return malloc_slow(size);
-}
-
-/* Push ptr, whose header b has been checked, on its class's stack in state
- * cached; false if the stack is full. */
-static inline bool cache_push(struct cache_bin *bin, struct block *b, void *ptr, uint8_t cached)
-{
-    if (unlikely(bin->count >= bin->limit))
-        return false;
-    block_set_state(b, cached);
-    *(void **)ptr = bin->head;
-    bin->head = ptr;
-    bin->count++;
-    return true;
 }
 
 /*
@@ -91,13 +58,14 @@ void zm_free(void *ptr)
         uint8_t state = block_state(b);
         if (likely(b->magic == BLOCK_MAGIC)) {
             if (likely(size_class < TINY_CLASSES && state == TINY_USED &&
-                       tiny_header_intact(b, size_class))) {
-                if (likely(cache_push(&c->bins[size_class], b, ptr, TINY_CACHED)))
-                    return;
-            } else if (size_class >= TINY_CLASSES && size_class < CACHE_CLASSES &&
-                       state == SMALL_USED && small_class_fits(b, size_class)) {
-                if (likely(cache_push(&c->bins[size_class], b, ptr, SMALL_CACHED)))
-                    return;
+                       tiny_header_intact(b, size_class) && cache_has_room(&c->bins[size_class]))) {
+                cache_push(&c->bins[size_class], ptr, TINY_CACHED);
+                return;
+            }
+            if (size_class >= TINY_CLASSES && size_class < CACHE_CLASSES && state == SMALL_USED &&
+                small_class_fits(b, size_class) && cache_has_room(&c->bins[size_class])) {
+                cache_push(&c->bins[size_class], ptr, SMALL_CACHED);
+                return;
             }
         }
     }

@@ -116,19 +116,12 @@ static uint32_t cache_refill(struct thread_cache *c, unsigned size_class)
 void *cache_refill_pop(struct thread_cache *c, size_t size)
 {
     unsigned size_class = class_of(size);
-    struct cache_bin *bin = &c->bins[size_class];
-    void *ptr;
 
     if (cache_refill(c, size_class) == 0) {
         errno = ENOMEM;
         return NULL;
     }
-    ptr = bin->head;
-    bin->head = *(void **)ptr;
-    bin->count--;
-    block_set_state(block_of(ptr), used_state(size_class));
-    block_of(ptr)->request = (uint32_t)size;
-    return ptr;
+    return cache_pop(&c->bins[size_class], used_state(size_class), size);
 }
 
 /*
@@ -174,15 +167,12 @@ static void cache_flush(struct thread_cache *c, unsigned size_class, uint32_t n)
  * stack back first. */
 void cache_flush_push(struct thread_cache *c, void *ptr)
 {
-    struct block *b = block_of(ptr);
-    struct cache_bin *bin = &c->bins[b->size_class];
+    unsigned size_class = block_of(ptr)->size_class;
+    struct cache_bin *bin = &c->bins[size_class];
 
-    if (bin->count >= bin->limit)
-        cache_flush(c, b->size_class, bin->limit / 2);
-    block_set_state(b, cached_state(b->size_class));
-    *(void **)ptr = bin->head;
-    bin->head = ptr;
-    bin->count++;
+    if (!cache_has_room(bin))
+        cache_flush(c, size_class, bin->limit / 2);
+    cache_push(bin, ptr, cached_state(size_class));
 }
 
 void cache_flush_all(struct thread_cache *c)

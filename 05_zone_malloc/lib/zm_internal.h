@@ -387,6 +387,40 @@ static inline void block_set_state(struct block *b, uint8_t state)
     __atomic_store_n(&b->state, state, __ATOMIC_RELAXED);
 }
 
+/*
+ * Pop the top block of a cache stack for a request of size bytes, in state
+ * used; NULL if the stack is empty.  The fast path calls it with a constant
+ * state for TINY and one for SMALL, so that neither tells the two apart at
+ * run time; a refill calls it too.
+ */
+static inline void *cache_pop(struct cache_bin *bin, uint8_t used, size_t size)
+{
+    void *ptr = bin->head;
+
+    if (likely(ptr != NULL)) {
+        struct block *b = block_of(ptr);
+        bin->head = *(void **)ptr;
+        bin->count--;
+        block_set_state(b, used);
+        b->request = (uint32_t)size;
+    }
+    return ptr;
+}
+
+static inline bool cache_has_room(const struct cache_bin *bin)
+{
+    return bin->count < bin->limit;
+}
+
+/* Push ptr, checked and with room on the stack, in state cached. */
+static inline void cache_push(struct cache_bin *bin, void *ptr, uint8_t cached)
+{
+    block_set_state(block_of(ptr), cached);
+    *(void **)ptr = bin->head;
+    bin->head = ptr;
+    bin->count++;
+}
+
 /* T4: a TINY header's first 8 bytes are its stride and a zero back: an
  * overrun of the block before it that reaches them shows. */
 static inline bool tiny_header_intact(const struct block *b, unsigned size_class)
