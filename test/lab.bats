@@ -85,7 +85,7 @@ write_impl() {
 @test "the solution scores full marks, and the grader exits 0" {
   [[ -f $LAB_RUNS/solution.status ]] || skip "$SOLUTION_ONLY"
   saved solution
-  assert_success
+  assert_grader_passed "the solution"
   [[ $output =~ Score\ ([0-9]+)/([0-9]+) ]] || fail "a Score line"
   ((BASH_REMATCH[1] == BASH_REMATCH[2])) || fail "full marks (${BASH_REMATCH[0]})"
   [[ $output == *" 0 failed"* ]] || fail "no test fails"

@@ -42,6 +42,16 @@ test_lines() {
   printf '%s\n' "$output" | grep -E '^(PASS|FAIL|SKIP) '
 }
 
+# assert_grader_passed LABEL: the grader exited 0.  If not, the message
+# itself names each failed test and its reason, first, so that they are
+# seen even where only the head of a long report is shown (a CI log).
+assert_grader_passed() {
+  ((status == 0)) && return
+  local failed
+  failed=$(printf '%s\n' "$output" | grep -A1 -E '^FAIL ' | grep -v -- '^--$' | tr '\n' ' ')
+  fail "$1: the grader exits 0, every test passing (failed: ${failed:-none named})"
+}
+
 # rubric_ids LAB: the test ids of NN_lesson's rubric, in order.
 rubric_ids() {
   awk -f "$REPO_ROOT/common/lab/rubric.awk" "$REPO_ROOT/$1/lab/rubric" | cut -f1

@@ -23,6 +23,7 @@
 #include "lab/lab.h"
 #include "lab/lab_fork.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,6 +92,8 @@ void journal_check(const char *when);
 bool journal_verify(char *why, size_t size);
 /* Log writer's next record: "w<writer> <seq>" (seq is *count, then counted). */
 void log_record(unsigned writer, uint64_t *count);
+/* Wait until another thread sets flag (it has logged its first record). */
+void wait_until_set(const atomic_bool *flag);
 
 /* held.c: how a child that did not end well ended, explained. */
 const char *why_child_failed(const struct lab_child_end *e);

@@ -16,7 +16,6 @@
 #include "sync.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -137,7 +136,7 @@ struct hammer_thread {
     unsigned writer;
     uint64_t records; /* written by the thread, read after it is joined */
     atomic_bool *stop;
-    _Atomic uint64_t started; /* it has logged at least one record */
+    atomic_bool started; /* it has logged at least one record */
 };
 
 static void *hammer_journal(void *arg)
@@ -146,7 +145,7 @@ static void *hammer_journal(void *arg)
 
     while (!atomic_load_explicit(h->stop, memory_order_relaxed)) {
         log_record(h->writer, &h->records);
-        atomic_store_explicit(&h->started, 1, memory_order_relaxed);
+        atomic_store_explicit(&h->started, true, memory_order_release);
     }
     return NULL;
 }
@@ -173,8 +172,7 @@ unsigned fork_storm(unsigned threads, unsigned forks, unsigned run, bool verbose
     }
     test_step = "waiting for the threads to start logging";
     for (unsigned i = 0; i < threads; i++)
-        while (!atomic_load(&hammers[i].started))
-            sched_yield();
+        wait_until_set(&hammers[i].started);
     test_step = "forking while threads log";
     for (unsigned k = 0; k < forks; k++) {
         log_record(0, &main_records);

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -206,6 +207,12 @@ void log_record(unsigned writer, uint64_t *count)
     snprintf(text, sizeof text, "w%u %" PRIu64, writer, *count);
     journal_log(text);
     (*count)++;
+}
+
+void wait_until_set(const atomic_bool *flag)
+{
+    while (!atomic_load_explicit(flag, memory_order_acquire))
+        sched_yield();
 }
 
 static struct {
