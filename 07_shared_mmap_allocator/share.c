@@ -49,16 +49,17 @@ static void remove_owned_name(void)
     }
 }
 
-/* SA_RESETHAND has restored the default action: re-raise to die by it. */
+/* Remove the name, then die by the signal. */
 static void on_fatal_signal(int sig)
 {
     remove_owned_name();
-    raise(sig);
+    reraise_default(sig);
 }
 
 static void install_cleanup(void)
 {
-    struct sigaction sa = {.sa_handler = on_fatal_signal, .sa_flags = SA_RESETHAND};
+    /* not SA_RESETHAND: see reraise_default */
+    struct sigaction sa = {.sa_handler = on_fatal_signal};
 
     if (cleanup.installed)
         return;

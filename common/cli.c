@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -86,6 +87,15 @@ const char *signal_name(int sig, char buf[static 24])
 #endif
     snprintf(buf, 24, "signal %d", sig);
     return buf;
+}
+
+void reraise_default(int sig)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+    raise(sig);
 }
 
 /* Write message with every control character escaped (\n, \t, \x01...):

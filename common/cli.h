@@ -50,6 +50,18 @@ const char *errno_name(int err, char buf[static 24]);
 const char *signal_name(int sig, char buf[static 24]);
 
 /*
+ * The end of a handler of a fatal signal that must die by that signal:
+ * puts back sig's default action and sends sig again, delivered (fatal)
+ * when the handler returns.  The handler must be installed without
+ * SA_RESETHAND or SA_NODEFER, so that sig stays blocked while it runs:
+ * SA_RESETHAND puts the default back before the handler starts, and a
+ * second sig arriving then (timeout(1) signals the process, then its
+ * group) kills the process before the handler has done its work.
+ * Async-signal-safe.
+ */
+void reraise_default(int sig);
+
+/*
  * Parse a size: decimal digits with an optional K, M, G, T or P suffix
  * (powers of 1024, either case).  Rejects empty text, signs, spaces, zero,
  * trailing junk and values that do not fit in size_t.  On failure returns

@@ -160,7 +160,7 @@ static void (*crash_describe)(struct lab_text *t);
 static void on_crash(int sig)
 {
     int saved_errno = errno;
-    static struct lab_text t; /* one crash report per process: SA_RESETHAND */
+    static struct lab_text t; /* one crash report per process: the signals stay blocked */
 
     t.len = 0;
     lab_text_str(&t, "where ");
@@ -168,7 +168,7 @@ static void on_crash(int sig)
     t.buf[t.len++] = '\n';
     write_all(verdict_fd(), t.buf, t.len);
     errno = saved_errno;
-    raise(sig); /* blocked until we return, then the default action: death by sig */
+    reraise_default(sig); /* delivered when we return: death by sig */
 }
 
 void lab_on_crash(void (*describe)(struct lab_text *t))
@@ -183,8 +183,10 @@ void lab_on_crash(void (*describe)(struct lab_text *t))
         die_errno("sigaltstack");
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_crash;
-    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    sa.sa_flags = SA_ONSTACK; /* not SA_RESETHAND: see reraise_default */
     sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+        sigaddset(&sa.sa_mask, signals[i]); /* none of them interrupts the report */
     for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
         if (sigaction(signals[i], &sa, NULL) != 0)
             die_errno("sigaction");
