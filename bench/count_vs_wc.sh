@@ -9,7 +9,8 @@
 # write() calls of --write-size bytes), reads it once so it is in the page
 # cache, checks that the three agree on the count, then runs them N times
 # each, alternating (the order rotates every round), and prints the median
-# wall time of each and the ratios, as prose and as key=value facts.  The
+# wall time of each and the ratios (the median of each round's ratio), as
+# prose and as key=value facts.  The
 # file is removed on every exit path (errors, Ctrl-C, SIGTERM included).
 #
 # The write size matters on kernels that cache files in large folios: a
@@ -141,7 +142,6 @@ done
 mmap_faults=$(fact minor_faults <<<"$mmap_facts")
 
 names=(wc read mmap)
-declare -A times=([wc]="" [read]="" [mmap]="")
 run_one() {
   case $1 in
   wc) wc -l -- "$file" ;;
@@ -152,30 +152,32 @@ run_one() {
 for ((round = 0; round < repeat; round++)); do
   for ((k = 0; k < 3; k++)); do
     name=${names[(round + k) % 3]}
-    times[$name]+="$(elapsed_ns run_one "$name") "
+    add_sample "$name" "$(elapsed_ns run_one "$name")"
   done
 done
 
-# shellcheck disable=SC2086 # the lists of times are meant to be split
-{
-  read -r wc_ns wc_min_ns wc_max_ns < <(stats ${times[wc]})
-  read -r read_ns read_min_ns read_max_ns < <(stats ${times[read]})
-  read -r mmap_ns mmap_min_ns mmap_max_ns < <(stats ${times[mmap]})
-}
-pct() { echo $(($1 * 100 / ($2 > 0 ? $2 : 1))); }
-row() { # row NAME MEDIAN MIN MAX
-  printf '%-36s %10s %18s %9s\n' "$1" "$(ms "$2")" "$(ms "$3")..$(ms "$4")" "$(ratio "$2" "$wc_ns")"
+read -r wc_ns wc_min_ns wc_max_ns < <(summary wc)
+read -r read_ns read_min_ns read_max_ns < <(summary read)
+read -r mmap_ns mmap_min_ns mmap_max_ns < <(summary mmap)
+# pct NAME REF: NAME's time as a percentage of REF's, the median of the
+# rounds' ratios (each round ran the two close together).
+pct() { awk -v r="$(paired_ratio "$1" "$2")" 'BEGIN { printf "%d", r * 100 + 0.5 }'; }
+row() { # row LABEL NAME: its median, spread and ratio to wc -l
+  local median min max
+  read -r median min max < <(summary "$2")
+  printf '%-36s %10s %18s %9s\n' "$1" "$(ms "$median")" "$(ms "$min")..$(ms "$max")" \
+    "$(paired_ratio "$2" wc)"
 }
 
 echo "== wc -l vs 02_mmap_file count: $size bytes, $wc_lines lines, in the page cache =="
 printf 'file written %d bytes per write(); %s%% of it cached; %d rounds, order rotating\n' \
   "$write_size" "$cached_pct" "$repeat"
 printf '%-36s %10s %18s %9s\n' command "median ms" "spread ms" "vs wc -l"
-row "wc -l" "$wc_ns" "$wc_min_ns" "$wc_max_ns"
-row "02_mmap_file count --method read" "$read_ns" "$read_min_ns" "$read_max_ns"
-row "02_mmap_file count --method mmap" "$mmap_ns" "$mmap_min_ns" "$mmap_max_ns"
+row "wc -l" wc
+row "02_mmap_file count --method read" read
+row "02_mmap_file count --method mmap" mmap
 printf 'mmap took %d minor faults for %d pages\n' "$mmap_faults" $((size / $(getconf PAGESIZE)))
 echo "size_bytes=$size write_bytes=$write_size repeat=$repeat lines=$wc_lines cached_pct=$cached_pct mmap_minor_faults=$mmap_faults"
 echo "wc_ns=$wc_ns read_ns=$read_ns mmap_ns=$mmap_ns"
 echo "wc_min_ns=$wc_min_ns wc_max_ns=$wc_max_ns read_min_ns=$read_min_ns read_max_ns=$read_max_ns mmap_min_ns=$mmap_min_ns mmap_max_ns=$mmap_max_ns"
-echo "read_vs_wc_pct=$(pct "$read_ns" "$wc_ns") mmap_vs_wc_pct=$(pct "$mmap_ns" "$wc_ns") mmap_vs_read_pct=$(pct "$mmap_ns" "$read_ns") mmap_at_least_as_fast_as_wc=$((mmap_ns <= wc_ns))"
+echo "read_vs_wc_pct=$(pct read wc) mmap_vs_wc_pct=$(pct mmap wc) mmap_vs_read_pct=$(pct mmap read) mmap_at_least_as_fast_as_wc=$(($(pct mmap wc) <= 100))"

@@ -12,8 +12,8 @@
 #
 # Every comparison is a ratio against a reference measured in the same run,
 # with the contenders alternating inside each repetition, in reverse order
-# on every other one; the malloc table's ratios are medians of the ratios
-# within each repetition.  Results go to stdout as tables and to
+# on every other one; each ratio is the median of the ratios within each
+# repetition (bench/lib.bash: paired_ratio).  Results go to stdout as tables and to
 # $BIN_DIR/bench-results.jsonl (or $BENCH_RESULTS), one JSON object per row.
 # BIN_DIR defaults to build/.
 set -euo pipefail
@@ -113,7 +113,7 @@ alloc_once() { # VARIANT=allocator/workers REP
 
 bench_alloc() {
   need alloc_bench
-  local allocators=(glibc zone shared) variants=() a w glibc_rate r lo hi kib overhead
+  local allocators=(glibc zone shared) variants=() a w r lo hi kib overhead vs_glibc
   alloc_ops=10000000
   ((quick)) && alloc_ops=1000000
   for w in 1 2; do
@@ -125,15 +125,15 @@ bench_alloc() {
     "RSS growth KiB" "mapped/req %"
   for v in "${variants[@]}"; do
     a=${v%/*} w=${v#*/}
-    read -r glibc_rate _ _ < <(summary "glibc/$w rate")
     read -r r lo hi < <(summary "$v rate")
+    vs_glibc=$(paired_ratio "$v rate" "glibc/$w rate")
     kib=- overhead=-
     has_samples "$v rss" && read -r kib _ _ < <(summary "$v rss")
     has_samples "$v overhead" && read -r overhead _ _ < <(summary "$v overhead")
     emit_row '%-8s %7s %12s %22s %8sx %15s %14s' "$a" "$w" "$(millions "$r")" \
-      "$(millions "$lo")..$(millions "$hi")" "$(ratio "$r" "$glibc_rate")" "$kib" "$overhead" -- \
+      "$(millions "$lo")..$(millions "$hi")" "$vs_glibc" "$kib" "$overhead" -- \
       bench=alloc allocator="$a" workers="$w" ops_per_worker="$alloc_ops" median_ops_per_sec="$r" \
-      min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$(ratio "$r" "$glibc_rate")" \
+      min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$vs_glibc" \
       rss_growth_kib="${kib/-/null}" mapped_per_requested_pct="${overhead/-/null}"
   done
 }
@@ -290,7 +290,7 @@ trace_once() { # VARIANT=kind/allocator REP
 
 bench_traces() {
   need alloc_trace
-  local kinds=(small realloc mixed) variants=() calls=500000 k a v out glibc_rate r lo hi
+  local kinds=(small realloc mixed) variants=() calls=500000 k a v out r lo hi vs_glibc
   ((quick)) && calls=50000
   trace_dir=$bin/bench-traces
   mkdir -p "$trace_dir"
@@ -305,14 +305,14 @@ bench_traces() {
   for v in "${variants[@]}"; do
     k=${v%/*} a=${v#*/}
     out=$("$bin/alloc_trace" replay --allocator "$a" --measure space "$trace_dir/$k.trace")
-    read -r glibc_rate _ _ < <(summary "$k/glibc rate")
     read -r r lo hi < <(summary "$v rate")
+    vs_glibc=$(paired_ratio "$v rate" "$k/glibc rate")
     emit_row '%-8s %-9s %9s %18s %8sx %12s %12s %11s%%' "$k" "$a" "$(millions "$r")" \
-      "$(millions "$lo")..$(millions "$hi")" "$(ratio "$r" "$glibc_rate")" \
+      "$(millions "$lo")..$(millions "$hi")" "$vs_glibc" \
       "$(fact peak_live_bytes <<<"$out")" "$(fact peak_mapped_bytes <<<"$out")" \
       "$(fact utilisation_pct <<<"$out")" -- \
       bench=traces trace="$k" allocator="$a" calls="$calls" median_ops_per_sec="$r" \
-      min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$(ratio "$r" "$glibc_rate")" \
+      min_ops_per_sec="$lo" max_ops_per_sec="$hi" vs_glibc="$vs_glibc" \
       peak_live_bytes="$(fact peak_live_bytes <<<"$out")" \
       peak_mapped_bytes="$(fact peak_mapped_bytes <<<"$out")" \
       utilisation_pct="$(fact utilisation_pct <<<"$out")"
@@ -359,8 +359,7 @@ shm_goal() {
 
 bench_shm() {
   need alloc_bench
-  local allocators=(shalloc glibc) variants=() a s w v r lo hi boost_rate glibc_rate one vs_boost
-  local vs_glibc scaling apart boost=0
+  local allocators=(shalloc glibc) variants=() a s w v r lo hi vs_boost vs_glibc scaling boost=0
   # Runs of a fifth of a second or more: shorter ones time the forks and the
   # region's first faults more than the allocator (2 million small ops took
   # 40 ms, and two processes then looked no faster than one).  Boost, ten
@@ -390,15 +389,10 @@ bench_shm() {
   for v in "${variants[@]}"; do
     a=${v%%/*} s=${v#*/} s=${s%/*} w=${v##*/}
     read -r r lo hi < <(summary "$v rate")
-    read -r glibc_rate _ _ < <(summary "glibc/$s/$w rate")
-    read -r one _ _ < <(summary "${a/#apart/shalloc}/$s/1 rate") # apart/1 is shalloc/1
     vs_boost=- scaling=-
-    if ((boost)); then
-      read -r boost_rate _ _ < <(summary "boost/$s/$w rate")
-      vs_boost=$(ratio "$r" "$boost_rate")
-    fi
-    vs_glibc=$(ratio "$r" "$glibc_rate")
-    ((w == 2)) && scaling=$(ratio "$r" "$one")
+    ((boost)) && vs_boost=$(paired_ratio "$v rate" "boost/$s/$w rate")
+    vs_glibc=$(paired_ratio "$v rate" "glibc/$s/$w rate")
+    ((w == 2)) && scaling=$(paired_ratio "$v rate" "${a/#apart/shalloc}/$s/1 rate") # apart/1 is shalloc/1
     emit_row '%-6s %-8s %7s %10s %20s %9s %9s %9s' "$s" "$a" "$w" "$(millions "$r")" \
       "$(millions "$lo")..$(millions "$hi")" "$(times "$vs_boost")" "$(times "$vs_glibc")" \
       "$(times "$scaling")" -- \
@@ -408,17 +402,14 @@ bench_shm() {
   done
   ((boost)) || return 0
   echo "goals (ratios in this run):"
-  read -r r _ _ < <(summary "shalloc/small/1 rate")
-  read -r boost_rate _ _ < <(summary "boost/small/1 rate")
-  shm_goal "small blocks, 1 process, shalloc vs Boost" "$(ratio "$r" "$boost_rate")" 8
-  read -r one _ _ < <(summary "shalloc/small/2 rate")
-  read -r apart _ _ < <(summary "apart/small/2 rate")
-  shm_goal "small blocks, shalloc, 2 processes vs 1" "$(ratio "$one" "$r")" 1.8 \
-    "two on a region each, sharing nothing: $(ratio "$apart" "$r")x"
+  shm_goal "small blocks, 1 process, shalloc vs Boost" \
+    "$(paired_ratio "shalloc/small/1 rate" "boost/small/1 rate")" 8
+  shm_goal "small blocks, shalloc, 2 processes vs 1" \
+    "$(paired_ratio "shalloc/small/2 rate" "shalloc/small/1 rate")" 1.8 \
+    "two on a region each, sharing nothing: $(paired_ratio "apart/small/2 rate" "shalloc/small/1 rate")x"
   for w in 1 2; do
-    read -r r _ _ < <(summary "shalloc/mixed/$w rate")
-    read -r boost_rate _ _ < <(summary "boost/mixed/$w rate")
-    shm_goal "mixed sizes, $w process(es), shalloc vs Boost" "$(ratio "$r" "$boost_rate")" 3
+    shm_goal "mixed sizes, $w process(es), shalloc vs Boost" \
+      "$(paired_ratio "shalloc/mixed/$w rate" "boost/mixed/$w rate")" 3
   done
 }
 
@@ -435,12 +426,11 @@ faults_once() { # VARIANT=mode REP
 
 bench_faults() {
   need 01_mmap_large_array
-  local modes=(touch populate hugepage malloc) mode touch_ns f t lo hi per
+  local modes=(touch populate hugepage malloc) mode f t lo hi per vs_touch
   faults_size=1G
   ((quick)) && faults_size=64M
   title "page faults: lesson 01's modes on $faults_size (faults counted by getrusage)"
   alternate "$reps" faults_once "${modes[@]}"
-  read -r touch_ns _ _ < <(summary "touch ns")
   printf '%-9s %10s %10s %18s %9s %9s\n' mode faults "median ms" "spread ms" "ns/fault" "vs touch"
   for mode in "${modes[@]}"; do
     if ! has_samples "$mode ns"; then
@@ -450,10 +440,11 @@ bench_faults() {
     read -r f _ _ < <(summary "$mode faults")
     read -r t lo hi < <(summary "$mode ns")
     per=$((f ? t / f : 0))
+    vs_touch=$(paired_ratio "$mode ns" "touch ns")
     emit_row '%-9s %10s %10s %18s %9s %8sx' "$mode" "$f" "$(ms "$t")" "$(ms "$lo")..$(ms "$hi")" \
-      "$per" "$(ratio "$t" "$touch_ns")" -- \
+      "$per" "$vs_touch" -- \
       bench=faults size="$faults_size" mode="$mode" faults="$f" median_ns="$t" min_ns="$lo" \
-      max_ns="$hi" ns_per_fault="$per" vs_touch="$(ratio "$t" "$touch_ns")"
+      max_ns="$hi" ns_per_fault="$per" vs_touch="$vs_touch"
   done
 }
 
@@ -468,19 +459,19 @@ fork_once() { # VARIANT=size REP
 
 bench_fork() {
   need 04_fork_cow
-  local sizes=(16M 256M 1G) size base t lo hi pte
+  local sizes=(16M 256M 1G) size t lo hi pte vs_smallest
   ((quick)) && sizes=(16M 64M)
   title "fork cost: lesson 04, fork() time against the parent's touched memory"
   alternate "$reps" fork_once "${sizes[@]}"
-  read -r base _ _ < <(summary "${sizes[0]} ns")
   printf '%-8s %14s %10s %18s %9s\n' touched "page tables" "fork ms" "spread ms" "vs ${sizes[0]}"
   for size in "${sizes[@]}"; do
     read -r t lo hi < <(summary "$size ns")
     read -r pte _ _ < <(summary "$size pte")
+    vs_smallest=$(paired_ratio "$size ns" "${sizes[0]} ns")
     emit_row '%-8s %11s kB %10s %18s %8sx' "$size" "$pte" "$(ms "$t" 3)" \
-      "$(ms "$lo" 3)..$(ms "$hi" 3)" "$(ratio "$t" "$base")" -- \
+      "$(ms "$lo" 3)..$(ms "$hi" 3)" "$vs_smallest" -- \
       bench=fork touched="$size" vm_pte_kib="$pte" median_ns="$t" min_ns="$lo" max_ns="$hi" \
-      vs_smallest="$(ratio "$t" "$base")"
+      vs_smallest="$vs_smallest"
   done
 }
 
@@ -489,15 +480,17 @@ bench_fork() {
 # (bench/count_vs_wc.sh alternates and takes the medians itself).
 bench_file() {
   need 02_mmap_file
-  local size=1G out name
+  local size=1G out name pct
   ((quick)) && size=64M
   title "reading a file: lesson 02's count against wc -l ($size in the page cache)"
   out=$(BIN_DIR=$bin "$root/bench/count_vs_wc.sh" --size "$size" --repeat "$reps")
   grep -v '^[a-z_]*=' <<<"$out" | tail -n +2
   for name in wc read mmap; do
+    pct=100
+    [[ $name == wc ]] || pct=$(fact "${name}_vs_wc_pct" <<<"$out")
     record bench=file size="$size" method="$name" median_ns="$(fact "${name}_ns" <<<"$out")" \
       min_ns="$(fact "${name}_min_ns" <<<"$out")" max_ns="$(fact "${name}_max_ns" <<<"$out")" \
-      vs_wc="$(ratio "$(fact "${name}_ns" <<<"$out")" "$(fact wc_ns <<<"$out")")" \
+      vs_wc="$(ratio "$pct" 100)" \
       mmap_minor_faults="$(fact mmap_minor_faults <<<"$out")"
   done
 }
