@@ -10,8 +10,8 @@
 # cache, checks that the three agree on the count, then runs them N times
 # each, alternating (the order rotates every round), and prints the median
 # wall time of each and the ratios (the median of each round's ratio), as
-# prose and as key=value facts.  The
-# file is removed on every exit path (errors, Ctrl-C, SIGTERM included).
+# prose and as key=value facts.  The file is removed on every exit path
+# (errors, Ctrl-C, SIGTERM included).
 #
 # The write size matters on kernels that cache files in large folios: a
 # file written 1 MiB at a time is held in big folios, which mmap maps many
