@@ -94,8 +94,8 @@ void reraise_default(int sig)
     struct sigaction dfl = {.sa_handler = SIG_DFL};
 
     sigemptyset(&dfl.sa_mask);
-    sigaction(sig, &dfl, NULL);
-    raise(sig);
+    if (sigaction(sig, &dfl, NULL) != 0 || raise(sig) != 0)
+        _exit(128 + sig); /* cannot die by sig: exit as a shell reports it */
 }
 
 /* Write message with every control character escaped (\n, \t, \x01...):

@@ -57,7 +57,7 @@ const char *signal_name(int sig, char buf[static 24]);
  * SA_RESETHAND puts the default back before the handler starts, and a
  * second sig arriving then (timeout(1) signals the process, then its
  * group) kills the process before the handler has done its work.
- * Async-signal-safe.
+ * If it cannot, it exits with 128 + sig.  Async-signal-safe.
  */
 void reraise_default(int sig);
 
