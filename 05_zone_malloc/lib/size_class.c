@@ -6,8 +6,9 @@
  *
  * Why stop caching SMALL blocks at 16 KiB: most requests of real programs
  * are below it, and a cached block is memory no other size can use; a
- * thread keeps about SMALL_CACHE_BYTES (32 KiB) of each SMALL class, at
- * least 4 blocks, about 0.6 MiB for all 16 SMALL classes.  Caching the larger SMALL sizes too
+ * thread keeps about SMALL_CACHE_BYTES (16 KiB) of each SMALL class, at
+ * least SMALL_CACHE_LEAST (8) blocks, about 0.85 MiB for all 16 SMALL
+ * classes (thread_cache.c says why).  Caching the larger SMALL sizes too
  * would let each thread hold several times that for few requests.
  * (jemalloc stops its thread cache at 32 KiB; glibc's at 1032 bytes.)
  */

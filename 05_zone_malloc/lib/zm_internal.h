@@ -163,7 +163,8 @@ enum {
     SMALL_BINS = 57,               /* bin 0: < 1 KiB; then four per power of two to 16 MiB */
     ARENA_MAX = 32,                /* past this many threads, threads share arenas */
     CACHE_BYTES = 16 * 1024,       /* what one TINY cache bin may hold, roughly */
-    SMALL_CACHE_BYTES = 32 * 1024, /* what one SMALL cache bin may hold, roughly */
+    SMALL_CACHE_BYTES = 16 * 1024, /* what one SMALL cache bin may hold, roughly */
+    SMALL_CACHE_LEAST = 8,         /* and at least this many blocks (thread_cache.c) */
     FIRST_BATCH_BYTES = 4096,      /* a thread's first refill of a class: about a page */
     /* The pool of empty zones (zone_pool.c): */
     POOL_LISTS = TINY_CLASSES + 1, /* one per TINY class, then SMALL */
