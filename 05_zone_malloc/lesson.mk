@@ -26,11 +26,18 @@ $(ZONE_MALLOC_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(ZONE_MALLOC_SRCS) $(ZONE_M
 	@mkdir -p $(@D)
 	rm -f $@ && $(AR) rcs $@ $^
 
-# -Bsymbolic-functions: calls inside the library bind to the library, so
-# malloc -> zm_malloc is a direct jump, not a trip through the PLT.
+# The C library's names, for LD_PRELOAD: each one whose zm_ call takes the
+# same arguments is that call itself, a second name the linker gives its
+# address (--defsym), so a program's free is zm_free with no jump between;
+# lib/libc_names.c holds the one that differs (malloc_trim).
+# -Bsymbolic-functions: calls inside the library bind to the library, not
+# to a definition an earlier object might bring.
+ZONE_MALLOC_LIBC_NAMES := malloc free calloc realloc reallocarray posix_memalign aligned_alloc \
+  memalign valloc pvalloc malloc_usable_size show_alloc_mem show_alloc_mem_ex
 $(ZONE_MALLOC_SO): $(patsubst %.c,$(BUILD)/pic/%.o,$(ZONE_MALLOC_SRCS) $(ZONE_MALLOC_INC)/libc_names.c)
 	@mkdir -p $(@D)
-	$(LINK) -shared -Wl,-Bsymbolic-functions -o $@ $^
+	$(LINK) -shared -Wl,-Bsymbolic-functions \
+	  $(foreach name,$(ZONE_MALLOC_LIBC_NAMES),-Wl,--defsym=$(name)=zm_$(name)) -o $@ $^
 
 05_zone_malloc_INCLUDES := $(ZONE_MALLOC_INC)
 05_zone_malloc_DEPS := $(ZONE_MALLOC_LIB)
