@@ -32,11 +32,12 @@ enum { BATCH_SHARE = 4 }; /* a refill takes at most a quarter of a stack's limit
  * a class moves its stack up and down at random, and every time the stack
  * runs empty or full it takes the arena's lock.  The calls between two such
  * trips grow faster than the depth (with its square, for a fair random walk),
- * and the memory held only as fast.  With stacks of 4 blocks, what 32 KiB
- * holds of the classes above 8 KiB, bench/'s random sizes across threads
- * took a lock once every 4 mallocs; with 8 blocks, once every 9.  Only
- * 16 KiB of each class above the floor keeps a thread's SMALL stacks within
- * about 0.85 MiB (0.57 MiB before), and producer/consumer's peak RSS level.
+ * while the memory a stack holds grows only as fast as its depth.  With
+ * stacks of 4 blocks, what 32 KiB holds of the classes above 8 KiB, bench/'s
+ * random sizes across threads took a lock once every 4 mallocs; with 8
+ * blocks, once every 9.  Only 16 KiB of each class above the floor keeps a
+ * thread's SMALL stacks within about 0.85 MiB, and producer/consumer's peak
+ * RSS where it was.
  */
 static uint32_t cache_limit(unsigned size_class)
 {
