@@ -185,7 +185,8 @@ wait_for_exec() {
       sleep "$delay"
       kill -s "$sig" "$pid" 2>/dev/null || true
       wait "$pid" || true
-      [[ -z $(ls -A "$dir") ]] || fail "nothing is left in TMPDIR after SIG$sig at ${delay}s"
+      left=$(ls -lA --time-style=+%T.%N "$dir" | tail -n +2)
+      [[ -z $left ]] || fail "nothing is left in TMPDIR after SIG$sig at ${delay}s (left: $left)"
     done
   done
 }
